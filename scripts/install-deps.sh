@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Strata needs to build, test and benchmark.
+# Idempotent; run as root (or via sudo). Nothing is downloaded outside apt.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E bash "$0" "$@"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD_PKGS=(
+  build-essential cmake pkg-config ninja-build
+  libssl-dev libsodium-dev libzstd-dev liblz4-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+  libsqlite3-dev libpq-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Real components used by the end-to-end tests and by bench/ peers.
+TEST_PKGS=(
+  zstd lz4 python3 procps util-linux
+  postgresql-15 postgresql-client-15
+)
+BENCH_PKGS=(
+  restic borgbackup
+)
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+if [ "${STRATA_BENCH_DEPS:-0}" = "1" ]; then
+  want+=("${BENCH_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "install-deps: all Debian packages present"
+fi

@@ -1,0 +1,99 @@
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "cli/context.hpp"
+#include "common/error.hpp"
+#include "engines/engine.hpp"
+#include "io/stream.hpp"
+#include "repo/repository.hpp"
+
+namespace strata {
+
+void register_restore(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand("restore", "Restore a backup, verifying every byte before reporting success");
+  struct Opts {
+    std::string id, source, to, to_command;
+    unsigned threads = 0;
+    bool force = false, latest = false;
+    EngineRestoreRequest engine;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("ID", o->id, "Backup id, unique prefix, or 'latest' (default: the newest of --source)");
+  cmd->add_flag("--latest", o->latest, "The newest backup of --source");
+  cmd->add_option("--source", o->source, "Source name (needed for 'latest' and for engine restores)");
+  auto* to = cmd->add_option("--to", o->to, "Write to this file ('-' for stdout). Appears only once verified.");
+  auto* tc = cmd->add_option("--to-command", o->to_command, "Pipe into this shell command");
+  to->excludes(tc);
+  cmd->add_option("--target-dir", o->engine.target_dir, "Engine restores: the directory to restore into (must be empty)");
+  cmd->add_option("--target-time", o->engine.target_time, "Point-in-time: 'YYYY-MM-DD HH:MM:SS+TZ'");
+  cmd->add_option("--target-lsn", o->engine.target_lsn, "PostgreSQL: recover to this LSN");
+  cmd->add_option("--target-xid", o->engine.target_xid, "PostgreSQL: recover to this transaction id");
+  cmd->add_option("--database", o->engine.database, "Logical restores: the database to restore into");
+  cmd->add_flag("--start", o->engine.start, "Start a server on the restored data and check it answers");
+  cmd->add_option("--port", o->engine.port, "Port for --start");
+  cmd->add_option("--threads", o->threads, "Decryption/decompression threads (default: one per core)");
+  cmd->add_flag("--force", o->force, "Overwrite an existing --to file / non-empty --target-dir");
+  cmd->footer(
+      "Examples:\n"
+      "  strata restore --repo /backups/main 20261121T053300Z-1a2b3c4d --to orders.dump\n"
+      "  strata restore --repo /backups/main latest --source orders-db --to-command 'pg_restore -d orders'\n"
+      "  strata restore --repo /backups/main --latest --source etc --to - | tar x\n"
+      "  strata restore --config strata.toml --source pg1 --latest --target-dir /srv/pg --start --port 5433");
+  cmd->callback([&ctx, o] {
+    ctx.finalize();
+    if (o->id == "latest") {
+      o->id.clear();
+      o->latest = true;
+    }
+    if (o->id.empty() && !o->latest) fail(ErrorCode::kUsage, "give a backup ID, or 'latest' with --source");
+    if (o->latest && o->source.empty()) fail(ErrorCode::kUsage, "'latest' needs --source");
+    auto repo = ctx.open_repo(true);
+    PipelineSettings ps = ctx.pipeline("", "", "", o->threads);
+
+    auto configured = ctx.settings.sources.find(o->source);
+    bool plain_target = !o->to.empty() || !o->to_command.empty();
+    if (configured != ctx.settings.sources.end() && configured->second.count("engine") &&
+        (!plain_target || configured->second.at("engine") == "command")) {
+      SourceConfig sc{o->source, configured->second};
+      auto engine = make_engine(sc.require("engine"));
+      EngineRestoreRequest req = o->engine;
+      req.id = o->id;
+      req.to = o->to;
+      req.to_command = o->to_command;
+      req.force = o->force;
+      req.pipeline = ps;
+      std::string summary;
+      {
+        Progress progress("restore", 0, !ctx.quiet && o->to != "-");
+        summary = engine->restore(*repo, sc, req, progress.fn());
+      }
+      if (!ctx.quiet) std::fprintf(stderr, "%s\n", summary.c_str());
+      return;
+    }
+    if (!plain_target) fail(ErrorCode::kUsage, "give --to FILE, --to - or --to-command CMD");
+    std::string id;
+    if (o->latest) {
+      auto all = repo->list(o->source);
+      if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + o->source + " in " + repo->location());
+      id = all.back().id;
+    } else {
+      id = repo->resolve_id(o->id);
+    }
+    Manifest m = repo->load(id, true);
+    auto sink = o->to_command.empty() ? open_file_sink(o->to, o->force) : open_command_sink(o->to_command);
+    auto t0 = std::chrono::steady_clock::now();
+    {
+      Progress progress("restore", m.stream.plain_bytes, !ctx.quiet && o->to != "-");
+      repo->restore(m, *sink, ps, progress.fn());
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!ctx.quiet) {
+      std::fprintf(stderr, "restored backup %s (%s, sha256 verified) to %s in %.1fs, %s\n", m.id.c_str(),
+                   format_size(m.stream.plain_bytes).c_str(), sink->describe().c_str(), secs,
+                   format_rate(m.stream.plain_bytes, secs).c_str());
+    }
+  });
+}
+
+}  // namespace strata

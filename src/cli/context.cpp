@@ -1,0 +1,161 @@
+#include "cli/context.hpp"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "repo/repository.hpp"
+#include "storage/storage.hpp"
+
+namespace strata {
+namespace {
+
+std::string trim_newline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail(ErrorCode::kUsage, "cannot read passphrase file " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = trim_newline(ss.str());
+  if (s.empty()) fail(ErrorCode::kUsage, "passphrase file " + path + " is empty");
+  return s;
+}
+
+std::string prompt_tty(const char* prompt) {
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return "";
+  ssize_t unused = ::write(fd, prompt, std::char_traits<char>::length(prompt));
+  termios old{}, noecho{};
+  bool have_termios = ::tcgetattr(fd, &old) == 0;
+  if (have_termios) {
+    noecho = old;
+    noecho.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &noecho);
+  }
+  std::string line;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  if (have_termios) ::tcsetattr(fd, TCSAFLUSH, &old);
+  unused = ::write(fd, "\n", 1);
+  (void)unused;
+  ::close(fd);
+  return trim_newline(line);
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+void CliContext::finalize() {
+  settings = load_settings(config_path);
+  if (!repo.empty()) settings.repo = repo;
+  if (!passphrase_file.empty()) settings.passphrase_file = passphrase_file;
+  if (!log_level.empty()) settings.log_level = log_level;
+  if (!log_format.empty()) settings.log_format = log_format;
+  log::configure(log::parse_level(settings.log_level), log::parse_format(settings.log_format));
+}
+
+std::string CliContext::repo_location() const {
+  if (settings.repo.empty()) fail(ErrorCode::kUsage, "no repository given: pass --repo or set STRATA_REPO");
+  return settings.repo;
+}
+
+std::string CliContext::passphrase(const char* prompt) {
+  if (const char* p = std::getenv("STRATA_PASSPHRASE"); p && *p) return p;
+  if (!settings.passphrase_file.empty()) return read_secret_file(settings.passphrase_file);
+  std::string s = prompt_tty(prompt);
+  if (s.empty()) {
+    fail(ErrorCode::kWrongKey, "no passphrase given: set STRATA_PASSPHRASE, pass --passphrase-file, or run on a terminal");
+  }
+  return s;
+}
+
+std::string CliContext::new_passphrase(const std::string& file, bool for_init) {
+  if (!file.empty()) return read_secret_file(file);
+  if (const char* p = std::getenv("STRATA_NEW_PASSPHRASE"); p && *p) return p;
+  if (for_init) {
+    if (const char* p = std::getenv("STRATA_PASSPHRASE"); p && *p) return p;
+    if (!settings.passphrase_file.empty()) return read_secret_file(settings.passphrase_file);
+  }
+  std::string a = prompt_tty("New passphrase: ");
+  if (a.empty()) {
+    fail(ErrorCode::kUsage, std::string("no new passphrase given: set ") + (for_init ? "STRATA_PASSPHRASE" : "STRATA_NEW_PASSPHRASE") +
+                                ", pass a passphrase file, or run on a terminal");
+  }
+  std::string b = prompt_tty("Repeat passphrase: ");
+  if (a != b) fail(ErrorCode::kUsage, "the two passphrases differ; nothing was changed");
+  return a;
+}
+
+std::unique_ptr<Repository> CliContext::open_repo(bool need_key) {
+  auto repo = std::make_unique<Repository>(open_storage(repo_location()));
+  if (need_key && repo->config().encrypted) repo->unlock(passphrase());
+  return repo;
+}
+
+PipelineSettings CliContext::pipeline(const std::string& compression_flag, const std::string& frame_flag,
+                                      const std::string& object_flag, unsigned threads_flag) const {
+  PipelineSettings p;
+  p.compression = parse_compression(compression_flag.empty() ? settings.compression : compression_flag);
+  uint64_t frame = frame_flag.empty() ? settings.frame_size : parse_size(frame_flag);
+  uint64_t object = object_flag.empty() ? settings.object_size : parse_size(object_flag);
+  if (frame == 0 || frame > (64u << 20)) fail(ErrorCode::kUsage, "--frame-size must be between 1 byte and 64MiB");
+  if (object < frame) fail(ErrorCode::kUsage, "--object-size must be at least --frame-size");
+  p.frame_size = static_cast<uint32_t>(frame);
+  p.frames_per_object = static_cast<uint32_t>(object / frame);
+  p.threads = threads_flag ? threads_flag : settings.threads;
+  p.io_threads = settings.io_threads;
+  return p;
+}
+
+std::string format_rate(uint64_t bytes, double seconds) {
+  if (seconds <= 0) seconds = 1e-9;
+  return format_size(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";
+}
+
+Progress::Progress(const std::string& verb, uint64_t total, bool enabled)
+    : verb_(verb), total_(total), enabled_(enabled && ::isatty(STDERR_FILENO)), start_ns_(now_ns()) {}
+
+Progress::~Progress() {
+  if (printed_) std::fprintf(stderr, "\r\033[K");
+}
+
+void Progress::update(uint64_t done, uint64_t stored) {
+  if (!enabled_) return;
+  int64_t t = now_ns();
+  if (t - last_ns_ < 250'000'000) return;
+  last_ns_ = t;
+  double secs = static_cast<double>(t - start_ns_) / 1e9;
+  std::string line = verb_ + " " + format_size(done);
+  if (total_) line += " of " + format_size(total_);
+  line += "  " + format_rate(done, secs);
+  if (stored) line += "  stored " + format_size(stored);
+  if (total_ && done > 0 && done < total_) {
+    double eta = secs * static_cast<double>(total_ - done) / static_cast<double>(done);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "  ETA %d:%02d", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    line += buf;
+  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  printed_ = true;
+}
+
+ProgressFn Progress::fn() {
+  return [this](uint64_t d, uint64_t s) { update(d, s); };
+}
+
+}  // namespace strata

@@ -1,0 +1,72 @@
+#pragma once
+// What every command shares: global options, settings, and how a repository is opened and unlocked.
+// Kept free of CLI11 so command files only pay for it where they declare options.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/config.hpp"
+#include "io/pipeline.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace strata {
+
+class Repository;
+
+struct CliContext {
+  // Global flags (empty = not given).
+  std::string repo;
+  std::string config_path;
+  std::string passphrase_file;
+  std::string log_level;
+  std::string log_format;
+  bool quiet = false;
+  Settings settings;
+
+  // Called once flags are parsed: loads settings and applies flag overrides.
+  void finalize();
+  std::string repo_location() const;
+  std::unique_ptr<Repository> open_repo(bool need_key);
+  // Reads the passphrase from STRATA_PASSPHRASE, --passphrase-file, or a prompt on the terminal.
+  std::string passphrase(const char* prompt = "Repository passphrase: ");
+  // A new passphrase (init, key add): STRATA_NEW_PASSPHRASE / --new-passphrase-file / prompt twice.
+  std::string new_passphrase(const std::string& file, bool for_init);
+  PipelineSettings pipeline(const std::string& compression_flag, const std::string& frame_flag,
+                            const std::string& object_flag, unsigned threads_flag) const;
+};
+
+// A progress line on stderr when it is a terminal; nothing when piped. total = 0 if unknown.
+class Progress {
+ public:
+  Progress(const std::string& verb, uint64_t total, bool enabled);
+  ~Progress();
+  void update(uint64_t done, uint64_t stored);
+  ProgressFn fn();
+
+ private:
+  std::string verb_;
+  uint64_t total_;
+  bool enabled_;
+  int64_t start_ns_;
+  int64_t last_ns_ = 0;
+  bool printed_ = false;
+};
+
+std::string format_rate(uint64_t bytes, double seconds);
+
+// One registration function per command file.
+void register_repo_init(CLI::App& app, CliContext& ctx);
+void register_backup(CLI::App& app, CliContext& ctx);
+void register_list(CLI::App& app, CliContext& ctx);
+void register_show(CLI::App& app, CliContext& ctx);
+void register_restore(CLI::App& app, CliContext& ctx);
+void register_check(CLI::App& app, CliContext& ctx);
+void register_delete(CLI::App& app, CliContext& ctx);
+void register_cleanup(CLI::App& app, CliContext& ctx);
+void register_key(CLI::App& app, CliContext& ctx);
+void register_unlock(CLI::App& app, CliContext& ctx);
+
+}  // namespace strata

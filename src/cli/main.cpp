@@ -1,0 +1,64 @@
+// The strata binary: parses the command line, runs one command, and turns any error into one line on stderr
+// and a documented exit code (docs/CLI.md).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/context.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "strata_version.hpp"
+
+int main(int argc, char** argv) {
+  // A reader that goes away (restore into 'head', a dying --to-command) must be an error we report, not a signal.
+  ::signal(SIGPIPE, SIG_IGN);
+  strata::CliContext ctx;
+  CLI::App app{"strata — streaming, encrypted backups for databases and anything that writes a stream"};
+  app.set_version_flag("--version", std::string("strata ") + strata::kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--repo", ctx.repo, "Repository location: a path, file:///path or s3://bucket/prefix (env STRATA_REPO)");
+  app.add_option("--config", ctx.config_path, "TOML config file (env STRATA_CONFIG; default ~/.config/strata/strata.toml)");
+  app.add_option("--passphrase-file", ctx.passphrase_file, "Read the repository passphrase from this file (or STRATA_PASSPHRASE)");
+  app.add_option("--log-level", ctx.log_level, "debug, info, warn (default) or error");
+  app.add_option("--log-format", ctx.log_format, "text (default) or json: one JSON object per line, for Loki/Promtail");
+  app.add_flag("-q,--quiet", ctx.quiet, "No progress line and no summary");
+  app.footer(
+      "Examples:\n"
+      "  strata repo init --repo /backups/main\n"
+      "  strata backup --repo /backups/main --source orders-db --from-command 'pg_dump -Fc orders'\n"
+      "  strata list --repo /backups/main\n"
+      "  strata restore --repo /backups/main latest --source orders-db --to orders.dump\n"
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 not a repository, 4 wrong key, 5 corrupt, 6 locked,\n"
+      "  7 source failed, 8 storage, 9 not found, 10 newer format, 12 already exists (docs/CLI.md)");
+
+  strata::register_repo_init(app, ctx);
+  strata::register_backup(app, ctx);
+  strata::register_list(app, ctx);
+  strata::register_show(app, ctx);
+  strata::register_restore(app, ctx);
+  strata::register_check(app, ctx);
+  strata::register_delete(app, ctx);
+  strata::register_cleanup(app, ctx);
+  strata::register_key(app, ctx);
+  strata::register_unlock(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(strata::ErrorCode::kUsage);
+  } catch (const strata::StrataError& e) {
+    std::fprintf(stderr, "strata: error: %s\n", e.what());
+    strata::log::write(strata::log::Level::kDebug, "command_failed", {{"code", strata::error_code_name(e.code())}});
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "strata: error: out of memory; lower --threads or --frame-size\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "strata: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

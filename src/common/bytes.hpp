@@ -1,0 +1,43 @@
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+
+using Bytes = std::vector<uint8_t>;
+using ByteView = std::span<const uint8_t>;
+
+inline ByteView as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+inline std::string to_string(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+std::string hex_encode(ByteView data);
+Bytes hex_decode(std::string_view hex);  // throws StrataError(kCorrupt) on bad input
+std::string base64_encode(ByteView data);
+Bytes base64_decode(std::string_view text);  // throws StrataError(kCorrupt) on bad input
+
+// Little-endian fixed-width helpers for the on-disk format (docs/FORMAT.md).
+inline void put_u32le(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+inline void put_u64le(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+inline uint32_t get_u32le(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+inline uint64_t get_u64le(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// "64MiB", "1M", "512k", "1048576" -> bytes. Throws StrataError(kUsage).
+uint64_t parse_size(std::string_view text);
+std::string format_size(uint64_t bytes);  // "1.5 GiB"
+
+}  // namespace strata

@@ -1,0 +1,32 @@
+#include "common/clock.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace strata {
+
+int64_t now_epoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+static std::string fmt(int64_t epoch, const char* pattern) {
+  time_t t = static_cast<time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, pattern, &tm);
+  return buf;
+}
+
+std::string iso_utc(int64_t epoch) { return fmt(epoch, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string compact_utc(int64_t epoch) { return fmt(epoch, "%Y%m%dT%H%M%SZ"); }
+
+std::string hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace strata

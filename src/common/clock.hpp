@@ -1,0 +1,10 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace strata {
+int64_t now_epoch();
+std::string iso_utc(int64_t epoch);  // 2026-11-21T05:33:00Z
+std::string compact_utc(int64_t epoch);  // 20261121T053300Z, sortable and path-safe
+std::string hostname();
+}  // namespace strata

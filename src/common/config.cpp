@@ -1,0 +1,88 @@
+#include "common/config.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <toml++/toml.h>
+
+#include "common/bytes.hpp"
+#include "common/error.hpp"
+
+namespace strata {
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+uint64_t size_value(const toml::node_view<toml::node>& n, uint64_t def, const std::string& key) {
+  if (!n) return def;
+  if (auto i = n.value<int64_t>()) return static_cast<uint64_t>(*i);
+  if (auto s = n.value<std::string>()) return parse_size(*s);
+  fail(ErrorCode::kUsage, "config key '" + key + "' must be a size like \"64MiB\"");
+}
+
+}  // namespace
+
+Settings load_settings(const std::string& explicit_path) {
+  Settings s;
+  std::string path = explicit_path;
+  if (path.empty()) path = env("STRATA_CONFIG");
+  if (path.empty()) {
+    std::string home = env("HOME");
+    if (!home.empty() && file_exists(home + "/.config/strata/strata.toml")) path = home + "/.config/strata/strata.toml";
+  }
+  if (!path.empty()) {
+    if (!file_exists(path)) fail(ErrorCode::kUsage, "config file " + path + " does not exist");
+    toml::table t;
+    try {
+      t = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      fail(ErrorCode::kUsage, "config file " + path + " line " + std::to_string(e.source().begin.line) + ": " +
+                                  std::string(e.description()));
+    }
+    s.config_path = path;
+    s.repo = t["repo"].value_or(s.repo);
+    s.passphrase_file = t["passphrase_file"].value_or(s.passphrase_file);
+    s.log_level = t["log_level"].value_or(s.log_level);
+    s.log_format = t["log_format"].value_or(s.log_format);
+    s.write_only = t["write_only"].value_or(s.write_only);
+    s.public_key = t["public_key"].value_or(s.public_key);
+    if (t.contains("passphrase")) {
+      fail(ErrorCode::kUsage, "config file " + path + " contains a passphrase; use passphrase_file or STRATA_PASSPHRASE instead");
+    }
+    auto b = t["backup"];
+    s.compression = b["compression"].value_or(s.compression);
+    s.frame_size = size_value(b["frame_size"], s.frame_size, "backup.frame_size");
+    s.object_size = size_value(b["object_size"], s.object_size, "backup.object_size");
+    s.threads = static_cast<unsigned>(b["threads"].value_or(int64_t{0}));
+    s.io_threads = static_cast<unsigned>(b["io_threads"].value_or(int64_t{s.io_threads}));
+    if (auto src = t["source"].as_table()) {
+      for (const auto& [name, node] : *src) {
+        auto* tbl = node.as_table();
+        if (!tbl) continue;
+        auto& out = s.sources[std::string(name.str())];
+        for (const auto& [k, v] : *tbl) {
+          if (auto str = v.value<std::string>()) out[std::string(k.str())] = *str;
+          else if (auto i = v.value<int64_t>()) out[std::string(k.str())] = std::to_string(*i);
+          else if (auto bl = v.value<bool>()) out[std::string(k.str())] = *bl ? "true" : "false";
+        }
+      }
+    }
+  }
+  if (auto v = env("STRATA_REPO"); !v.empty()) s.repo = v;
+  if (auto v = env("STRATA_PASSPHRASE_FILE"); !v.empty()) s.passphrase_file = v;
+  if (auto v = env("STRATA_LOG_LEVEL"); !v.empty()) s.log_level = v;
+  if (auto v = env("STRATA_LOG_FORMAT"); !v.empty()) s.log_format = v;
+  if (auto v = env("STRATA_COMPRESSION"); !v.empty()) s.compression = v;
+  if (auto v = env("STRATA_PUBLIC_KEY"); !v.empty()) s.public_key = v;
+  return s;
+}
+
+}  // namespace strata

@@ -1,0 +1,31 @@
+#pragma once
+// Settings come from, in rising precedence: built-in defaults, the TOML config file, STRATA_* environment
+// variables, then command-line flags (applied by the CLI). docs/CONFIG.md lists every key.
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace strata {
+
+struct Settings {
+  std::string repo;
+  std::string passphrase_file;
+  std::string log_level = "warn";
+  std::string log_format = "text";
+  std::string compression = "zstd:3";
+  uint64_t frame_size = 1u << 20;
+  uint64_t object_size = 64u << 20;
+  unsigned threads = 0;
+  unsigned io_threads = 4;
+  bool write_only = false;
+  std::string public_key;  // pinned repository public key (hex) for write-only hosts
+  // [source.NAME] tables, kept as flat "key=value" maps for the engines to interpret.
+  std::map<std::string, std::map<std::string, std::string>> sources;
+  std::string config_path;  // where the settings came from, for messages
+};
+
+// Loads the file if `path` is non-empty, else STRATA_CONFIG, else ~/.config/strata/strata.toml if it exists.
+// Throws StrataError(kUsage) naming the file and line on a parse error.
+Settings load_settings(const std::string& path);
+
+}  // namespace strata

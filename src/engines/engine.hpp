@@ -1,0 +1,56 @@
+#pragma once
+// Database engines plug in here. A source in the config ([source.NAME] engine = "...") names its engine; the
+// backup and restore commands hand the work to it. Adding an engine = one folder + one line in registry.cpp.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/pipeline.hpp"
+#include "repo/manifest.hpp"
+
+namespace strata {
+
+class Repository;
+
+struct SourceConfig {
+  std::string name;
+  std::map<std::string, std::string> values;
+  std::string get(const std::string& key, const std::string& def = "") const;
+  // Throws StrataError(kUsage) naming the source and key.
+  std::string require(const std::string& key) const;
+};
+
+struct EngineBackupRequest {
+  std::string type;  // engine-specific ("full", "incremental", "dump", ...); empty = the engine's default
+  std::map<std::string, std::string> labels;
+  PipelineSettings pipeline;
+};
+
+struct EngineRestoreRequest {
+  std::string id;  // backup id, or empty for the newest usable one
+  std::string target_time, target_lsn, target_xid;
+  std::string target_dir;  // data directory / folder to restore into
+  std::string database;    // logical restores: database to restore into
+  std::string to, to_command;  // stream engines: like the plain restore command
+  bool start = false;
+  int port = 0;
+  bool force = false;
+  PipelineSettings pipeline;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // Returns the manifests committed (usually one).
+  virtual std::vector<Manifest> backup(Repository& repo, const SourceConfig& source, const EngineBackupRequest& req,
+                                       const ProgressFn& progress) = 0;
+  // Returns a one-line summary for the user (what was restored, point reached).
+  virtual std::string restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+                              const ProgressFn& progress) = 0;
+};
+
+// Throws StrataError(kUsage) for an unknown engine name.
+std::unique_ptr<Engine> make_engine(const std::string& name);
+
+}  // namespace strata

@@ -1,0 +1,25 @@
+#include "common/error.hpp"
+#include "engines/command/command_engine.hpp"
+#include "engines/engine.hpp"
+
+namespace strata {
+
+std::string SourceConfig::get(const std::string& key, const std::string& def) const {
+  auto it = values.find(key);
+  return it == values.end() ? def : it->second;
+}
+
+std::string SourceConfig::require(const std::string& key) const {
+  auto it = values.find(key);
+  if (it == values.end() || it->second.empty()) {
+    fail(ErrorCode::kUsage, "source '" + name + "' has no '" + key + "' in the config; add it under [source." + name + "]");
+  }
+  return it->second;
+}
+
+std::unique_ptr<Engine> make_engine(const std::string& name) {
+  if (name == "command") return std::make_unique<CommandEngine>();
+  fail(ErrorCode::kUsage, "unknown engine '" + name + "': known engines are command");
+}
+
+}  // namespace strata

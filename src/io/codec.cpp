@@ -1,0 +1,119 @@
+#include "io/codec.hpp"
+
+#include <lz4.h>
+#include <zstd.h>
+
+#include <cstring>
+
+#include "common/error.hpp"
+
+namespace strata {
+namespace {
+
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+// One context per worker thread: creating a zstd context per frame costs more than compressing it at level 1.
+ZstdContexts& zstd_ctx() {
+  thread_local ZstdContexts ctx;
+  return ctx;
+}
+
+}  // namespace
+
+std::string codec_name(Codec c) {
+  switch (c) {
+    case Codec::kNone: return "none";
+    case Codec::kZstd: return "zstd";
+    case Codec::kLz4: return "lz4";
+  }
+  return "unknown";
+}
+
+std::string Compression::to_string() const {
+  if (codec == Codec::kZstd) return "zstd:" + std::to_string(level);
+  return codec_name(codec);
+}
+
+Compression parse_compression(std::string_view text) {
+  Compression c;
+  std::string_view name = text, level;
+  auto colon = text.find(':');
+  if (colon != std::string_view::npos) {
+    name = text.substr(0, colon);
+    level = text.substr(colon + 1);
+  }
+  if (name == "zstd") {
+    c.codec = Codec::kZstd;
+    c.level = 3;
+    if (!level.empty()) {
+      try {
+        c.level = std::stoi(std::string(level));
+      } catch (...) {
+        fail(ErrorCode::kUsage, "invalid zstd level in '" + std::string(text) + "'");
+      }
+      if (c.level < 1 || c.level > ZSTD_maxCLevel()) {
+        fail(ErrorCode::kUsage, "zstd level must be 1.." + std::to_string(ZSTD_maxCLevel()));
+      }
+    }
+  } else if (name == "lz4" && level.empty()) {
+    c.codec = Codec::kLz4;
+    c.level = 0;
+  } else if (name == "none" && level.empty()) {
+    c.codec = Codec::kNone;
+    c.level = 0;
+  } else {
+    fail(ErrorCode::kUsage, "unknown compression '" + std::string(text) + "': use zstd[:LEVEL], lz4 or none");
+  }
+  return c;
+}
+
+Codec compress_frame(const Compression& c, ByteView in, Bytes& out) {
+  if (c.codec == Codec::kNone || in.empty()) {
+    out.assign(in.begin(), in.end());
+    return Codec::kNone;
+  }
+  if (c.codec == Codec::kZstd) {
+    out.resize(ZSTD_compressBound(in.size()));
+    size_t n = ZSTD_compressCCtx(zstd_ctx().c, out.data(), out.size(), in.data(), in.size(), c.level);
+    if (ZSTD_isError(n)) fail(ErrorCode::kGeneric, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+    out.resize(n);
+  } else {
+    out.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(in.size()))));
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out.data()),
+                                 static_cast<int>(in.size()), static_cast<int>(out.size()));
+    if (n <= 0) fail(ErrorCode::kGeneric, "lz4 compression failed");
+    out.resize(static_cast<size_t>(n));
+  }
+  if (out.size() >= in.size()) {
+    out.assign(in.begin(), in.end());
+    return Codec::kNone;
+  }
+  return c.codec;
+}
+
+bool decompress_frame(Codec codec, ByteView in, uint8_t* out, size_t plain_len) {
+  switch (codec) {
+    case Codec::kNone:
+      if (in.size() != plain_len) return false;
+      if (plain_len) std::memcpy(out, in.data(), plain_len);
+      return true;
+    case Codec::kZstd: {
+      size_t n = ZSTD_decompressDCtx(zstd_ctx().d, out, plain_len, in.data(), in.size());
+      return !ZSTD_isError(n) && n == plain_len;
+    }
+    case Codec::kLz4: {
+      int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out),
+                                  static_cast<int>(in.size()), static_cast<int>(plain_len));
+      return n >= 0 && static_cast<size_t>(n) == plain_len;
+    }
+  }
+  return false;
+}
+
+}  // namespace strata

@@ -1,0 +1,49 @@
+#pragma once
+// The frame: Strata's unit of compression, encryption and parallelism. Byte layout is in docs/FORMAT.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/bytes.hpp"
+#include "io/codec.hpp"
+#include "io/crypto.hpp"
+
+namespace strata {
+
+inline constexpr size_t kFrameHeaderSize = 16;
+inline constexpr size_t kObjectHeaderSize = 16;
+inline constexpr uint8_t kFrameFlagLast = 0x01;
+inline constexpr uint32_t kMaxFramePlain = 64u << 20;
+inline constexpr char kFrameMagic[4] = {'S', 'F', 'R', '1'};
+inline constexpr char kObjectMagic[8] = {'S', 'T', 'R', 'A', 'T', 'A', 'D', '1'};
+
+struct FrameHeader {
+  uint32_t stored_len = 0;  // bytes after the header: compressed-then-sealed payload including the tag
+  uint32_t plain_len = 0;
+  Codec codec = Codec::kNone;
+  uint8_t flags = 0;
+  bool last() const { return flags & kFrameFlagLast; }
+};
+
+// Everything that binds a frame to its place: the object it lives in and the key derived for that object.
+struct FrameContext {
+  Cipher cipher = Cipher::kNone;
+  Key32 key{};
+  std::string object_name;
+};
+
+// Compresses and seals `plain` as frame number `frame_index`, appending header + payload to `out`.
+void encode_frame(const Compression& compression, const FrameContext& ctx, uint64_t frame_index, bool last,
+                  ByteView plain, Bytes& out);
+
+// Parses a header. Returns nullopt if the magic or a field is impossible.
+std::optional<FrameHeader> parse_frame_header(const uint8_t* p);
+
+// Verifies and opens one frame into `out` (resized to plain_len). Returns false on a bad tag or bad compressed data.
+[[nodiscard]] bool decode_frame(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes,
+                                ByteView payload, Bytes& out);
+
+Bytes object_header();
+bool is_object_header(ByteView b);
+
+}  // namespace strata

@@ -1,0 +1,369 @@
+#include "io/pipeline.hpp"
+
+#include <deque>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/ordered_pool.hpp"
+#include "io/stream.hpp"
+#include "storage/storage.hpp"
+
+namespace strata {
+
+unsigned PipelineSettings::worker_count() const {
+  if (threads) return threads;
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 2;
+}
+
+namespace {
+
+struct PlainFrame {
+  uint64_t index = 0;
+  bool last = false;
+  Bytes data;
+};
+
+struct SealedFrame {
+  uint64_t index = 0;
+  uint64_t plain_len = 0;
+  Bytes data;
+};
+
+// Caches the derived frame context per worker: every frame of an object shares it.
+const FrameContext& context_for(const ObjectKeying& keying, const std::string& name) {
+  thread_local std::string cached_name;
+  thread_local FrameContext cached;
+  thread_local const ObjectKeying* cached_keying = nullptr;
+  if (cached_keying != &keying || cached_name != name) {
+    cached = keying.frame_context(name);
+    cached_name = name;
+    cached_keying = &keying;
+  }
+  return cached;
+}
+
+// Commits finished objects in the background so the writer can fill the next one meanwhile; at most `limit`
+// commits are outstanding.
+class CommitQueue {
+ public:
+  explicit CommitQueue(size_t limit) : limit_(limit) {}
+  ~CommitQueue() {
+    for (auto& f : pending_) {
+      if (f.valid()) f.wait();
+    }
+  }
+  void push(std::unique_ptr<ObjectWriter> writer) {
+    while (pending_.size() >= limit_) pop();
+    std::shared_ptr<ObjectWriter> w(std::move(writer));
+    pending_.push_back(std::async(std::launch::async, [w] { w->commit(); }));
+  }
+  void drain() {
+    while (!pending_.empty()) pop();
+  }
+
+ private:
+  void pop() {
+    auto f = std::move(pending_.front());
+    pending_.pop_front();
+    f.get();  // rethrows the commit's error
+  }
+  size_t limit_;
+  std::deque<std::future<void>> pending_;
+};
+
+}  // namespace
+
+StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKeying& keying,
+                           const PipelineSettings& settings, const ProgressFn& progress,
+                           std::vector<std::string>* written) {
+  if (settings.frame_size == 0 || settings.frame_size > kMaxFramePlain) {
+    fail(ErrorCode::kUsage, "frame size must be between 1 byte and 64 MiB");
+  }
+  if (settings.frames_per_object == 0) fail(ErrorCode::kUsage, "object size must be at least one frame");
+  const unsigned workers = settings.worker_count();
+  const uint32_t fpo = settings.frames_per_object;
+
+  OrderedPool<PlainFrame, SealedFrame> pool(
+      workers, workers * 2, [&](PlainFrame& f, uint64_t) {
+        SealedFrame out;
+        out.index = f.index;
+        out.plain_len = f.data.size();
+        out.data.reserve(f.data.size() + f.data.size() / 64 + 64);
+        const std::string name = keying.object_name(f.index / fpo);
+        encode_frame(settings.compression, context_for(keying, name), f.index, f.last, f.data, out.data);
+        return out;
+      });
+
+  StreamResult result;
+  std::exception_ptr reader_error;
+  Sha256 plain_hash;
+  std::thread reader([&] {
+    try {
+      uint64_t index = 0;
+      Bytes cur(settings.frame_size);
+      cur.resize(source.read_full(cur.data(), cur.size()));
+      for (;;) {
+        Bytes next;
+        if (cur.size() == settings.frame_size) {
+          next.resize(settings.frame_size);
+          next.resize(source.read_full(next.data(), next.size()));
+        }
+        // The stream is only complete if the source also ended cleanly: check before the last frame is sealed.
+        bool last = next.empty();
+        if (last) source.finish();
+        plain_hash.update(cur);
+        result.plain_bytes += cur.size();
+        if (!pool.submit(PlainFrame{index++, last, std::move(cur)})) break;
+        if (last) break;
+        cur = std::move(next);
+      }
+    } catch (...) {
+      reader_error = std::current_exception();
+      source.abort();
+    }
+    pool.close();
+  });
+
+  CommitQueue commits(settings.io_threads ? settings.io_threads : 1);
+  std::unique_ptr<ObjectWriter> writer;
+  std::unique_ptr<Sha256> object_hash;
+  ObjectRecord* current = nullptr;
+  uint64_t plain_done = 0;
+
+  auto finish_object = [&] {
+    if (!writer) return;
+    current->sha256 = object_hash->finish();
+    commits.push(std::move(writer));
+    if (written) written->push_back(current->key);
+  };
+
+  try {
+    while (auto sealed = pool.next()) {
+      uint64_t seq = sealed->index / fpo;
+      if (sealed->index % fpo == 0) {
+        finish_object();
+        ObjectRecord rec;
+        rec.name = keying.object_name(seq);
+        rec.key = keying.storage_key(rec.name);
+        rec.offset = kObjectHeaderSize;
+        rec.first_frame = sealed->index;
+        result.objects.push_back(std::move(rec));
+        current = &result.objects.back();
+        writer = storage.open_write(current->key, PutMode::kCreateOnly);
+        object_hash = std::make_unique<Sha256>();
+        Bytes header = object_header();
+        writer->write(header);
+        object_hash->update(header);
+        current->size = header.size();
+      }
+      writer->write(sealed->data);
+      object_hash->update(sealed->data);
+      current->size += sealed->data.size();
+      current->length += sealed->data.size();
+      current->frame_count++;
+      current->plain_bytes += sealed->plain_len;
+      result.stored_bytes += sealed->data.size();
+      result.frames++;
+      plain_done += sealed->plain_len;
+      if (progress) progress(plain_done, result.stored_bytes);
+    }
+    reader.join();
+    if (reader_error) std::rethrow_exception(reader_error);
+    if (result.frames == 0) fail(ErrorCode::kGeneric, "backup produced no frames");
+    finish_object();
+    commits.drain();
+  } catch (...) {
+    pool.cancel();
+    source.abort();
+    if (reader.joinable()) reader.join();
+    if (writer) writer->abort();
+    try {
+      commits.drain();
+    } catch (...) {
+      // The first error is the one worth reporting.
+    }
+    // Prefer the source's error: a storage failure after the source died is a consequence, not the cause.
+    if (reader_error) std::rethrow_exception(reader_error);
+    throw;
+  }
+  result.plain_sha256 = plain_hash.finish();
+  return result;
+}
+
+namespace {
+
+struct BlockRequest {
+  size_t object = 0;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct FrameJob {
+  size_t object = 0;
+  uint64_t index = 0;
+  Bytes bytes;  // header + payload
+};
+
+struct PlainOut {
+  uint64_t index = 0;
+  bool last = false;
+  Bytes data;
+};
+
+[[noreturn]] void corrupt(const ObjectRecord& obj, const std::string& what) {
+  fail(ErrorCode::kCorrupt, "object " + obj.key + " is corrupt: " + what +
+                                "; run 'strata check --read-data' to find every damaged backup");
+}
+
+}  // namespace
+
+void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamResult& expected, ByteSink& sink,
+                    const PipelineSettings& settings, const ProgressFn& progress) {
+  const unsigned workers = settings.worker_count();
+  const unsigned io = settings.io_threads ? settings.io_threads : 1;
+  const uint64_t block = settings.read_block ? settings.read_block : (4u << 20);
+  const auto& objects = expected.objects;
+
+  OrderedPool<BlockRequest, Bytes> fetch(io, io * 2, [&](BlockRequest& r, uint64_t) {
+    const ObjectRecord& obj = objects[r.object];
+    Bytes b = storage.get(obj.key, r.offset, r.length);
+    if (b.size() != r.length) {
+      corrupt(obj, "it is truncated (" + std::to_string(r.offset + b.size()) + " of " + std::to_string(obj.size) +
+                       " bytes present)");
+    }
+    return b;
+  });
+
+  OrderedPool<FrameJob, PlainOut> decode(workers, workers * 2, [&](FrameJob& job, uint64_t) {
+    const ObjectRecord& obj = objects[job.object];
+    const FrameContext& ctx = context_for(keying, obj.name);
+    PlainOut out;
+    out.index = job.index;
+    out.last = job.bytes[13] & kFrameFlagLast;
+    if (!decode_frame(ctx, job.index, job.bytes.data(), ByteView(job.bytes).subspan(kFrameHeaderSize), out.data)) {
+      corrupt(obj, "frame " + std::to_string(job.index) + " failed authentication (damaged or tampered data, or a key "
+                   "that does not belong to this backup)");
+    }
+    return out;
+  });
+
+  std::thread producer([&] {
+    for (size_t i = 0; i < objects.size(); ++i) {
+      uint64_t end = objects[i].offset + objects[i].length;
+      for (uint64_t off = 0; off < end; off += block) {
+        if (!fetch.submit(BlockRequest{i, off, std::min(block, end - off)})) {
+          fetch.close();
+          return;
+        }
+      }
+    }
+    fetch.close();
+  });
+
+  std::exception_ptr parser_error;
+  std::thread parser([&] {
+    try {
+      Bytes pending;
+      size_t obj_index = 0;
+      uint64_t consumed = 0;  // bytes of the current object consumed, including its header
+      uint64_t frame = objects.empty() ? 0 : objects[0].first_frame;
+      uint64_t frames_in_obj = 0;
+      auto end_of_object = [&] {
+        const ObjectRecord& obj = objects[obj_index];
+        if (!pending.empty() || frames_in_obj != obj.frame_count) {
+          corrupt(obj, "it holds " + std::to_string(frames_in_obj) + " whole frames where the manifest records " +
+                           std::to_string(obj.frame_count));
+        }
+      };
+      while (auto blk = fetch.next()) {
+        // Blocks arrive in order; a block at offset 0 starts the next object.
+        if (consumed > 0 && consumed == objects[obj_index].offset + objects[obj_index].length) {
+          end_of_object();
+          ++obj_index;
+          consumed = 0;
+          frames_in_obj = 0;
+          frame = objects[obj_index].first_frame;
+        }
+        const ObjectRecord& obj = objects[obj_index];
+        pending.insert(pending.end(), blk->begin(), blk->end());
+        size_t pos = 0;
+        if (consumed == 0) {
+          if (pending.size() < kObjectHeaderSize || !is_object_header(pending)) corrupt(obj, "bad object header");
+          pos = kObjectHeaderSize;
+        }
+        consumed += blk->size();
+        while (pending.size() - pos >= kFrameHeaderSize) {
+          auto h = parse_frame_header(pending.data() + pos);
+          if (!h) corrupt(obj, "frame " + std::to_string(frame) + " has a damaged header");
+          size_t total = kFrameHeaderSize + h->stored_len;
+          if (pending.size() - pos < total) break;
+          FrameJob job{obj_index, frame++, Bytes(pending.begin() + static_cast<ptrdiff_t>(pos),
+                                                 pending.begin() + static_cast<ptrdiff_t>(pos + total))};
+          ++frames_in_obj;
+          if (frames_in_obj > obj.frame_count) corrupt(obj, "it holds more frames than the manifest records");
+          pos += total;
+          if (!decode.submit(std::move(job))) return;
+        }
+        pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(pos));
+      }
+      if (!objects.empty()) end_of_object();
+    } catch (...) {
+      parser_error = std::current_exception();
+      fetch.cancel();
+    }
+    decode.close();
+  });
+
+  Sha256 hash;
+  uint64_t plain = 0, frames = 0;
+  try {
+    bool saw_last = false;
+    while (auto out = decode.next()) {
+      if (saw_last) fail(ErrorCode::kCorrupt, "backup data continues after its last frame; the manifest or objects were tampered with");
+      saw_last = out->last;
+      hash.update(out->data);
+      sink.write(out->data);
+      plain += out->data.size();
+      ++frames;
+      if (progress) progress(plain, 0);
+    }
+    parser.join();
+    producer.join();
+    if (parser_error) std::rethrow_exception(parser_error);
+    if (frames != expected.frames || !saw_last) {
+      fail(ErrorCode::kCorrupt, "backup is truncated: " + std::to_string(frames) + " of " +
+                                    std::to_string(expected.frames) + " frames present");
+    }
+    if (plain != expected.plain_bytes) {
+      fail(ErrorCode::kCorrupt, "restored size " + std::to_string(plain) + " differs from the recorded " +
+                                    std::to_string(expected.plain_bytes) + " bytes");
+    }
+    Digest32 got = hash.finish();
+    if (!equal_ct(ByteView(got.data(), 32), ByteView(expected.plain_sha256.data(), 32))) {
+      fail(ErrorCode::kCorrupt, "restored data has SHA-256 " + digest_hex(got) + " but the backup recorded " +
+                                    digest_hex(expected.plain_sha256));
+    }
+    sink.finish();
+  } catch (...) {
+    decode.cancel();
+    fetch.cancel();
+    if (parser.joinable()) parser.join();
+    if (producer.joinable()) producer.join();
+    sink.abort();
+    if (parser_error) {
+      try {
+        std::rethrow_exception(parser_error);
+      } catch (const StrataError&) {
+        throw;
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace strata

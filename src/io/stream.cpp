@@ -1,0 +1,186 @@
+#include "io/stream.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/process.hpp"
+
+namespace strata {
+
+size_t ByteSource::read_full(uint8_t* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    size_t r = read(buf + done, n - done);
+    if (r == 0) break;
+    done += r;
+  }
+  return done;
+}
+
+namespace {
+
+size_t read_fd(int fd, uint8_t* buf, size_t n, const std::string& what) {
+  for (;;) {
+    ssize_t r = ::read(fd, buf, n);
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno == EINTR) continue;
+    fail(ErrorCode::kSourceFailed, "cannot read " + what + ": " + std::strerror(errno));
+  }
+}
+
+void write_fd(int fd, ByteView data, const std::string& what) {
+  const uint8_t* p = data.data();
+  size_t left = data.size();
+  while (left) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("cannot write " + what, errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+class FdSource final : public ByteSource {
+ public:
+  FdSource(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {}
+  ~FdSource() override {
+    if (owned_) ::close(fd_);
+  }
+  size_t read(uint8_t* buf, size_t n) override { return read_fd(fd_, buf, n, name_); }
+  std::string describe() const override { return name_; }
+
+ private:
+  int fd_;
+  std::string name_;
+  bool owned_;
+};
+
+class CommandSource final : public ByteSource {
+ public:
+  explicit CommandSource(const std::string& command) : proc_(command, Subprocess::Pipe::kStdout) {}
+  size_t read(uint8_t* buf, size_t n) override { return read_fd(proc_.fd(), buf, n, "output of '" + proc_.command() + "'"); }
+  void finish() override {
+    proc_.close_pipe();
+    int st = proc_.wait();
+    if (st != 0) fail(ErrorCode::kSourceFailed, "source command '" + proc_.command() + "' " + proc_.describe_failure(st));
+  }
+  void abort() noexcept override { proc_.kill_and_wait(); }
+  std::string describe() const override { return "command '" + proc_.command() + "'"; }
+
+ private:
+  Subprocess proc_;
+};
+
+class FileSink final : public ByteSink {
+ public:
+  FileSink(std::string path, bool overwrite) : path_(std::move(path)), partial_(path_ + ".strata-partial") {
+    struct stat st;
+    if (!overwrite && ::stat(path_.c_str(), &st) == 0) {
+      fail(ErrorCode::kAlreadyExists, "restore target " + path_ + " already exists; remove it or pass --force");
+    }
+    fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd_ < 0) fail_errno("cannot create " + partial_, errno);
+  }
+  ~FileSink() override { abort(); }
+  void write(ByteView data) override { write_fd(fd_, data, path_); }
+  void finish() override {
+    if (::fsync(fd_) != 0) fail_errno("cannot sync " + partial_, errno);
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(partial_.c_str(), path_.c_str()) != 0) fail_errno("cannot rename " + partial_, errno);
+    done_ = true;
+  }
+  void abort() noexcept override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    if (!done_) ::unlink(partial_.c_str());
+    done_ = true;
+  }
+  std::string describe() const override { return path_; }
+
+ private:
+  std::string path_, partial_;
+  int fd_ = -1;
+  bool done_ = false;
+};
+
+class StdoutSink final : public ByteSink {
+ public:
+  void write(ByteView data) override { write_fd(STDOUT_FILENO, data, "standard output"); }
+  void finish() override {}
+  void abort() noexcept override {}
+  std::string describe() const override { return "standard output"; }
+};
+
+class CommandSink final : public ByteSink {
+ public:
+  explicit CommandSink(const std::string& command) : proc_(command, Subprocess::Pipe::kStdin) {}
+  void write(ByteView data) override {
+    const uint8_t* p = data.data();
+    size_t left = data.size();
+    while (left) {
+      ssize_t n = ::write(proc_.fd(), p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        proc_.close_pipe();
+        int st = proc_.wait();
+        fail(ErrorCode::kGeneric, "restore command '" + proc_.command() + "' stopped reading (" + std::strerror(err) +
+                                      ") and " + proc_.describe_failure(st));
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+  void finish() override {
+    proc_.close_pipe();
+    int st = proc_.wait();
+    if (st != 0) fail(ErrorCode::kGeneric, "restore command '" + proc_.command() + "' " + proc_.describe_failure(st));
+  }
+  void abort() noexcept override { proc_.kill_and_wait(); }
+  std::string describe() const override { return "command '" + proc_.command() + "'"; }
+
+ private:
+  Subprocess proc_;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
+  if (path == "-") return std::make_unique<FdSource>(STDIN_FILENO, "standard input", false);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    fail(ErrorCode::kSourceFailed, "cannot open source file " + path + ": " + std::strerror(err));
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::make_unique<FdSource>(fd, path, true);
+}
+
+std::unique_ptr<ByteSource> open_fd_source(int fd, std::string name) {
+  return std::make_unique<FdSource>(fd, std::move(name), false);
+}
+
+std::unique_ptr<ByteSource> open_command_source(const std::string& command) {
+  return std::make_unique<CommandSource>(command);
+}
+
+std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite) {
+  if (path == "-") return std::make_unique<StdoutSink>();
+  return std::make_unique<FileSink>(path, overwrite);
+}
+
+std::unique_ptr<ByteSink> open_command_sink(const std::string& command) {
+  return std::make_unique<CommandSink>(command);
+}
+
+}  // namespace strata

@@ -1,0 +1,544 @@
+#include "repo/repository.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "io/stream.hpp"
+#include "repo/lock.hpp"
+#include "storage/storage.hpp"
+#include "strata_version.hpp"
+
+namespace strata {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kConfigKey = "config";
+constexpr const char* kBackupsPrefix = "backups/";
+constexpr const char* kStreamsPrefix = "streams/";
+constexpr const char* kDataPrefix = "data/";
+constexpr const char* kKeysPrefix = "keys/";
+
+class BackupKeying final : public ObjectKeying {
+ public:
+  BackupKeying(std::string backup_id, Cipher cipher, const Key32& data_key)
+      : id_(std::move(backup_id)), cipher_(cipher), data_key_(data_key) {}
+  std::string object_name(uint64_t seq) const override {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(seq));
+    return id_ + "/" + buf;
+  }
+  std::string storage_key(const std::string& name) const override { return kDataPrefix + name; }
+  FrameContext frame_context(const std::string& name) const override {
+    FrameContext ctx;
+    ctx.cipher = cipher_;
+    ctx.key = cipher_ == Cipher::kNone ? Key32{} : derive_key(data_key_, "strata/object/v1/" + name);
+    ctx.object_name = name;
+    return ctx;
+  }
+
+ private:
+  std::string id_;
+  Cipher cipher_;
+  Key32 data_key_;
+};
+
+std::string manifest_path(const std::string& catalog, const std::string& id) {
+  return catalog.empty() ? kBackupsPrefix + id : kStreamsPrefix + catalog + "/" + id;
+}
+
+Key32 manifest_key(const Key32& data_key) { return derive_key(data_key, "strata/manifest/v1"); }
+
+bool valid_id(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; });
+}
+
+std::string new_backup_id() {
+  uint8_t rnd[4];
+  random_bytes(rnd, sizeof rnd);
+  return compact_utc(now_epoch()) + "-" + hex_encode(ByteView(rnd, 4));
+}
+
+}  // namespace
+
+void Repository::init(Storage& storage, const InitOptions& options) {
+  if (storage.stat(kConfigKey)) {
+    fail(ErrorCode::kAlreadyExists, "a strata repository already exists at " + storage.describe());
+  }
+  uint8_t rnd[16];
+  random_bytes(rnd, sizeof rnd);
+  RepoConfig cfg;
+  cfg.id = hex_encode(ByteView(rnd, 16));
+  cfg.created = iso_utc(now_epoch());
+  cfg.encrypted = options.encrypted;
+  if (cfg.encrypted) {
+    if (options.passphrase.empty()) fail(ErrorCode::kUsage, "an empty passphrase is not allowed");
+    SecretKey sk = SecretKey::generate();
+    cfg.public_key = sk.public_key();
+    WrappedKey w = wrap_secret_key(sk, options.passphrase, cfg.id, options.kdf);
+    w.created = cfg.created;
+    w.host = hostname();
+    w.label = options.key_label;
+    storage.put(kKeysPrefix + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
+  }
+  json j = {{"format", "strata-repository"},
+            {"version", kRepoVersion},
+            {"id", cfg.id},
+            {"created", cfg.created},
+            {"encryption", cfg.encrypted ? "x25519-sealed-data-keys" : "none"},
+            {"public_key", cfg.encrypted ? hex_encode(ByteView(cfg.public_key.data(), 32)) : ""}};
+  std::string text = j.dump(2) + "\n";
+  // The config is written last and create-only: it is the commit point of init, and two inits cannot both win.
+  storage.put(kConfigKey, as_bytes(text), PutMode::kCreateOnly);
+}
+
+Repository::Repository(std::unique_ptr<Storage> storage) : storage_(std::move(storage)) {
+  Bytes raw;
+  try {
+    raw = storage_->get(kConfigKey);
+  } catch (const StrataError& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    fail(ErrorCode::kNotARepository, storage_->describe() + " is not a strata repository (no config object); create one with 'strata repo init --repo " + storage_->describe() + "'");
+  }
+  try {
+    json j = json::parse(raw.begin(), raw.end());
+    if (j.at("format") != "strata-repository") throw std::runtime_error("wrong format tag");
+    config_.version = j.at("version").get<uint32_t>();
+    if (config_.version > kRepoVersion) {
+      fail(ErrorCode::kUnsupportedVersion, "repository " + storage_->describe() + " has format version " +
+                                               std::to_string(config_.version) + " but this strata " + kVersion +
+                                               " reads up to version " + std::to_string(kRepoVersion) + "; upgrade strata");
+    }
+    config_.id = j.at("id").get<std::string>();
+    config_.created = j.value("created", "");
+    std::string enc = j.at("encryption").get<std::string>();
+    config_.encrypted = enc != "none";
+    if (config_.encrypted) {
+      if (enc != "x25519-sealed-data-keys") {
+        fail(ErrorCode::kUnsupportedVersion, "repository " + storage_->describe() + " uses encryption '" + enc + "' which this strata does not know; upgrade strata");
+      }
+      Bytes pk = hex_decode(j.at("public_key").get<std::string>());
+      if (pk.size() != 32) throw std::runtime_error("bad public key");
+      std::copy(pk.begin(), pk.end(), config_.public_key.begin());
+    }
+  } catch (const StrataError& e) {
+    if (e.code() == ErrorCode::kUnsupportedVersion) throw;
+    fail(ErrorCode::kNotARepository, "the config of " + storage_->describe() + " is damaged: " + e.what());
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kNotARepository, storage_->describe() + " is not a strata repository (config unreadable: " + e.what() + ")");
+  }
+}
+
+Repository::~Repository() = default;
+
+std::string Repository::location() const { return storage_->describe(); }
+
+void Repository::unlock(const std::string& passphrase) {
+  if (!config_.encrypted) return;
+  auto list = storage_->list(kKeysPrefix);
+  if (list.empty()) fail(ErrorCode::kWrongKey, "repository " + location() + " has no keys left; it cannot be opened");
+  for (const auto& o : list) {
+    WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
+    if (auto sk = unwrap_secret_key(w, passphrase, config_.id)) {
+      if (sk->public_key() != config_.public_key) {
+        fail(ErrorCode::kCorrupt, "key " + o.key + " does not match the repository's public key; the config may have been replaced");
+      }
+      secret_ = *sk;
+      current_key_id_ = w.id;
+      log::debug("key_opened", {{"key", w.id}});
+      return;
+    }
+  }
+  fail(ErrorCode::kWrongKey, "wrong passphrase: none of the " + std::to_string(list.size()) + " keys of repository " +
+                                 location() + " opens with it; check STRATA_PASSPHRASE or --passphrase-file");
+}
+
+void Repository::use_public_key_only(const std::string& pinned_hex) {
+  if (!pinned_hex.empty()) {
+    Bytes pin = hex_decode(pinned_hex);
+    if (pin.size() != 32 || !std::equal(pin.begin(), pin.end(), config_.public_key.begin())) {
+      fail(ErrorCode::kWrongKey, "the public key of repository " + location() + " differs from the pinned key; "
+                                 "refusing to encrypt backups to an unknown key");
+    }
+  }
+  public_only_ = true;
+}
+
+std::unique_ptr<ObjectKeying> Repository::keying_for(const Manifest& m, const Key32& data_key) const {
+  return std::make_unique<BackupKeying>(m.id, parse_cipher(m.cipher), data_key);
+}
+
+Key32 Repository::data_key_of(const Manifest& m) const {
+  if (m.cipher == "none") return Key32{};
+  if (!secret_) {
+    fail(ErrorCode::kWrongKey, "backup " + m.id + " is encrypted and this host has no key for it (write-only mode); "
+                               "restore from a host that has the repository passphrase");
+  }
+  auto dk = open_data_key(m.wrapped_data_key, *secret_);
+  if (!dk) fail(ErrorCode::kCorrupt, "backup " + m.id + ": its data key does not open with the repository key (manifest damaged or from another repository)");
+  return *dk;
+}
+
+Manifest Repository::backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress) {
+  if (options.source.empty() || !valid_id(options.source)) {
+    fail(ErrorCode::kUsage, "invalid source name '" + options.source + "': use letters, digits, '-', '_' or '.'");
+  }
+  if (config_.encrypted && !secret_ && !public_only_) {
+    fail(ErrorCode::kWrongKey, "repository " + location() + " is locked: give the passphrase or use --write-only");
+  }
+  Manifest m;
+  m.id = options.id.empty() ? new_backup_id() : options.id;
+  if (!valid_id(m.id)) fail(ErrorCode::kUsage, "invalid backup id '" + m.id + "'");
+  m.source = options.source;
+  m.type = options.type;
+  m.parent = options.parent;
+  m.labels = options.labels;
+  m.engine_json = options.engine_json;
+  m.host = hostname();
+  m.tool_version = kVersion;
+  m.compression = options.pipeline.compression.to_string();
+  m.frame_size = options.pipeline.frame_size;
+  m.frames_per_object = options.pipeline.frames_per_object;
+  m.writer = config_.encrypted ? (secret_ ? "passphrase" : "public-key") : "unencrypted";
+  Cipher cipher = config_.encrypted ? preferred_cipher() : Cipher::kNone;
+  m.cipher = cipher_name(cipher);
+  Key32 data_key{};
+  if (config_.encrypted) {
+    data_key = random_key();
+    m.wrapped_data_key = seal_data_key(data_key, config_.public_key);
+  }
+  RepoLock lock(*storage_, LockKind::kShared, "backup " + m.source, m.id);
+  m.started_epoch = now_epoch();
+  m.started = iso_utc(m.started_epoch);
+  log::info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
+  auto keying = keying_for(m, data_key);
+  std::vector<std::string> written;
+  try {
+    m.stream = backup_stream(source, *storage_, *keying, options.pipeline, progress, &written);
+    m.finished_epoch = now_epoch();
+    m.finished = iso_utc(m.finished_epoch);
+    Bytes encoded = encode_manifest(m, cipher, manifest_key(data_key));
+    storage_->put(manifest_path(options.catalog, m.id), encoded, PutMode::kCreateOnly);
+  } catch (const StrataError& e) {
+    log::warn("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
+    if (e.code() == ErrorCode::kAlreadyExists) {
+      // Another writer committed this id: its objects are the same keys as ours. Leave them alone.
+      fail(ErrorCode::kAlreadyExists, "backup id " + m.id + " was committed by another writer; nothing of this run was kept");
+    }
+    for (const auto& key : written) {
+      try {
+        storage_->remove(key);
+      } catch (...) {
+        // 'strata check' reports what is left and 'strata cleanup' removes it.
+      }
+    }
+    throw;
+  }
+  m.sealed_loaded = true;
+  log::info("backup_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"stored_bytes", m.stream.stored_bytes},
+                            {"objects", uint64_t(m.stream.objects.size())}, {"seconds", m.finished_epoch - m.started_epoch}});
+  return m;
+}
+
+std::vector<std::string> Repository::list_ids(const std::string& catalog) {
+  std::string prefix = manifest_path(catalog, "");
+  std::vector<std::string> out;
+  for (const auto& o : storage_->list(prefix)) {
+    std::string id = o.key.substr(prefix.size());
+    if (id.find('/') == std::string::npos) out.push_back(id);
+  }
+  return out;
+}
+
+bool Repository::exists(const std::string& id, const std::string& catalog) {
+  return storage_->stat(manifest_path(catalog, id)).has_value();
+}
+
+std::vector<std::pair<std::string, std::string>> Repository::all_manifests() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const char* prefix : {kBackupsPrefix, kStreamsPrefix}) {
+    for (const auto& o : storage_->list(prefix)) {
+      out.emplace_back(o.key, o.key.substr(o.key.rfind('/') + 1));
+    }
+  }
+  return out;
+}
+
+std::vector<Manifest> Repository::list(const std::string& source_filter, const std::string& catalog) {
+  std::vector<Manifest> out;
+  for (const auto& id : list_ids(catalog)) {
+    std::string key = manifest_path(catalog, id);
+    Manifest m = decode_manifest_public(storage_->get(key), key);
+    if (!source_filter.empty() && m.source != source_filter) continue;
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const Manifest& a, const Manifest& b) {
+    return a.started_epoch != b.started_epoch ? a.started_epoch < b.started_epoch : a.id < b.id;
+  });
+  return out;
+}
+
+std::string Repository::resolve_id(const std::string& id) {
+  if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + id + "'");
+  if (storage_->stat(kBackupsPrefix + id)) return id;
+  std::vector<std::string> matches;
+  for (const auto& o : storage_->list(kBackupsPrefix + id)) matches.push_back(o.key.substr(8));
+  if (matches.size() == 1) return matches[0];
+  if (matches.empty()) fail(ErrorCode::kNotFound, "backup " + id + " not found in " + location() + "; run 'strata list' to see backups");
+  fail(ErrorCode::kUsage, "backup id prefix '" + id + "' is ambiguous (" + std::to_string(matches.size()) + " matches); give more characters");
+}
+
+Manifest Repository::load(const std::string& id, bool need_sealed, const std::string& catalog) {
+  std::string key = manifest_path(catalog, id);
+  Bytes raw;
+  try {
+    raw = storage_->get(key);
+  } catch (const StrataError& e) {
+    if (e.code() == ErrorCode::kNotFound) fail(ErrorCode::kNotFound, "backup " + id + " not found in " + location());
+    throw;
+  }
+  Manifest m = decode_manifest_public(raw, key);
+  if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + m.id + "; it was moved or replaced");
+  if (need_sealed || unlocked()) {
+    Key32 dk = data_key_of(m);
+    decode_manifest_sealed(raw, m, manifest_key(dk), key);
+  }
+  return m;
+}
+
+void Repository::restore(const Manifest& m, ByteSink& sink, const PipelineSettings& settings, const ProgressFn& progress) {
+  if (!m.sealed_loaded) fail(ErrorCode::kWrongKey, "backup " + m.id + " cannot be restored without the repository key");
+  Key32 dk = data_key_of(m);
+  auto keying = keying_for(m, dk);
+  // Objects are checked for presence before the first byte reaches the target: a missing object fails fast.
+  for (const auto& o : m.stream.objects) {
+    auto st = storage_->stat(o.key);
+    if (!st) fail(ErrorCode::kCorrupt, "backup " + m.id + " cannot be restored: object " + o.key + " is missing; run 'strata check' to see all damage");
+    if (st->size != o.size) {
+      fail(ErrorCode::kCorrupt, "backup " + m.id + " cannot be restored: object " + o.key + " has " +
+                                    std::to_string(st->size) + " bytes, the manifest records " + std::to_string(o.size));
+    }
+  }
+  log::info("restore_start", {{"backup", m.id}, {"target", sink.describe()}});
+  restore_stream(*storage_, *keying, m.stream, sink, settings, progress);
+  log::info("restore_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}});
+}
+
+void Repository::remove_backup(const std::string& id, const std::string& catalog) {
+  RepoLock lock(*storage_, LockKind::kExclusive, "delete " + id);
+  std::string key = manifest_path(catalog, id);
+  Manifest m = decode_manifest_public(storage_->get(key), key);
+  // Manifest first: once it is gone the backup is no longer listed, and anything left is a leftover for cleanup.
+  storage_->remove(key);
+  for (const auto& o : m.stream.objects) storage_->remove(o.key);
+  for (const auto& o : storage_->list(kDataPrefix + id + "/")) storage_->remove(o.key);
+  log::info("backup_deleted", {{"backup", id}});
+}
+
+namespace {
+
+// Reads one object whole in blocks: checks the stored digest and, with a keying, authenticates every frame.
+std::string verify_object(Storage& storage, const ObjectRecord& obj, const ObjectKeying* keying, bool last_object,
+                          Sha256* plain_hash, uint64_t* bytes_read) {
+  constexpr uint64_t kBlock = 8u << 20;
+  Sha256 stored;
+  Bytes pending;
+  uint64_t offset = 0, frame = obj.first_frame, frames = 0;
+  std::optional<FrameContext> ctx;
+  if (keying) ctx = keying->frame_context(obj.name);
+  bool header_checked = false;
+  Bytes plain;
+  while (offset < obj.size) {
+    Bytes b;
+    try {
+      b = storage.get(obj.key, offset, std::min(kBlock, obj.size - offset));
+    } catch (const StrataError& e) {
+      return e.what();
+    }
+    if (b.empty()) return "object " + obj.key + " is truncated at " + std::to_string(offset) + " bytes";
+    stored.update(b);
+    offset += b.size();
+    *bytes_read += b.size();
+    if (!keying) continue;
+    pending.insert(pending.end(), b.begin(), b.end());
+    size_t pos = 0;
+    if (!header_checked) {
+      if (pending.size() < kObjectHeaderSize) continue;
+      if (!is_object_header(pending)) return "object " + obj.key + " has a bad header";
+      pos = obj.offset;
+      header_checked = true;
+    }
+    while (pending.size() - pos >= kFrameHeaderSize) {
+      auto h = parse_frame_header(pending.data() + pos);
+      if (!h) return "object " + obj.key + ": frame " + std::to_string(frame) + " has a damaged header";
+      size_t total = kFrameHeaderSize + h->stored_len;
+      if (pending.size() - pos < total) break;
+      if (!decode_frame(*ctx, frame, pending.data() + pos, ByteView(pending).subspan(pos + kFrameHeaderSize, h->stored_len), plain)) {
+        return "object " + obj.key + ": frame " + std::to_string(frame) + " failed authentication";
+      }
+      bool expect_last = last_object && frames + 1 == obj.frame_count;
+      if (h->last() != expect_last) return "object " + obj.key + ": frame " + std::to_string(frame) + " has a wrong last-frame flag";
+      if (plain_hash) plain_hash->update(plain);
+      ++frame;
+      ++frames;
+      pos += total;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(pos));
+  }
+  Digest32 d = stored.finish();
+  if (d != obj.sha256) return "object " + obj.key + " does not match its recorded SHA-256 (stored bytes damaged)";
+  if (keying && (frames != obj.frame_count || !pending.empty())) {
+    return "object " + obj.key + " holds " + std::to_string(frames) + " whole frames where the manifest records " +
+           std::to_string(obj.frame_count);
+  }
+  return "";
+}
+
+}  // namespace
+
+CheckReport Repository::check(const CheckOptions& options) {
+  CheckReport report;
+  report.keys_used = config_.encrypted ? secret_.has_value() : true;
+  std::mt19937_64 rng(options.seed ? options.seed : std::random_device{}());
+  std::set<std::string> committed;
+  for (const auto& [key, id] : all_manifests()) {
+    committed.insert(id);
+    ++report.backups;
+    Manifest m;
+    try {
+      m = decode_manifest_public(storage_->get(key), key);
+      if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + m.id + "; it was moved or replaced");
+      if (report.keys_used) {
+        Bytes raw = storage_->get(key);
+        decode_manifest_sealed(raw, m, manifest_key(data_key_of(m)), key);
+      }
+    } catch (const StrataError& e) {
+      report.errors.push_back(std::string("backup ") + id + ": " + e.what());
+      continue;
+    }
+    std::unique_ptr<ObjectKeying> keying;
+    if (m.sealed_loaded) keying = keying_for(m, data_key_of(m));
+    Sha256 plain_hash;
+    bool all_read = true;
+    for (size_t i = 0; i < m.stream.objects.size(); ++i) {
+      const auto& obj = m.stream.objects[i];
+      ++report.objects;
+      auto st = storage_->stat(obj.key);
+      if (!st) {
+        report.errors.push_back("backup " + id + ": object " + obj.key + " is missing");
+        all_read = false;
+        continue;
+      }
+      if (st->size != obj.size) {
+        report.errors.push_back("backup " + id + ": object " + obj.key + " has " + std::to_string(st->size) +
+                                " bytes, the manifest records " + std::to_string(obj.size));
+        all_read = false;
+        continue;
+      }
+      bool read = options.read_fraction >= 1.0 ||
+                  (options.read_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < options.read_fraction);
+      if (!read) {
+        all_read = false;
+        continue;
+      }
+      ++report.objects_read;
+      std::string err = verify_object(*storage_, obj, keying.get(), i + 1 == m.stream.objects.size(),
+                                      all_read ? &plain_hash : nullptr, &report.bytes_read);
+      if (!err.empty()) {
+        report.errors.push_back("backup " + id + ": " + err);
+        all_read = false;
+      }
+    }
+    if (all_read && keying && options.read_fraction > 0) {
+      if (plain_hash.finish() != m.stream.plain_sha256) {
+        report.errors.push_back("backup " + id + ": restored data would not match the recorded SHA-256");
+      }
+    }
+  }
+  std::set<std::string> writing;
+  for (const auto& l : RepoLock::list(*storage_)) {
+    if (!l.backup_id.empty() && !l.stale) writing.insert(l.backup_id);
+    report.notes.push_back("lock " + l.key + ": " + l.command + " (pid " + std::to_string(l.pid) + " on " + l.host + ")" +
+                           (l.stale ? " is stale" : ""));
+  }
+  for (const auto& o : storage_->list(kDataPrefix)) {
+    std::string rest = o.key.substr(std::string(kDataPrefix).size());
+    std::string id = rest.substr(0, rest.find('/'));
+    if (committed.count(id)) continue;
+    if (writing.count(id)) {
+      report.notes.push_back("object " + o.key + " belongs to backup " + id + " which is still being written");
+    } else {
+      report.leftovers.push_back(o.key);
+    }
+  }
+  return report;
+}
+
+std::vector<std::string> Repository::cleanup(bool dry_run) {
+  std::optional<RepoLock> lock;
+  if (!dry_run) lock.emplace(*storage_, LockKind::kExclusive, "cleanup");
+  std::set<std::string> committed;
+  for (const auto& entry : all_manifests()) committed.insert(entry.second);
+  std::vector<std::string> removed;
+  for (const auto& o : storage_->list(kDataPrefix)) {
+    std::string rest = o.key.substr(std::string(kDataPrefix).size());
+    if (committed.count(rest.substr(0, rest.find('/')))) continue;
+    if (!dry_run) storage_->remove(o.key);
+    removed.push_back(o.key);
+  }
+  if (!dry_run) log::info("cleanup_done", {{"objects_removed", uint64_t(removed.size())}});
+  return removed;
+}
+
+std::vector<KeyInfo> Repository::keys() {
+  std::vector<KeyInfo> out;
+  for (const auto& o : storage_->list(kKeysPrefix)) {
+    WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
+    out.push_back({w.id, w.created, w.host, w.label, w.id == current_key_id_});
+  }
+  return out;
+}
+
+std::string Repository::add_key(const std::string& passphrase, const std::string& label, const KdfParams& kdf) {
+  if (!config_.encrypted) fail(ErrorCode::kUsage, "repository " + location() + " is not encrypted; it has no keys");
+  if (!secret_) fail(ErrorCode::kWrongKey, "adding a key needs the repository unlocked with an existing passphrase");
+  if (passphrase.empty()) fail(ErrorCode::kUsage, "an empty passphrase is not allowed");
+  WrappedKey w = wrap_secret_key(*secret_, passphrase, config_.id, kdf);
+  w.created = iso_utc(now_epoch());
+  w.host = hostname();
+  w.label = label;
+  storage_->put(kKeysPrefix + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
+  log::info("key_added", {{"key", w.id}});
+  return w.id;
+}
+
+void Repository::remove_key(const std::string& id) {
+  if (!secret_) fail(ErrorCode::kWrongKey, "removing a key needs the repository unlocked with a passphrase");
+  RepoLock lock(*storage_, LockKind::kExclusive, "key remove " + id);
+  auto all = keys();
+  bool found = std::any_of(all.begin(), all.end(), [&](const KeyInfo& k) { return k.id == id; });
+  if (!found) fail(ErrorCode::kNotFound, "key " + id + " not found; run 'strata key list'");
+  if (all.size() == 1) fail(ErrorCode::kUsage, "key " + id + " is the last key; removing it would make every backup unreadable");
+  if (id == current_key_id_) {
+    fail(ErrorCode::kUsage, "key " + id + " is the one you unlocked with; unlock with another passphrase to remove it");
+  }
+  storage_->remove(kKeysPrefix + id);
+  log::info("key_removed", {{"key", id}});
+}
+
+size_t Repository::unlock_all(bool only_stale) {
+  size_t n = 0;
+  for (const auto& l : RepoLock::list(*storage_)) {
+    if (only_stale && !l.stale) continue;
+    storage_->remove(l.key);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace strata

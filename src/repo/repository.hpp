@@ -1,0 +1,122 @@
+#pragma once
+// A Strata repository: config, keys, backups (manifests), data objects and locks on one Storage.
+// The repository is self-describing: everything needed to list, restore and check lives in it.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/pipeline.hpp"
+#include "repo/keys.hpp"
+#include "repo/manifest.hpp"
+
+namespace strata {
+
+class Storage;
+class ByteSource;
+class ByteSink;
+
+inline constexpr uint32_t kRepoVersion = 1;
+
+struct RepoConfig {
+  std::string id;
+  uint32_t version = kRepoVersion;
+  std::string created;
+  bool encrypted = true;
+  PublicKey public_key{};
+};
+
+struct InitOptions {
+  bool encrypted = true;
+  std::string passphrase;
+  KdfParams kdf;
+  std::string key_label = "initial";
+};
+
+struct BackupOptions {
+  std::string source;
+  std::map<std::string, std::string> labels;
+  std::string type = "stream";
+  std::string parent;
+  std::string engine_json = "{}";
+  PipelineSettings pipeline;
+  std::string id;  // normally generated
+  // Empty: a user-visible backup ("backups/<id>"). Otherwise an engine's side stream such as "wal/pg1" or
+  // "binlog/db1", kept out of `strata list` ("streams/<catalog>/<id>") but checked and cleaned up the same way.
+  std::string catalog;
+};
+
+struct KeyInfo {
+  std::string id, created, host, label;
+  bool current = false;
+};
+
+struct CheckOptions {
+  double read_fraction = 0.0;  // 0 = metadata and object presence only; 1 = read every object
+  uint64_t seed = 0;           // for sampling; 0 = random
+};
+
+struct CheckReport {
+  size_t backups = 0;
+  size_t objects = 0;
+  size_t objects_read = 0;
+  uint64_t bytes_read = 0;
+  bool keys_used = false;
+  std::vector<std::string> errors;     // damage: exit non-zero
+  std::vector<std::string> leftovers;  // objects of backups that never committed
+  std::vector<std::string> notes;
+};
+
+class Repository {
+ public:
+  static void init(Storage& storage, const InitOptions& options);
+  // Reads the config. Throws kNotARepository / kUnsupportedVersion / kCorrupt.
+  explicit Repository(std::unique_ptr<Storage> storage);
+  ~Repository();
+
+  const RepoConfig& config() const { return config_; }
+  Storage& storage() { return *storage_; }
+  std::string location() const;
+
+  // Opens the secret key with a passphrase. Throws kWrongKey if no stored key opens.
+  void unlock(const std::string& passphrase);
+  bool unlocked() const { return secret_.has_value() || !config_.encrypted; }
+  // Write-only mode: back up with just the public key; `pinned` (hex) must match the repository's if given.
+  void use_public_key_only(const std::string& pinned_hex);
+
+  Manifest backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress);
+  std::vector<Manifest> list(const std::string& source_filter = "", const std::string& catalog = "");
+  // Ids in a catalog, sorted, without reading the manifests.
+  std::vector<std::string> list_ids(const std::string& catalog = "");
+  bool exists(const std::string& id, const std::string& catalog = "");
+  // Resolves a unique id prefix; throws kNotFound.
+  std::string resolve_id(const std::string& id_or_prefix);
+  // Loads and, when keys are available, verifies the sealed part.
+  Manifest load(const std::string& id, bool need_sealed, const std::string& catalog = "");
+  void restore(const Manifest& m, ByteSink& sink, const PipelineSettings& settings, const ProgressFn& progress);
+  void remove_backup(const std::string& id, const std::string& catalog = "");
+  CheckReport check(const CheckOptions& options);
+  // Removes objects of backups that never committed. Returns the keys removed (or that would be, if dry_run).
+  std::vector<std::string> cleanup(bool dry_run);
+
+  std::vector<KeyInfo> keys();
+  std::string add_key(const std::string& passphrase, const std::string& label, const KdfParams& kdf);
+  void remove_key(const std::string& id);
+  // Removes every lock; returns how many.
+  size_t unlock_all(bool only_stale);
+
+ private:
+  // Every committed manifest: (storage key, id).
+  std::vector<std::pair<std::string, std::string>> all_manifests();
+  std::unique_ptr<ObjectKeying> keying_for(const Manifest& m, const Key32& data_key) const;
+  Key32 data_key_of(const Manifest& m) const;
+
+  std::unique_ptr<Storage> storage_;
+  RepoConfig config_;
+  std::optional<SecretKey> secret_;
+  std::string current_key_id_;
+  bool public_only_ = false;
+};
+
+}  // namespace strata

@@ -1,0 +1,35 @@
+#include "storage/storage.hpp"
+
+#include "common/error.hpp"
+#include "storage/local/local_storage.hpp"
+#include "storage/memory/memory_storage.hpp"
+
+namespace strata {
+
+void Storage::put(const std::string& key, ByteView data, PutMode mode) {
+  auto w = open_write(key, mode);
+  w->write(data);
+  w->commit();
+}
+
+std::unique_ptr<Storage> open_s3_storage(const std::string& location);  // storage/s3, when built
+
+std::unique_ptr<Storage> open_storage(const std::string& location) {
+  if (location.empty()) fail(ErrorCode::kUsage, "no repository given: pass --repo or set STRATA_REPO");
+  if (location.rfind("file://", 0) == 0) return std::make_unique<LocalStorage>(location.substr(7));
+  if (location.rfind("mem://", 0) == 0) return std::make_unique<MemoryStorage>(MemoryStorage::shared(location.substr(6)));
+  if (location.rfind("s3://", 0) == 0) {
+#ifdef STRATA_HAVE_S3
+    return open_s3_storage(location);
+#else
+    fail(ErrorCode::kUsage, "s3:// repositories are not supported by this build");
+#endif
+  }
+  auto scheme = location.find("://");
+  if (scheme != std::string::npos) {
+    fail(ErrorCode::kUsage, "unknown repository scheme in '" + location + "': use a path, file://, or s3://");
+  }
+  return std::make_unique<LocalStorage>(location);
+}
+
+}  // namespace strata

@@ -1,0 +1,69 @@
+#pragma once
+// The one interface every repository backend implements (local disk, memory, S3, ...). Modelled on pgBackRest's
+// storage driver: a few required operations plus capability flags. Callers never know which driver they hold.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.hpp"
+
+namespace strata {
+
+enum class StorageCapability : uint32_t {
+  kAtomicWrite = 1u << 0,        // a committed object appears whole or not at all
+  kConditionalCreate = 1u << 1,  // PutMode::kCreateOnly is enforced by the backend itself
+  kRangeRead = 1u << 2,          // get() with an offset does not transfer the preceding bytes
+  kDurable = 1u << 3,            // commit() returns only once the data survives a crash (fsync or remote ack)
+};
+inline uint32_t operator|(StorageCapability a, StorageCapability b) {
+  return static_cast<uint32_t>(a) | static_cast<uint32_t>(b);
+}
+inline uint32_t operator|(uint32_t a, StorageCapability b) { return a | static_cast<uint32_t>(b); }
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+enum class PutMode { kOverwrite, kCreateOnly };
+
+// A streaming write of one object. Nothing is visible until commit(); destroying an uncommitted writer aborts it.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual void write(ByteView data) = 0;
+  // Makes the object durable and visible. With PutMode::kCreateOnly throws StrataError(kAlreadyExists) if the key
+  // exists already.
+  virtual void commit() = 0;
+  virtual void abort() noexcept = 0;
+};
+
+class Storage {
+ public:
+  static constexpr uint64_t kToEnd = UINT64_MAX;
+
+  virtual ~Storage() = default;
+  virtual uint32_t capabilities() const = 0;
+  bool has(StorageCapability c) const { return (capabilities() & static_cast<uint32_t>(c)) != 0; }
+  // A location for messages, e.g. "/backups/main" or "s3://bucket/prefix". Never contains credentials.
+  virtual std::string describe() const = 0;
+
+  virtual std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode = PutMode::kOverwrite) = 0;
+  // Reads [offset, offset+length) clipped to the object's end. Throws StrataError(kNotFound) if the key is absent.
+  virtual Bytes get(const std::string& key, uint64_t offset = 0, uint64_t length = kToEnd) = 0;
+  virtual std::optional<ObjectInfo> stat(const std::string& key) = 0;
+  // Every object whose key starts with prefix, sorted by key.
+  virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
+  // Removing an absent key is not an error.
+  virtual void remove(const std::string& key) = 0;
+
+  // Whole-object write through open_write().
+  void put(const std::string& key, ByteView data, PutMode mode = PutMode::kOverwrite);
+};
+
+// Maps a location to a driver: "/path", "file:///path", "mem://name", "s3://bucket/prefix".
+std::unique_ptr<Storage> open_storage(const std::string& location);
+
+}  // namespace strata
