@@ -60,7 +60,13 @@ uint64_t parse_size(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
   if (i == 0) fail(ErrorCode::kUsage, "invalid size '" + std::string(text) + "': expected a number like 64MiB");
-  uint64_t n = std::stoull(std::string(text.substr(0, i)));
+  // Accumulate by hand: std::stoull would escape as std::out_of_range instead of a usage error.
+  uint64_t n = 0;
+  for (size_t k = 0; k < i; ++k) {
+    uint64_t digit = static_cast<uint64_t>(text[k] - '0');
+    if (n > (UINT64_MAX - digit) / 10) fail(ErrorCode::kUsage, "size '" + std::string(text) + "' is too large");
+    n = n * 10 + digit;
+  }
   std::string unit;
   for (char c : text.substr(i)) {
     if (!std::isspace(static_cast<unsigned char>(c))) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -74,6 +80,7 @@ uint64_t parse_size(std::string_view text) {
   else if (unit == "g") mult = 1ULL << 30;
   else if (unit == "t") mult = 1ULL << 40;
   else fail(ErrorCode::kUsage, "invalid size unit in '" + std::string(text) + "': use k, M, G or T (binary)");
+  if (n > UINT64_MAX / mult) fail(ErrorCode::kUsage, "size '" + std::string(text) + "' is too large");
   return n * mult;
 }
 

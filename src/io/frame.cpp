@@ -87,7 +87,9 @@ Bytes object_header() {
 }
 
 bool is_object_header(ByteView b) {
-  return b.size() >= kObjectHeaderSize && std::memcmp(b.data(), kObjectMagic, 8) == 0 && get_u32le(b.data() + 8) == 1;
+  // The reserved word must be zero (docs/FORMAT.md), as in frame headers: the object header is not authenticated.
+  return b.size() >= kObjectHeaderSize && std::memcmp(b.data(), kObjectMagic, 8) == 0 && get_u32le(b.data() + 8) == 1 &&
+         get_u32le(b.data() + 12) == 0;
 }
 
 }  // namespace strata

@@ -230,7 +230,14 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
 
   OrderedPool<BlockRequest, Bytes> fetch(io, io * 2, [&](BlockRequest& r, uint64_t) {
     const ObjectRecord& obj = objects[r.object];
-    Bytes b = storage.get(obj.key, r.offset, r.length);
+    Bytes b;
+    try {
+      b = storage.get(obj.key, r.offset, r.length);
+    } catch (const StrataError& e) {
+      // An object the stream records but storage lacks is damage to the backup, like a truncated one.
+      if (e.code() != ErrorCode::kNotFound) throw;
+      corrupt(obj, "it is missing");
+    }
     if (b.size() != r.length) {
       corrupt(obj, "it is truncated (" + std::to_string(r.offset + b.size()) + " of " + std::to_string(obj.size) +
                        " bytes present)");
@@ -272,6 +279,7 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
       uint64_t consumed = 0;  // bytes of the current object consumed, including its header
       uint64_t frame = objects.empty() ? 0 : objects[0].first_frame;
       uint64_t frames_in_obj = 0;
+      bool header_seen = false;  // a read block may be shorter than the object header
       auto end_of_object = [&] {
         const ObjectRecord& obj = objects[obj_index];
         if (!pending.empty() || frames_in_obj != obj.frame_count) {
@@ -286,16 +294,19 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
           ++obj_index;
           consumed = 0;
           frames_in_obj = 0;
+          header_seen = false;
           frame = objects[obj_index].first_frame;
         }
         const ObjectRecord& obj = objects[obj_index];
         pending.insert(pending.end(), blk->begin(), blk->end());
-        size_t pos = 0;
-        if (consumed == 0) {
-          if (pending.size() < kObjectHeaderSize || !is_object_header(pending)) corrupt(obj, "bad object header");
-          pos = kObjectHeaderSize;
-        }
         consumed += blk->size();
+        size_t pos = 0;
+        if (!header_seen) {
+          if (pending.size() < kObjectHeaderSize) continue;  // wait for the rest of the header
+          if (!is_object_header(pending)) corrupt(obj, "bad object header");
+          pos = kObjectHeaderSize;
+          header_seen = true;
+        }
         while (pending.size() - pos >= kFrameHeaderSize) {
           auto h = parse_frame_header(pending.data() + pos);
           if (!h) corrupt(obj, "frame " + std::to_string(frame) + " has a damaged header");

@@ -146,7 +146,7 @@ Bytes LocalStorage::get(const std::string& key, uint64_t offset, uint64_t length
   std::string path = path_of(key);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) fail(ErrorCode::kNotFound, "object " + key + " is missing from " + root_);
+    if (errno == ENOENT || errno == ENOTDIR) fail(ErrorCode::kNotFound, "object " + key + " is missing from " + root_);
     fail_errno("cannot open " + path, errno);
   }
   struct stat st;
@@ -154,6 +154,11 @@ Bytes LocalStorage::get(const std::string& key, uint64_t offset, uint64_t length
     int err = errno;
     ::close(fd);
     fail_errno("cannot stat " + path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    // A directory is only a prefix of other keys, not an object: the same answer stat() and the other drivers give.
+    ::close(fd);
+    fail(ErrorCode::kNotFound, "object " + key + " is missing from " + root_);
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
   Bytes out;
