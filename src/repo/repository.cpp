@@ -143,8 +143,18 @@ void Repository::unlock(const std::string& passphrase) {
   auto list = storage_->list(kKeysPrefix);
   if (list.empty()) fail(ErrorCode::kWrongKey, "repository " + location() + " has no keys left; it cannot be opened");
   for (const auto& o : list) {
-    WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
-    if (auto sk = unwrap_secret_key(w, passphrase, config_.id)) {
+    WrappedKey w;
+    std::optional<SecretKey> sk;
+    try {
+      w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
+      sk = unwrap_secret_key(w, passphrase, config_.id);
+    } catch (const StrataError& e) {
+      // One damaged key file must not lock out the holders of the other keys.
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      log::warn("key_unreadable", {{"key", o.key}, {"error", e.what()}});
+      continue;
+    }
+    if (sk) {
       if (sk->public_key() != config_.public_key) {
         fail(ErrorCode::kCorrupt, "key " + o.key + " does not match the repository's public key; the config may have been replaced");
       }
@@ -220,6 +230,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   std::vector<std::string> written;
   try {
     m.stream = backup_stream(source, *storage_, *keying, options.pipeline, progress, &written);
+    if (options.engine_json_after) m.engine_json = options.engine_json_after();
     m.finished_epoch = now_epoch();
     m.finished = iso_utc(m.finished_epoch);
     Bytes encoded = encode_manifest(m, cipher, manifest_key(data_key));
@@ -332,7 +343,14 @@ void Repository::restore(const Manifest& m, ByteSink& sink, const PipelineSettin
 void Repository::remove_backup(const std::string& id, const std::string& catalog) {
   RepoLock lock(*storage_, LockKind::kExclusive, "delete " + id);
   std::string key = manifest_path(catalog, id);
-  Manifest m = decode_manifest_public(storage_->get(key), key);
+  Manifest m;
+  try {
+    m = decode_manifest_public(storage_->get(key), key);
+  } catch (const StrataError& e) {
+    // A damaged manifest's error says "delete the backup": its objects are still found under data/<id>/ below.
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    log::warn("manifest_damaged", {{"backup", id}, {"error", e.what()}});
+  }
   // Manifest first: once it is gone the backup is no longer listed, and anything left is a leftover for cleanup.
   storage_->remove(key);
   for (const auto& o : m.stream.objects) storage_->remove(o.key);
@@ -476,6 +494,10 @@ CheckReport Repository::check(const CheckOptions& options) {
       report.leftovers.push_back(o.key);
     }
   }
+  for (const auto& o : storage_->list_incomplete("")) {
+    if (writing.empty()) report.leftovers.push_back(o.key + " (incomplete write)");
+    else report.notes.push_back("incomplete write " + o.key + " may belong to a backup still running");
+  }
   return report;
 }
 
@@ -490,6 +512,11 @@ std::vector<std::string> Repository::cleanup(bool dry_run) {
     if (committed.count(rest.substr(0, rest.find('/')))) continue;
     if (!dry_run) storage_->remove(o.key);
     removed.push_back(o.key);
+  }
+  // Under the exclusive lock no writer is running, so every incomplete write is abandoned.
+  for (const auto& o : storage_->list_incomplete("")) {
+    if (!dry_run) storage_->remove_incomplete(o);
+    removed.push_back(o.key + " (incomplete write)");
   }
   if (!dry_run) log::info("cleanup_done", {{"objects_removed", uint64_t(removed.size())}});
   return removed;

@@ -45,6 +45,9 @@ struct BackupOptions {
   // Empty: a user-visible backup ("backups/<id>"). Otherwise an engine's side stream such as "wal/pg1" or
   // "binlog/db1", kept out of `strata list` ("streams/<catalog>/<id>") but checked and cleaned up the same way.
   std::string catalog;
+  // Engines whose metadata (end LSN, binlog position) is only known once the tool has exited: called after the
+  // source finished and before the manifest is written; its result replaces engine_json.
+  std::function<std::string()> engine_json_after;
 };
 
 struct KeyInfo {
@@ -64,7 +67,7 @@ struct CheckReport {
   uint64_t bytes_read = 0;
   bool keys_used = false;
   std::vector<std::string> errors;     // damage: exit non-zero
-  std::vector<std::string> leftovers;  // objects of backups that never committed
+  std::vector<std::string> leftovers;  // objects of backups that never committed, and incomplete writes
   std::vector<std::string> notes;
 };
 

@@ -2,6 +2,7 @@
 // The one interface every repository backend implements (local disk, memory, S3, ...). Modelled on pgBackRest's
 // storage driver: a few required operations plus capability flags. Callers never know which driver they hold.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,11 +60,20 @@ class Storage {
   // Removing an absent key is not an error.
   virtual void remove(const std::string& key) = 0;
 
+  // Writes that were started but never committed or aborted: a crashed writer's temp file, an S3 multipart
+  // upload left open. `check` reports them and `cleanup` removes them. Drivers that cannot leave any keep the
+  // defaults.
+  virtual std::vector<ObjectInfo> list_incomplete(const std::string& prefix) { return {}; }
+  virtual void remove_incomplete(const ObjectInfo& info) {}
+
   // Whole-object write through open_write().
   void put(const std::string& key, ByteView data, PutMode mode = PutMode::kOverwrite);
 };
 
 // Maps a location to a driver: "/path", "file:///path", "mem://name", "s3://bucket/prefix".
 std::unique_ptr<Storage> open_storage(const std::string& location);
+// Driver settings from the config file (its [s3] table), as text by key; drivers reject keys they do not know.
+using StorageOptions = std::map<std::string, std::string>;
+std::unique_ptr<Storage> open_storage(const std::string& location, const StorageOptions& s3_options);
 
 }  // namespace strata

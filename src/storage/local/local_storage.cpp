@@ -193,7 +193,16 @@ std::optional<ObjectInfo> LocalStorage::stat(const std::string& key) {
   return ObjectInfo{key, static_cast<uint64_t>(st.st_size)};
 }
 
-std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
+std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) { return walk(prefix, false); }
+
+std::vector<ObjectInfo> LocalStorage::list_incomplete(const std::string& prefix) { return walk(prefix, true); }
+
+void LocalStorage::remove_incomplete(const ObjectInfo& info) {
+  if (!is_temp_name(info.key)) fail(ErrorCode::kUsage, info.key + " is not an incomplete write");
+  remove(info.key);
+}
+
+std::vector<ObjectInfo> LocalStorage::walk(const std::string& prefix, bool temp_files) {
   std::vector<ObjectInfo> out;
   // Walk only the directory that can contain the prefix.
   std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/'));
@@ -206,8 +215,20 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
     }
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (name == "." || name == ".." || is_temp_name(name)) continue;
+      if (name == "." || name == "..") continue;
       std::string key = rel.empty() ? name : rel + "/" + name;
+      if (is_temp_name(name)) {
+        // A temp file stands for the key it would have become; match the prefix against that.
+        if (!temp_files) continue;
+        std::string target = name.substr(std::string(kTempMarker).size());
+        target = target.substr(0, target.rfind('.'));
+        std::string target_key = rel.empty() ? target : rel + "/" + target;
+        struct stat tst;
+        if (target_key.compare(0, prefix.size(), prefix) == 0 && ::lstat((dir + "/" + name).c_str(), &tst) == 0) {
+          out.push_back({key, static_cast<uint64_t>(tst.st_size)});
+        }
+        continue;
+      }
       struct stat st;
       if (::lstat((dir + "/" + name).c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
@@ -215,7 +236,7 @@ std::vector<ObjectInfo> LocalStorage::list(const std::string& prefix) {
                                         : prefix.compare(0, key.size(), key) == 0) {
           walk(key);
         }
-      } else if (S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0) {
+      } else if (!temp_files && S_ISREG(st.st_mode) && key.compare(0, prefix.size(), prefix) == 0) {
         out.push_back({key, static_cast<uint64_t>(st.st_size)});
       }
     }

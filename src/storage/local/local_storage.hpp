@@ -17,12 +17,15 @@ class LocalStorage final : public Storage {
   std::optional<ObjectInfo> stat(const std::string& key) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
+  std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override;
+  void remove_incomplete(const ObjectInfo& info) override;
 
   const std::string& root() const { return root_; }
   static bool is_temp_name(const std::string& name);
 
  private:
   std::string path_of(const std::string& key) const;
+  std::vector<ObjectInfo> walk(const std::string& prefix, bool temp_files);
   std::string root_;
 };
 
