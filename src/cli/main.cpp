@@ -1,5 +1,6 @@
 // The strata binary: parses the command line, runs one command, and turns any error into one line on stderr
 // and a documented exit code (docs/CLI.md).
+#include <malloc.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,11 @@
 int main(int argc, char** argv) {
   // A reader that goes away (restore into 'head', a dying --to-command) must be an error we report, not a signal.
   ::signal(SIGPIPE, SIG_IGN);
+  // Frames and blocks are 1-8 MiB buffers allocated and freed at a high rate. Above glibc's default mmap
+  // threshold every one of them would be a fresh mapping, zero-filled page by page by the kernel; keeping them in
+  // the heap lets freed buffers be reused. Peak memory is still bounded by the pipeline's in-flight limits.
+  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
   strata::CliContext ctx;
   CLI::App app{"strata — streaming, encrypted backups for databases and anything that writes a stream"};
   app.set_version_flag("--version", std::string("strata ") + strata::kVersion);
@@ -24,6 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", ctx.log_level, "debug, info, warn (default) or error");
   app.add_option("--log-format", ctx.log_format, "text (default) or json: one JSON object per line, for Loki/Promtail");
   app.add_flag("-q,--quiet", ctx.quiet, "No progress line and no summary");
+  app.add_option("--limit-upload", ctx.limit_upload, "Cap on storage upload bandwidth for the whole process, e.g. 50MiB/s");
+  app.add_option("--limit-download", ctx.limit_download, "Cap on storage download bandwidth for the whole process, e.g. 100MiB/s");
+  app.add_option("--max-requests", ctx.max_requests, "Cap on storage requests in flight for the whole process");
   app.footer(
       "Examples:\n"
       "  strata repo init --repo /backups/main\n"
@@ -43,6 +52,8 @@ int main(int argc, char** argv) {
   strata::register_cleanup(app, ctx);
   strata::register_key(app, ctx);
   strata::register_unlock(app, ctx);
+  strata::register_binlog(app, ctx);
+  strata::register_wal(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -88,7 +88,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
   const uint32_t fpo = settings.frames_per_object;
 
   OrderedPool<PlainFrame, SealedFrame> pool(
-      workers, workers * 2, [&](PlainFrame& f, uint64_t) {
+      workers, workers * 4, [&](PlainFrame& f, uint64_t) {
         SealedFrame out;
         out.index = f.index;
         out.plain_len = f.data.size();
@@ -245,7 +245,7 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     return b;
   });
 
-  OrderedPool<FrameJob, PlainOut> decode(workers, workers * 2, [&](FrameJob& job, uint64_t) {
+  OrderedPool<FrameJob, PlainOut> decode(workers, workers * 4, [&](FrameJob& job, uint64_t) {
     const ObjectRecord& obj = objects[job.object];
     const FrameContext& ctx = context_for(keying, obj.name);
     PlainOut out;
