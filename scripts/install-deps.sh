@@ -23,6 +23,7 @@ TEST_PKGS=(
 )
 BENCH_PKGS=(
   restic borgbackup
+  pgbackrest
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
@@ -43,4 +44,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "install-deps: all Debian packages present"
+fi
+
+# postgres refuses to run as root: the PostgreSQL test fixture runs the server as this unprivileged user.
+if ! id -u strata-test >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin strata-test
 fi

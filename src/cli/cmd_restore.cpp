@@ -62,6 +62,8 @@ void register_restore(CLI::App& app, CliContext& ctx) {
       req.to = o->to;
       req.to_command = o->to_command;
       req.force = o->force;
+      req.config_path = ctx.settings.config_path;
+      req.passphrase_file = ctx.settings.passphrase_file;
       req.pipeline = ps;
       std::string summary;
       {

@@ -36,6 +36,7 @@ struct EngineRestoreRequest {
   bool start = false;
   int port = 0;
   bool force = false;
+  std::string config_path, passphrase_file;  // so a restored server's restore_command reaches the same repository
   PipelineSettings pipeline;
 };
 

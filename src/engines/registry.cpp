@@ -1,6 +1,7 @@
 #include "common/error.hpp"
 #include "engines/command/command_engine.hpp"
 #include "engines/engine.hpp"
+#include "engines/postgres/postgres_engine.hpp"
 
 namespace strata {
 
@@ -19,7 +20,8 @@ std::string SourceConfig::require(const std::string& key) const {
 
 std::unique_ptr<Engine> make_engine(const std::string& name) {
   if (name == "command") return std::make_unique<CommandEngine>();
-  fail(ErrorCode::kUsage, "unknown engine '" + name + "': known engines are command");
+  if (name == "postgres") return std::make_unique<PostgresEngine>();
+  fail(ErrorCode::kUsage, "unknown engine '" + name + "': known engines are command, postgres");
 }
 
 }  // namespace strata

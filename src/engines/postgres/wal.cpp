@@ -1,0 +1,298 @@
+#include "engines/postgres/wal.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "io/crypto.hpp"
+#include "io/stream.hpp"
+#include "repo/repository.hpp"
+
+namespace strata::pg {
+namespace {
+
+bool all_hex(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+Digest32 sha256_file(const std::string& path) {
+  auto src = open_file_source(path);
+  Sha256 h;
+  std::vector<uint8_t> buf(1u << 20);
+  for (;;) {
+    size_t n = src->read(buf.data(), buf.size());
+    if (n == 0) break;
+    h.update(ByteView(buf.data(), n));
+  }
+  return h.finish();
+}
+
+std::string base_name(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) fail_errno("cannot open " + path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) fail_errno("cannot fsync " + path, err);
+}
+
+std::vector<std::string> dir_names(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+uint64_t parse_lsn(const std::string& text) {
+  auto slash = text.find('/');
+  std::string hi = text.substr(0, slash), lo = slash == std::string::npos ? "" : text.substr(slash + 1);
+  if (slash == std::string::npos || hi.empty() || lo.empty() || hi.size() > 8 || lo.size() > 8 || !all_hex(hi) ||
+      !all_hex(lo)) {
+    fail(ErrorCode::kUsage, "invalid LSN '" + text + "': expected the form 0/3000028");
+  }
+  return (std::stoull(hi, nullptr, 16) << 32) | std::stoull(lo, nullptr, 16);
+}
+
+std::string format_lsn(uint64_t lsn) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32), static_cast<unsigned>(lsn & 0xffffffffu));
+  return buf;
+}
+
+std::optional<SegmentId> parse_segment_name(const std::string& name, uint64_t segment_size) {
+  if (name.size() != 24 || !all_hex(name)) return std::nullopt;
+  uint64_t per_id = 0x100000000ull / segment_size;
+  SegmentId s;
+  s.timeline = static_cast<uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16));
+  uint64_t log = std::stoull(name.substr(8, 8), nullptr, 16), seg = std::stoull(name.substr(16, 8), nullptr, 16);
+  s.segno = log * per_id + seg;
+  return s;
+}
+
+std::string segment_name(uint32_t timeline, uint64_t segno, uint64_t segment_size) {
+  uint64_t per_id = 0x100000000ull / segment_size;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08X%08X%08X", timeline, static_cast<unsigned>(segno / per_id),
+                static_cast<unsigned>(segno % per_id));
+  return buf;
+}
+
+std::string wal_catalog(const std::string& source) { return "wal/" + source; }
+std::string wal_id(const std::string& source, const std::string& file_name) { return source + "." + file_name; }
+
+PushOutcome wal_push(Repository& repo, const std::string& source, const std::string& path, const PipelineSettings& ps,
+                     const std::function<void(Repository&)>& unlock, uint64_t* stored_bytes) {
+  std::string name = base_name(path);
+  std::string id = wal_id(source, name), catalog = wal_catalog(source);
+  auto compare = [&]() {
+    unlock(repo);
+    Manifest m = repo.load(id, true, catalog);
+    Digest32 local = sha256_file(path);
+    if (!equal_ct(ByteView(local.data(), local.size()), ByteView(m.stream.plain_sha256.data(), m.stream.plain_sha256.size()))) {
+      fail(ErrorCode::kAlreadyExists, "WAL file " + name + " of source " + source + " is already archived in " +
+                                          repo.location() + " with DIFFERENT content; refusing to overwrite. Another cluster "
+                                          "may be archiving to this source: check archive_command on every server");
+    }
+    log::info("wal_already_archived", {{"file", name}, {"source", source}});
+    return PushOutcome::kAlreadyArchived;
+  };
+  if (repo.exists(id, catalog)) return compare();
+  BackupOptions o;
+  o.source = source;
+  o.type = "wal";
+  o.id = id;
+  o.catalog = catalog;
+  o.pipeline = ps;
+  o.engine_json = "{\"engine\":\"postgres\",\"wal_file\":\"" + name + "\"}";
+  auto src = open_file_source(path);
+  try {
+    Manifest m = repo.backup(*src, o, nullptr);
+    if (stored_bytes) *stored_bytes = m.stream.stored_bytes;
+  } catch (const StrataError& e) {
+    // A concurrent pusher of the same file (a retried archive_command) won the race: judge by content.
+    if (e.code() == ErrorCode::kAlreadyExists) return compare();
+    throw;
+  }
+  return PushOutcome::kStored;
+}
+
+bool wal_fetch(Repository& repo, const std::string& source, const std::string& file_name, const std::string& dest,
+               const PipelineSettings& ps) {
+  std::string id = wal_id(source, file_name), catalog = wal_catalog(source);
+  if (!repo.exists(id, catalog)) return false;
+  Manifest m = repo.load(id, true, catalog);
+  auto sink = open_file_sink(dest, true);
+  repo.restore(m, *sink, ps, nullptr);
+  return true;
+}
+
+size_t WalInventory::count() const {
+  size_t n = 0;
+  for (const auto& [tli, s] : segments) n += s.size();
+  return n;
+}
+
+bool WalInventory::has(uint32_t timeline, uint64_t segno) const {
+  auto it = segments.find(timeline);
+  return it != segments.end() && it->second.count(segno);
+}
+
+std::vector<WalRange> WalInventory::gaps() const {
+  std::vector<WalRange> out;
+  for (const auto& [tli, s] : segments) {
+    uint64_t prev = 0;
+    bool first = true;
+    for (uint64_t seg : s) {
+      if (!first && seg > prev + 1) out.push_back({tli, prev + 1, seg - 1});
+      prev = seg;
+      first = false;
+    }
+  }
+  return out;
+}
+
+uint64_t WalInventory::contiguous_end(uint32_t timeline, uint64_t segno) const {
+  uint64_t cur = segno;
+  while (has(timeline, cur)) ++cur;
+  return cur - 1;
+}
+
+WalInventory wal_inventory(Repository& repo, const std::string& source, uint64_t segment_size) {
+  WalInventory inv;
+  inv.segment_size = segment_size;
+  std::string prefix = source + ".";
+  for (const auto& id : repo.list_ids(wal_catalog(source))) {
+    if (id.rfind(prefix, 0) != 0) continue;
+    std::string name = id.substr(prefix.size());
+    if (auto seg = parse_segment_name(name, segment_size)) inv.segments[seg->timeline].insert(seg->segno);
+    else inv.other_files.push_back(name);
+  }
+  return inv;
+}
+
+void spool_put(const std::string& spool_dir, const std::string& path) {
+  if (::mkdir(spool_dir.c_str(), 0700) != 0 && errno != EEXIST) fail_errno("cannot create spool directory " + spool_dir, errno);
+  std::string name = base_name(path);
+  std::string final_path = spool_dir + "/" + name, tmp = final_path + ".tmp";
+  {
+    auto src = open_file_source(path);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) fail_errno("cannot write " + tmp, errno);
+    std::vector<uint8_t> buf(1u << 20);
+    for (;;) {
+      size_t n = src->read(buf.data(), buf.size());
+      if (n == 0) break;
+      size_t off = 0;
+      while (off < n) {
+        ssize_t w = ::write(fd, buf.data() + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          int err = errno;
+          ::close(fd);
+          fail_errno("cannot write " + tmp, err);
+        }
+        off += static_cast<size_t>(w);
+      }
+    }
+    // postgres recycles the segment as soon as we return: the spool copy must survive a crash.
+    if (::fsync(fd) != 0) {
+      int err = errno;
+      ::close(fd);
+      fail_errno("cannot fsync " + tmp, err);
+    }
+    ::close(fd);
+  }
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) fail_errno("cannot rename " + tmp, errno);
+  fsync_path(spool_dir, O_RDONLY | O_DIRECTORY);
+}
+
+std::vector<std::string> spool_pending(const std::string& spool_dir) {
+  std::vector<std::string> out;
+  for (const auto& n : dir_names(spool_dir)) {
+    if (n[0] == '.' || ends_with(n, ".tmp") || ends_with(n, ".error")) continue;
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<std::string> spool_errors(const std::string& spool_dir) {
+  std::vector<std::string> out;
+  for (const auto& n : dir_names(spool_dir)) {
+    if (!ends_with(n, ".error")) continue;
+    std::ifstream f(spool_dir + "/" + n);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string msg = ss.str();
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    out.push_back(n.substr(0, n.size() - 6) + ": " + msg);
+  }
+  return out;
+}
+
+size_t spool_drain(const std::string& spool_dir, const std::function<void(const std::string& path)>& push_one) {
+  std::string lock_path = spool_dir + "/.drain.lock";
+  size_t pushed = 0;
+  for (;;) {
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) fail_errno("cannot open " + lock_path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return pushed;  // another drainer owns the spool and will see our file
+    }
+    bool failed = false;
+    for (;;) {
+      auto pending = spool_pending(spool_dir);
+      size_t before = pushed;
+      for (const auto& n : pending) {
+        std::string p = spool_dir + "/" + n, err_path = p + ".error";
+        try {
+          push_one(p);
+          ::unlink(p.c_str());
+          ::unlink(err_path.c_str());
+          ++pushed;
+        } catch (const std::exception& e) {
+          std::ofstream(err_path, std::ios::trunc) << e.what() << "\n";
+          log::error("wal_spool_push_failed", {{"file", n}, {"error", e.what()}});
+          // Later segments stay queued behind the failed one so the archive never gets a gap it did not report.
+          failed = true;
+          break;
+        }
+      }
+      if (failed || pushed == before) break;
+    }
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    // A file spooled after our last listing but while we held the lock saw a busy drainer and left it to us.
+    if (failed || spool_pending(spool_dir).empty()) return pushed;
+  }
+}
+
+}  // namespace strata::pg

@@ -1,0 +1,258 @@
+#include "support/postgres_fixture.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace strata::test::pg {
+namespace {
+
+constexpr const char* kOwner = "strata-test";
+constexpr const char* kBinDir = "/usr/lib/postgresql/15/bin";
+
+std::vector<std::string> merged_env(const Env& extra) {
+  std::map<std::string, std::string> all;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) all[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // A developer's own libpq settings must not redirect the test's clients.
+  for (const char* k : {"PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGSERVICE", "PGDATA"}) all.erase(k);
+  for (const auto& [k, v] : extra) all[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : all) out.push_back(k + "=" + v);
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+void chown_to_owner(const std::string& path) {
+  if (!running_as_root()) return;
+  struct passwd* pw = ::getpwnam(kOwner);
+  if (!pw) throw std::runtime_error(std::string("user ") + kOwner + " is missing: run scripts/install-deps.sh");
+  if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+std::string bin(const std::string& tool) { return std::string(kBinDir) + "/" + tool; }
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+std::string unavailable_reason() {
+  if (::access(bin("postgres").c_str(), X_OK) != 0) return "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)";
+  if (running_as_root() && !::getpwnam(kOwner)) return std::string("user ") + kOwner + " is missing: run scripts/install-deps.sh";
+  return "";
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind 127.0.0.1:0 failed");
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+ProcResult run(const std::vector<std::string>& argv, const Env& env) {
+  int o[2], e[2];
+  if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, o[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, e[1], STDERR_FILENO);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  auto envs = merged_env(env);
+  std::vector<char*> envp;
+  for (auto& s : envs) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(o[1]);
+  ::close(e[1]);
+  ProcResult r;
+  if (rc != 0) {
+    ::close(o[0]);
+    ::close(e[0]);
+    r.code = 127;
+    r.err = "cannot start " + argv[0];
+    return r;
+  }
+  std::thread t([&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(e[0], buf, sizeof buf)) > 0) r.err.append(buf, static_cast<size_t>(n));
+  });
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(o[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    r.out.append(buf, static_cast<size_t>(n));
+  }
+  t.join();
+  ::close(o[0]);
+  ::close(e[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+ProcResult run_as_owner(const std::vector<std::string>& argv, const Env& env) {
+  if (!running_as_root()) return run(argv, env);
+  // runuser keeps our environment, so secrets travel in env, never argv.
+  std::vector<std::string> full = {"runuser", "-u", kOwner, "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return run(full, env);
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&at, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  auto envs = merged_env({});
+  std::vector<char*> envp;
+  for (auto& s : envs) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], &fa, &at, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+void terminate(pid_t pid) {
+  ::kill(-pid, SIGTERM);
+  int status;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+PgRoot::PgRoot() {
+  char tmpl[] = "/tmp/strata-pg-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+  ::chmod(path_.c_str(), 0755);
+  chown_to_owner(path_);
+}
+
+PgRoot::~PgRoot() {
+  for (const auto& d : tracked_) {
+    if (::access((d + "/postmaster.pid").c_str(), F_OK) == 0) {
+      run_as_owner({bin("pg_ctl"), "-D", d, "-m", "immediate", "-w", "stop"});
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void PgRoot::write(const std::string& name, const std::string& content) const {
+  std::string p = path_ + "/" + name;
+  {
+    std::ofstream f(p, std::ios::trunc);
+    f << content;
+  }
+  ::chmod(p.c_str(), 0600);
+  chown_to_owner(p);
+}
+
+PostgresServer::PostgresServer(PgRoot& root, const std::string& name)
+    : root_(root), data_dir_(root / name), port_(free_port()) {
+  auto r = run_as_owner({bin("initdb"), "-D", data_dir_, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
+                         "--locale=C"});
+  if (r.code != 0) throw std::runtime_error("initdb failed: " + r.err + r.out);
+  root_.track(data_dir_);
+  configure({"port = " + std::to_string(port_), "listen_addresses = '127.0.0.1'",
+             "unix_socket_directories = '" + root_.path() + "'", "fsync = off", "synchronous_commit = off",
+             "max_wal_size = 256MB", "log_min_messages = warning"});
+}
+
+PostgresServer::~PostgresServer() {
+  try {
+    stop();
+  } catch (...) {
+  }
+}
+
+void PostgresServer::configure(const std::vector<std::string>& lines) {
+  std::ofstream f(data_dir_ + "/postgresql.conf", std::ios::app);
+  for (const auto& l : lines) f << l << "\n";
+}
+
+void PostgresServer::start(const Env& env) {
+  auto r = run_as_owner({bin("pg_ctl"), "-D", data_dir_, "-l", data_dir_ + "/server.log", "-w", "-t", "60", "start"}, env);
+  if (r.code != 0) {
+    std::ifstream f(data_dir_ + "/server.log");
+    std::string log((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    throw std::runtime_error("pg_ctl start failed: " + r.err + r.out + log);
+  }
+  running_ = true;
+}
+
+void PostgresServer::stop() {
+  if (!running_) return;
+  run_as_owner({bin("pg_ctl"), "-D", data_dir_, "-m", "fast", "-w", "stop"});
+  running_ = false;
+}
+
+std::string psql_at(int port, const std::vector<std::string>& statements, const std::string& db) {
+  std::vector<std::string> argv = {bin("psql"), "-h", "127.0.0.1", "-p", std::to_string(port), "-U", "postgres", "-d", db,
+                                   "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"};
+  for (const auto& s : statements) {
+    argv.push_back("-c");
+    argv.push_back(s);
+  }
+  auto r = run(argv);
+  if (r.code != 0) throw std::runtime_error("psql on port " + std::to_string(port) + " failed: " + r.err);
+  return trim(r.out);
+}
+
+std::string PostgresServer::psql(const std::vector<std::string>& statements, const std::string& db) const {
+  return psql_at(port_, statements, db);
+}
+
+void stop_cluster(const std::string& data_dir) {
+  run_as_owner({bin("pg_ctl"), "-D", data_dir, "-m", "fast", "-w", "stop"});
+}
+
+}  // namespace strata::test::pg
