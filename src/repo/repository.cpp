@@ -236,7 +236,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     Bytes encoded = encode_manifest(m, cipher, manifest_key(data_key));
     storage_->put(manifest_path(options.catalog, m.id), encoded, PutMode::kCreateOnly);
   } catch (const StrataError& e) {
-    log::warn("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
+    log::info("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
     if (e.code() == ErrorCode::kAlreadyExists) {
       // Another writer committed this id: its objects are the same keys as ours. Leave them alone.
       fail(ErrorCode::kAlreadyExists, "backup id " + m.id + " was committed by another writer; nothing of this run was kept");
