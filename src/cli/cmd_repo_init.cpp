@@ -28,7 +28,7 @@ void register_repo_init(CLI::App& app, CliContext& ctx) {
       "  strata repo init --repo /backups/main --passphrase-file /etc/strata/pass");
   init->callback([&ctx, opts] {
     ctx.finalize();
-    auto storage = open_storage(ctx.repo_location());
+    auto storage = ctx.open_repo_storage();
     InitOptions o;
     o.encrypted = !opts->no_encryption;
     o.kdf.memlimit = parse_size(opts->kdf_memory);

@@ -14,6 +14,7 @@
 #include "common/log.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
+#include "storage/throttle/throttle_storage.hpp"
 
 namespace strata {
 namespace {
@@ -66,6 +67,9 @@ void CliContext::finalize() {
   if (!passphrase_file.empty()) settings.passphrase_file = passphrase_file;
   if (!log_level.empty()) settings.log_level = log_level;
   if (!log_format.empty()) settings.log_format = log_format;
+  if (!limit_upload.empty()) settings.limit_upload = parse_rate(limit_upload);
+  if (!limit_download.empty()) settings.limit_download = parse_rate(limit_download);
+  if (max_requests) settings.max_requests = max_requests;
   log::configure(log::parse_level(settings.log_level), log::parse_format(settings.log_format));
 }
 
@@ -102,9 +106,20 @@ std::string CliContext::new_passphrase(const std::string& file, bool for_init) {
 }
 
 std::unique_ptr<Repository> CliContext::open_repo(bool need_key) {
-  auto repo = std::make_unique<Repository>(open_storage(repo_location()));
+  auto repo = std::make_unique<Repository>(open_repo_storage());
   if (need_key && repo->config().encrypted) repo->unlock(passphrase());
   return repo;
+}
+
+std::unique_ptr<Storage> CliContext::open_repo_storage() const {
+  StorageOptions options = settings.s3;
+  // One cap on requests in flight: the S3 driver enforces it per HTTP request, the decorator per storage call.
+  if (settings.max_requests && !options.count("max_requests")) options["max_requests"] = std::to_string(settings.max_requests);
+  StorageLimits limits;
+  limits.upload_bytes_per_second = settings.limit_upload;
+  limits.download_bytes_per_second = settings.limit_download;
+  limits.max_requests = settings.max_requests;
+  return apply_limits(open_storage(repo_location(), options), limits);
 }
 
 PipelineSettings CliContext::pipeline(const std::string& compression_flag, const std::string& frame_flag,

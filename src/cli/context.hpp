@@ -15,6 +15,7 @@ class App;
 namespace strata {
 
 class Repository;
+class Storage;
 
 struct CliContext {
   // Global flags (empty = not given).
@@ -24,12 +25,17 @@ struct CliContext {
   std::string log_level;
   std::string log_format;
   bool quiet = false;
+  std::string limit_upload;    // "50MiB/s"
+  std::string limit_download;
+  unsigned max_requests = 0;
   Settings settings;
 
   // Called once flags are parsed: loads settings and applies flag overrides.
   void finalize();
   std::string repo_location() const;
   std::unique_ptr<Repository> open_repo(bool need_key);
+  // The repository's storage: driver options from the config file, bandwidth and request limits applied.
+  std::unique_ptr<Storage> open_repo_storage() const;
   // Reads the passphrase from STRATA_PASSPHRASE, --passphrase-file, or a prompt on the terminal.
   std::string passphrase(const char* prompt = "Repository passphrase: ");
   // A new passphrase (init, key add): STRATA_NEW_PASSPHRASE / --new-passphrase-file / prompt twice.

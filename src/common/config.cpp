@@ -28,7 +28,19 @@ uint64_t size_value(const toml::node_view<toml::node>& n, uint64_t def, const st
   fail(ErrorCode::kUsage, "config key '" + key + "' must be a size like \"64MiB\"");
 }
 
+uint64_t rate_value(const toml::node_view<toml::node>& n, uint64_t def, const std::string& key) {
+  if (!n) return def;
+  if (auto i = n.value<int64_t>()) return static_cast<uint64_t>(*i);
+  if (auto s = n.value<std::string>()) return parse_rate(*s);
+  fail(ErrorCode::kUsage, "config key '" + key + "' must be a rate like \"50MiB/s\"");
+}
+
 }  // namespace
+
+uint64_t parse_rate(std::string text) {
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0) text.resize(text.size() - 2);
+  return parse_size(text);
+}
 
 Settings load_settings(const std::string& explicit_path) {
   Settings s;
@@ -63,6 +75,16 @@ Settings load_settings(const std::string& explicit_path) {
     s.object_size = size_value(b["object_size"], s.object_size, "backup.object_size");
     s.threads = static_cast<unsigned>(b["threads"].value_or(int64_t{0}));
     s.io_threads = static_cast<unsigned>(b["io_threads"].value_or(int64_t{s.io_threads}));
+    if (auto s3 = t["s3"].as_table()) {
+      for (const auto& [k, v] : *s3) {
+        if (auto str = v.value<std::string>()) s.s3[std::string(k.str())] = *str;
+        else if (auto i = v.value<int64_t>()) s.s3[std::string(k.str())] = std::to_string(*i);
+        else if (auto bl = v.value<bool>()) s.s3[std::string(k.str())] = *bl ? "true" : "false";
+      }
+    }
+    s.limit_upload = rate_value(t["limit_upload"], s.limit_upload, "limit_upload");
+    s.limit_download = rate_value(t["limit_download"], s.limit_download, "limit_download");
+    s.max_requests = static_cast<unsigned>(t["max_requests"].value_or(int64_t{0}));
     if (auto src = t["source"].as_table()) {
       for (const auto& [name, node] : *src) {
         auto* tbl = node.as_table();
@@ -82,6 +104,8 @@ Settings load_settings(const std::string& explicit_path) {
   if (auto v = env("STRATA_LOG_FORMAT"); !v.empty()) s.log_format = v;
   if (auto v = env("STRATA_COMPRESSION"); !v.empty()) s.compression = v;
   if (auto v = env("STRATA_PUBLIC_KEY"); !v.empty()) s.public_key = v;
+  if (auto v = env("STRATA_LIMIT_UPLOAD"); !v.empty()) s.limit_upload = parse_rate(v);
+  if (auto v = env("STRATA_LIMIT_DOWNLOAD"); !v.empty()) s.limit_download = parse_rate(v);
   return s;
 }
 

@@ -21,11 +21,20 @@ struct Settings {
   std::string public_key;  // pinned repository public key (hex) for write-only hosts
   // [source.NAME] tables, kept as flat "key=value" maps for the engines to interpret.
   std::map<std::string, std::map<std::string, std::string>> sources;
+  // [s3] table, as text by key, for the S3 driver (docs/S3.md). May hold credentials: never log it.
+  std::map<std::string, std::string> s3;
+  // Process-wide storage limits (bytes/s; 0 = none) and requests in flight (0 = driver default).
+  uint64_t limit_upload = 0;
+  uint64_t limit_download = 0;
+  unsigned max_requests = 0;
   std::string config_path;  // where the settings came from, for messages
 };
 
 // Loads the file if `path` is non-empty, else STRATA_CONFIG, else ~/.config/strata/strata.toml if it exists.
 // Throws StrataError(kUsage) naming the file and line on a parse error.
 Settings load_settings(const std::string& path);
+
+// "50MiB/s" (or a plain size) -> bytes per second. Throws StrataError(kUsage).
+uint64_t parse_rate(std::string text);
 
 }  // namespace strata

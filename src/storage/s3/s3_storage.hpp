@@ -1,0 +1,78 @@
+#pragma once
+// S3-compatible object storage (AWS, MinIO, Ceph, OSS, COS, moto). Objects that fit in one part go up as one PUT;
+// larger ones by multipart upload, parts sent concurrently from a bounded, process-wide buffer budget while the
+// pipeline keeps writing. Create-only writes use If-None-Match: * (or a documented HEAD check where unsupported).
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "storage/s3/s3_client.hpp"
+#include "storage/storage.hpp"
+
+namespace strata::s3 {
+
+// Bytes of part buffers in use, across all writers: write() waits here, which is the back-pressure that keeps
+// memory bounded by settings instead of by the speed of the network.
+class BufferBudget {
+ public:
+  explicit BufferBudget(uint64_t limit) : limit_(limit) {}
+  void acquire(uint64_t n);
+  void release(uint64_t n);
+  uint64_t peak() const { return peak_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t limit_, used_ = 0, peak_ = 0;
+};
+
+class TaskPool {
+ public:
+  explicit TaskPool(unsigned threads);
+  ~TaskPool();
+  void submit(std::function<void()> task);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
+};
+
+// Part n (1-based) of a multipart upload: part_size for the first 1,000 parts, then doubling every 1,000, so a
+// stream of unknown length reaches S3's 5 TiB object limit before the 10,000-part limit.
+uint64_t part_size_for(uint64_t base, uint64_t part_number);
+
+class S3Storage final : public Storage {
+ public:
+  explicit S3Storage(S3Config config);
+  ~S3Storage() override;
+  uint32_t capabilities() const override;
+  std::string describe() const override { return client_.config().describe(); }
+  std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode) override;
+  Bytes get(const std::string& key, uint64_t offset, uint64_t length) override;
+  std::optional<ObjectInfo> stat(const std::string& key) override;
+  std::vector<ObjectInfo> list(const std::string& prefix) override;
+  void remove(const std::string& key) override;
+  // Multipart uploads never completed nor aborted. The key reads "KEY?uploadId=ID" so that remove_incomplete()
+  // can abort exactly that upload.
+  std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override;
+  void remove_incomplete(const ObjectInfo& info) override;
+
+  Client& client() { return client_; }
+  BufferBudget& budget() { return budget_; }
+  TaskPool& pool() { return pool_; }
+  std::string full_key(const std::string& key) const { return client_.config().prefix + key; }
+
+ private:
+  Client client_;
+  BufferBudget budget_;
+  TaskPool pool_;
+};
+
+}  // namespace strata::s3

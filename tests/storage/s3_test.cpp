@@ -1,0 +1,200 @@
+// Hermetic tests of the S3 driver's pieces: settings resolution, error classification (the exact one-line
+// messages), part sizing, XML parsing and the bandwidth limiter. No server: the server tests are in tests/s3/.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
+#include "common/error.hpp"
+#include "storage/s3/s3_client.hpp"
+#include "storage/s3/s3_config.hpp"
+#include "storage/s3/s3_storage.hpp"
+#include "common/config.hpp"
+#include "storage/throttle/throttle_storage.hpp"
+
+namespace strata {
+namespace {
+
+class S3ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+                          "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SHARED_CREDENTIALS_FILE"}) {
+      ::unsetenv(v);
+    }
+    ::setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+  }
+};
+
+TEST_F(S3ConfigTest, LocationEnvironmentAndDefaults) {
+  ::setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
+  auto c = s3::resolve_s3_config("s3://my-bucket/some/prefix/", {});
+  EXPECT_EQ(c.bucket, "my-bucket");
+  EXPECT_EQ(c.prefix, "some/prefix/");
+  EXPECT_EQ(c.region, "eu-west-1");
+  EXPECT_EQ(c.host, "s3.eu-west-1.amazonaws.com");
+  EXPECT_EQ(c.scheme, "https");
+  EXPECT_EQ(c.addressing, s3::Addressing::kVirtualHosted);
+  EXPECT_EQ(c.request_host(), "my-bucket.s3.eu-west-1.amazonaws.com");
+  EXPECT_EQ(c.request_path("some/prefix/k"), "/some/prefix/k");
+  EXPECT_EQ(c.describe(), "s3://my-bucket/some/prefix");
+  EXPECT_EQ(c.credentials.access_key_id, "AKIDENV");
+  EXPECT_EQ(c.credentials_source, "environment (AWS_ACCESS_KEY_ID)");
+}
+
+TEST_F(S3ConfigTest, PrecedenceFileThenEnvThenLocation) {
+  ::setenv("AWS_ENDPOINT_URL", "http://10.0.0.1:9000", 1);
+  auto c = s3::resolve_s3_config("s3://b1b/p", {{"endpoint", "http://file:1"}, {"region", "file-region"}, {"storage_class", "STANDARD_IA"}});
+  EXPECT_EQ(c.host, "10.0.0.1:9000");  // environment beats the file
+  EXPECT_EQ(c.scheme, "http");
+  EXPECT_EQ(c.region, "file-region");
+  EXPECT_EQ(c.storage_class, "STANDARD_IA");
+  EXPECT_EQ(c.addressing, s3::Addressing::kPath);  // not AWS: path-style
+  EXPECT_EQ(c.request_path("p/k"), "/b1b/p/k");
+  ::setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9999", 1);  // the S3-specific variable wins
+  c = s3::resolve_s3_config("s3://b1b/p?region=loc-region&addressing=virtual&part_size=8MiB", {});
+  EXPECT_EQ(c.host, "127.0.0.1:9999");
+  EXPECT_EQ(c.region, "loc-region");
+  EXPECT_EQ(c.addressing, s3::Addressing::kVirtualHosted);
+  EXPECT_EQ(c.part_size, 8u << 20);
+  EXPECT_EQ(c.describe(), "s3://b1b/p");  // options never show in messages
+}
+
+TEST_F(S3ConfigTest, CredentialsFromProfileAndConfigFile) {
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  std::string path = ::testing::TempDir() + "/strata-s3-credentials";
+  std::ofstream(path) << "[default]\naws_access_key_id = AKIDDEF\naws_secret_access_key = sdef\n\n"
+                         "[backup]\naws_access_key_id=AKIDBACKUP\naws_secret_access_key=sbackup\naws_session_token=tok\n";
+  ::setenv("AWS_SHARED_CREDENTIALS_FILE", path.c_str(), 1);
+  auto c = s3::resolve_s3_config("s3://bucket", {});
+  EXPECT_EQ(c.credentials.access_key_id, "AKIDDEF");
+  ::setenv("AWS_PROFILE", "backup", 1);
+  c = s3::resolve_s3_config("s3://bucket", {});
+  EXPECT_EQ(c.credentials.access_key_id, "AKIDBACKUP");
+  EXPECT_EQ(c.credentials.session_token, "tok");
+  EXPECT_EQ(c.credentials_source, "profile 'backup' in " + path);
+  c = s3::resolve_s3_config("s3://bucket", {{"access_key_id", "AKIDFILE"}, {"secret_access_key", "sfile"}});
+  EXPECT_EQ(c.credentials.access_key_id, "AKIDFILE");
+  ::setenv("AWS_PROFILE", "nope", 1);
+  try {
+    s3::resolve_s3_config("s3://bucket/x", {});
+    FAIL() << "no credentials must fail";
+  } catch (const StrataError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUsage);
+    EXPECT_EQ(std::string(e.what()),
+              "no S3 credentials for s3://bucket/x: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add profile 'nope' to " +
+                  path + ", or set access_key_id/secret_access_key under [s3] in the strata config");
+  }
+}
+
+TEST_F(S3ConfigTest, RefusesSecretsInLocationAndBadOptions) {
+  EXPECT_THROW(s3::resolve_s3_config("s3://bucket/p?secret_access_key=x", {}), StrataError);
+  EXPECT_THROW(s3::resolve_s3_config("s3://bucket/p?part_size=1MiB", {}), StrataError);
+  EXPECT_THROW(s3::resolve_s3_config("s3://bucket/p?colour=blue", {}), StrataError);
+  EXPECT_THROW(s3::resolve_s3_config("s3:///p", {}), StrataError);
+  EXPECT_THROW(s3::resolve_s3_config("s3://bucket/p?endpoint=ftp://x", {}), StrataError);
+}
+
+s3::S3Config test_config() {
+  s3::S3Config c;
+  c.bucket = "bkt";
+  c.prefix = "repo/";
+  c.host = "127.0.0.1:9000";
+  c.credentials_source = "environment (AWS_ACCESS_KEY_ID)";
+  return c;
+}
+
+std::string err_xml(const std::string& code) {
+  return "<?xml version=\"1.0\"?><Error><Code>" + code + "</Code><Message>m &amp; n</Message></Error>";
+}
+
+TEST(S3Classify, RetryableAndFinal) {
+  auto c = test_config();
+  s3::Call call;
+  call.method = "PUT";
+  call.key = "repo/data/x";
+  call.what = "upload of s3://bkt/repo/data/x";
+  EXPECT_EQ(s3::classify(c, call, 0, "", 200, "").verdict, s3::Verdict::kOk);
+  for (long status : {500L, 502L, 503L, 504L, 429L}) {
+    EXPECT_EQ(s3::classify(c, call, 0, "", status, "").verdict, s3::Verdict::kRetry) << status;
+  }
+  auto slow = s3::classify(c, call, 0, "", 503, err_xml("SlowDown"));
+  EXPECT_EQ(slow.message, "upload of s3://bkt/repo/data/x failed: HTTP 503 SlowDown: m & n");
+  auto reset = s3::classify(c, call, 56, "Connection reset by peer", 0, "");
+  EXPECT_EQ(reset.verdict, s3::Verdict::kRetry);
+  EXPECT_EQ(reset.message, "upload of s3://bkt/repo/data/x: connection to 127.0.0.1:9000 failed (Connection reset by peer)");
+  auto timeout = s3::classify(c, call, 28, "Operation timed out after 1000 milliseconds", 0, "");
+  EXPECT_EQ(timeout.verdict, s3::Verdict::kRetry);
+  EXPECT_EQ(timeout.message, "upload of s3://bkt/repo/data/x timed out talking to 127.0.0.1:9000 (Operation timed out after 1000 milliseconds)");
+  EXPECT_EQ(s3::classify(c, call, 0, "", 400, err_xml("RequestTimeout")).verdict, s3::Verdict::kRetry);
+}
+
+TEST(S3Classify, OneLineCauses) {
+  auto c = test_config();
+  s3::Call call;
+  call.method = "GET";
+  call.key = "repo/config";
+  auto msg = [&](long status, const std::string& code) {
+    auto o = s3::classify(c, call, 0, "", status, err_xml(code));
+    EXPECT_EQ(o.verdict, s3::Verdict::kFail) << code;
+    return o.message;
+  };
+  EXPECT_EQ(msg(403, "InvalidAccessKeyId"),
+            "S3 at 127.0.0.1:9000 does not know the access key id from environment (AWS_ACCESS_KEY_ID) (InvalidAccessKeyId); check the credentials");
+  EXPECT_EQ(msg(403, "SignatureDoesNotMatch"),
+            "S3 at 127.0.0.1:9000 rejected the request signature (SignatureDoesNotMatch): the secret access key from environment (AWS_ACCESS_KEY_ID) is wrong");
+  EXPECT_EQ(msg(403, "RequestTimeTooSkewed"),
+            "this host's clock differs from the S3 server's by more than 15 minutes (RequestTimeTooSkewed); fix the clock (NTP) and retry");
+  EXPECT_EQ(msg(403, "AccessDenied"),
+            "access denied to s3://bkt/repo/config (AccessDenied); check that the credentials from environment (AWS_ACCESS_KEY_ID) may use this bucket");
+  EXPECT_EQ(msg(404, "NoSuchBucket"), "bucket bkt does not exist at 127.0.0.1:9000 (NoSuchBucket); create it or fix the repository location");
+  auto missing = s3::classify(c, call, 0, "", 404, err_xml("NoSuchKey"));
+  EXPECT_EQ(missing.code, ErrorCode::kNotFound);
+  EXPECT_EQ(missing.message, "object repo/config is missing from s3://bkt/repo");
+  EXPECT_EQ(msg(301, "PermanentRedirect"),
+            "bucket bkt is not in region us-east-1 (PermanentRedirect); set AWS_REGION or the s3 region option to the bucket's region");
+  call.accept = {404};
+  EXPECT_EQ(s3::classify(c, call, 0, "", 404, "").verdict, s3::Verdict::kOk);
+}
+
+TEST(S3Parts, SizeGrowsToStayUnderTenThousandParts) {
+  const uint64_t base = 16u << 20;
+  EXPECT_EQ(s3::part_size_for(base, 1), base);
+  EXPECT_EQ(s3::part_size_for(base, 1000), base);
+  EXPECT_EQ(s3::part_size_for(base, 1001), 2 * base);
+  EXPECT_EQ(s3::part_size_for(base, 10000), std::min<uint64_t>(base << 9, 5ull << 30));
+  uint64_t total = 0;
+  for (uint64_t n = 1; n <= 10000; ++n) total += s3::part_size_for(base, n);
+  EXPECT_GE(total, 5ull << 40);  // S3's 5 TiB object limit comes first
+  EXPECT_EQ(s3::part_size_for(5ull << 30, 5000), 5ull << 30);  // never above S3's 5 GiB part limit
+}
+
+TEST(S3Xml, ValuesAndEntities) {
+  std::string xml = "<R><Key>a&lt;b&gt;&amp;&#233;</Key><Key>second</Key></R>";
+  size_t pos = 0;
+  EXPECT_EQ(s3::xml_value(xml, "Key", &pos), "a<b>&\xC3\xA9");
+  EXPECT_EQ(s3::xml_value(xml, "Key", &pos), "second");
+  EXPECT_EQ(s3::xml_value(xml, "Missing"), "");
+  EXPECT_EQ(s3::md5_base64(as_bytes("")), "1B2M2Y8AsgTpgAmY7PhCfg==");
+}
+
+TEST(Throttle, RateLimiterHoldsTheRate) {
+  RateLimiter r(8u << 20, std::chrono::milliseconds(100));  // 8 MiB/s
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 32; ++i) r.consume(128u << 10);  // 4 MiB: 0.5 s minus the 0.1 s burst
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(secs, 0.38);
+  EXPECT_LT(secs, 2.0);
+}
+
+TEST(Throttle, ParseRate) {
+  EXPECT_EQ(parse_rate("50MiB/s"), 50u << 20);
+  EXPECT_EQ(parse_rate("1048576"), 1u << 20);
+  EXPECT_THROW(parse_rate("fast"), StrataError);
+}
+
+}  // namespace
+}  // namespace strata
