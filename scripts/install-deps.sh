@@ -20,6 +20,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   zstd lz4 python3 procps util-linux
   postgresql-15 postgresql-client-15
+  mariadb-server mariadb-backup mariadb-client redis-server redis-tools sysbench
 )
 BENCH_PKGS=(
   restic borgbackup

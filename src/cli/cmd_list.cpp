@@ -28,13 +28,15 @@ void register_list(CLI::App& app, CliContext& ctx) {
       std::printf("%s\n", out.c_str());
       return;
     }
-    std::printf("%-26s %-20s %-20s %10s %10s  %s\n", "ID", "SOURCE", "FINISHED", "SIZE", "STORED", "LABELS");
+    // Engine backups that build on another (incrementals) name their parent, so chains read top to bottom.
+    std::printf("%-26s %-20s %-20s %10s %10s  %-26s %s\n", "ID", "SOURCE", "FINISHED", "SIZE", "STORED", "PARENT", "LABELS");
     for (const auto& m : all) {
       std::string labels;
       for (const auto& [k, v] : m.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
       std::string source = m.source + (m.type == "stream" ? "" : " (" + m.type + ")");
-      std::printf("%-26s %-20s %-20s %10s %10s  %s\n", m.id.c_str(), source.c_str(), m.finished.c_str(),
-                  format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str(), labels.c_str());
+      std::printf("%-26s %-20s %-20s %10s %10s  %-26s %s\n", m.id.c_str(), source.c_str(), m.finished.c_str(),
+                  format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str(),
+                  m.parent.empty() ? "-" : m.parent.c_str(), labels.c_str());
     }
     if (!ctx.quiet) std::printf("%zu backup%s\n", all.size(), all.size() == 1 ? "" : "s");
   });

@@ -46,7 +46,10 @@ void register_restore(CLI::App& app, CliContext& ctx) {
       o->id.clear();
       o->latest = true;
     }
-    if (o->id.empty() && !o->latest) fail(ErrorCode::kUsage, "give a backup ID, or 'latest' with --source");
+    // --target-time picks its own backup: the newest that finished before that time.
+    if (o->id.empty() && !o->latest && o->engine.target_time.empty()) {
+      fail(ErrorCode::kUsage, "give a backup ID, or 'latest' with --source");
+    }
     if (o->latest && o->source.empty()) fail(ErrorCode::kUsage, "'latest' needs --source");
     auto repo = ctx.open_repo(true);
     PipelineSettings ps = ctx.pipeline("", "", "", o->threads);

@@ -74,6 +74,7 @@ void register_delete(CLI::App& app, CliContext& ctx);
 void register_cleanup(CLI::App& app, CliContext& ctx);
 void register_key(CLI::App& app, CliContext& ctx);
 void register_unlock(CLI::App& app, CliContext& ctx);
+void register_binlog(CLI::App& app, CliContext& ctx);
 void register_wal(CLI::App& app, CliContext& ctx);
 
 }  // namespace strata

@@ -1,6 +1,8 @@
 #include "common/error.hpp"
 #include "engines/command/command_engine.hpp"
 #include "engines/engine.hpp"
+#include "engines/mysql/mysql_engine.hpp"
+#include "engines/redis/redis_engine.hpp"
 #include "engines/postgres/postgres_engine.hpp"
 
 namespace strata {
@@ -20,8 +22,10 @@ std::string SourceConfig::require(const std::string& key) const {
 
 std::unique_ptr<Engine> make_engine(const std::string& name) {
   if (name == "command") return std::make_unique<CommandEngine>();
+  if (name == "mysql") return std::make_unique<MysqlEngine>();
+  if (name == "redis") return std::make_unique<RedisEngine>();
   if (name == "postgres") return std::make_unique<PostgresEngine>();
-  fail(ErrorCode::kUsage, "unknown engine '" + name + "': known engines are command, postgres");
+  fail(ErrorCode::kUsage, "unknown engine '" + name + "': known engines are command, mysql, postgres, redis");
 }
 
 }  // namespace strata

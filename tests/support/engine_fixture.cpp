@@ -1,0 +1,105 @@
+#include "support/engine_fixture.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "common/process.hpp"
+
+namespace strata::test {
+
+std::string shq(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+CmdResult run_sh(const std::string& cmd) {
+  CmdResult r;
+  r.rc = run_capture({"/bin/sh", "-c", cmd}, &r.out, &r.err);
+  return r;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  // Short paths: unix socket names inside must stay under 108 bytes.
+  std::string templ = "/tmp/" + prefix + "-XXXXXX";
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed for " + templ);
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  if (std::getenv("STRATA_KEEP_TEST_DIRS")) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool wait_for(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (ready()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << content;
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void stop_pidfile(const std::string& pid_file) {
+  std::ifstream f(pid_file);
+  int pid = 0;
+  if (!(f >> pid) || pid <= 0) return;
+  if (::kill(pid, SIGTERM) != 0) return;
+  if (!wait_for([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(120))) ::kill(pid, SIGKILL);
+}
+
+StrataCli::StrataCli(std::string repo, std::string config) : repo_(std::move(repo)), config_(std::move(config)) {
+  ::setenv("STRATA_PASSPHRASE", "engine-test-passphrase", 1);
+}
+
+CmdResult StrataCli::init() const { return run({"repo", "init", "--kdf-memory", "8MiB", "--kdf-ops", "1"}); }
+
+CmdResult StrataCli::run(const std::vector<std::string>& args) const {
+  std::string cmd = shq(STRATA_BINARY) + " --repo " + shq(repo_) + " --config " + shq(config_);
+  for (const auto& a : args) cmd += " " + shq(a);
+  return run_sh(cmd);
+}
+
+}  // namespace strata::test
