@@ -51,3 +51,12 @@ fi
 if ! id -u strata-test >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin strata-test
 fi
+
+# moto's S3 server (S3 tests) and awscli (S3 benchmark peer) come with the machine image's Python (pyenv), not apt.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "install-deps: moto_server is not on PATH; the S3 tests need it (it ships on the machine image under pyenv: check that ~/.pyenv/shims is on PATH)" >&2
+  exit 1
+fi
+if ! command -v aws >/dev/null 2>&1; then
+  echo "install-deps: warning: aws (awscli) is not on PATH; bench/run_s3_bench.sh compares against it and will refuse to run" >&2
+fi
