@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "../common/test_helpers.hpp"
 #include "io/stream.hpp"
@@ -568,10 +570,14 @@ class LazySource final : public ByteSource {
   Accounting& acct_;
 };
 
-// Keeps only sizes: a storage that costs no memory, so the pipeline's own footprint is what is measured.
+// Keeps only sizes: a storage that costs no memory, so the pipeline's own footprint is what is measured. Commits
+// go through one lane and take `commit_delay` each, like a slow remote backend: if the pipeline did not wait for
+// its commits, finished objects would pile up in memory. (The delay only slows the backend down; no result of the
+// test depends on timing.)
 class CountingStorage final : public Storage {
  public:
-  explicit CountingStorage(Accounting& acct) : acct_(acct) {}
+  CountingStorage(Accounting& acct, std::chrono::milliseconds commit_delay)
+      : acct_(acct), commit_delay_(commit_delay) {}
   uint32_t capabilities() const override { return 0; }
   std::string describe() const override { return "counting"; }
   std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode) override {
@@ -599,6 +605,10 @@ class CountingStorage final : public Storage {
     }
     void commit() override {
       {
+        std::lock_guard<std::mutex> lane(owner_.commit_mu_);
+        std::this_thread::sleep_for(owner_.commit_delay_);
+      }
+      {
         std::lock_guard<std::mutex> lock(owner_.mu_);
         owner_.sizes_[key_] = size_;
       }
@@ -618,7 +628,8 @@ class CountingStorage final : public Storage {
   };
 
   Accounting& acct_;
-  std::mutex mu_;
+  std::chrono::milliseconds commit_delay_;
+  std::mutex mu_, commit_mu_;
   std::map<std::string, uint64_t> sizes_;
 };
 
@@ -633,7 +644,7 @@ TEST(PipelineMemory, BytesInFlightAreBoundedBySettingsNotStreamSize) {
   Accounting acct;
   acct.plain_per_object = object_size;
   LazySource source(total, acct);
-  CountingStorage storage(acct);
+  CountingStorage storage(acct, std::chrono::milliseconds(2));
   TestKeying keying("big", Cipher::kNone);
   StreamResult r = backup_stream(source, storage, keying, s, nullptr, nullptr);
   ASSERT_EQ(r.plain_bytes, total);

@@ -420,6 +420,38 @@ TEST_P(RepositoryTest, RemoveBackupRemovesManifestAndObjects) {
   EXPECT_TRUE(keys("locks/").empty());
 }
 
+TEST_P(RepositoryTest, DamagedManifestCanStillBeDeleted) {
+  // The error for a damaged manifest tells the user to delete the backup: that must work.
+  init();
+  auto r = open();
+  Manifest m = backup(*r, testing::pseudo_random(kFrame * kPerObject * 2, 17));
+  Manifest other = backup(*r, testing::pseudo_random(100, 18));
+  auto s = open_storage_handle();
+  Bytes raw = s->get("backups/" + m.id, 0, Storage::kToEnd);
+  raw[0] ^= 0x01;
+  s->put("backups/" + m.id, raw);
+  EXPECT_STRATA_ERROR(r->load(m.id, true), ErrorCode::kCorrupt, "delete the backup");
+  r->remove_backup(m.id);
+  EXPECT_FALSE(r->exists(m.id));
+  for (const auto& k : keys("data/")) EXPECT_EQ(k.rfind("data/" + other.id + "/", 0), 0u) << k;
+  CheckReport rep = r->check(CheckOptions{1.0, 1});
+  EXPECT_TRUE(rep.errors.empty());
+  EXPECT_TRUE(rep.leftovers.empty());
+  EXPECT_STRATA_ERROR(r->remove_backup("20990101T000000Z-00000000"), ErrorCode::kNotFound, "");
+}
+
+TEST_P(RepositoryTest, DamagedKeyFileDoesNotLockOutTheOtherKeys) {
+  init();
+  auto r = open();
+  Bytes data = testing::pseudo_random(200, 19);
+  Manifest m = backup(*r, data);
+  // Sorts before every real key id, so unlock meets it first.
+  open_storage_handle()->put("keys/0000000000000000", testing::bytes_of("{ truncated"));
+  auto r2 = open("pw-one");
+  EXPECT_EQ(restore(*r2, m.id), data);
+  EXPECT_STRATA_ERROR(open("pw-two"), ErrorCode::kWrongKey, "wrong passphrase: none of the 2 keys");
+}
+
 TEST_P(RepositoryTest, CatalogStreamsStayOutOfListButAreChecked) {
   init();
   auto r = open();
