@@ -21,16 +21,29 @@ bool file_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
+// TOML integers are signed: a negative one must not wrap around into a huge size or thread count.
+int64_t non_negative(int64_t v, const std::string& key) {
+  if (v < 0) fail(ErrorCode::kUsage, "config key '" + key + "' must not be negative");
+  return v;
+}
+
+// Checks is_integer() first: toml++'s value<int64_t>() also converts `true` to 1.
+unsigned count_value(const toml::node_view<toml::node>& n, unsigned def, const std::string& key) {
+  if (!n) return def;
+  if (!n.is_integer()) fail(ErrorCode::kUsage, "config key '" + key + "' must be a whole number");
+  return static_cast<unsigned>(non_negative(*n.value<int64_t>(), key));
+}
+
 uint64_t size_value(const toml::node_view<toml::node>& n, uint64_t def, const std::string& key) {
   if (!n) return def;
-  if (auto i = n.value<int64_t>()) return static_cast<uint64_t>(*i);
+  if (n.is_integer()) return static_cast<uint64_t>(non_negative(*n.value<int64_t>(), key));
   if (auto s = n.value<std::string>()) return parse_size(*s);
   fail(ErrorCode::kUsage, "config key '" + key + "' must be a size like \"64MiB\"");
 }
 
 uint64_t rate_value(const toml::node_view<toml::node>& n, uint64_t def, const std::string& key) {
   if (!n) return def;
-  if (auto i = n.value<int64_t>()) return static_cast<uint64_t>(*i);
+  if (n.is_integer()) return static_cast<uint64_t>(non_negative(*n.value<int64_t>(), key));
   if (auto s = n.value<std::string>()) return parse_rate(*s);
   fail(ErrorCode::kUsage, "config key '" + key + "' must be a rate like \"50MiB/s\"");
 }
@@ -73,18 +86,19 @@ Settings load_settings(const std::string& explicit_path) {
     s.compression = b["compression"].value_or(s.compression);
     s.frame_size = size_value(b["frame_size"], s.frame_size, "backup.frame_size");
     s.object_size = size_value(b["object_size"], s.object_size, "backup.object_size");
-    s.threads = static_cast<unsigned>(b["threads"].value_or(int64_t{0}));
-    s.io_threads = static_cast<unsigned>(b["io_threads"].value_or(int64_t{s.io_threads}));
+    s.threads = count_value(b["threads"], 0, "backup.threads");
+    s.io_threads = count_value(b["io_threads"], s.io_threads, "backup.io_threads");
     if (auto s3 = t["s3"].as_table()) {
       for (const auto& [k, v] : *s3) {
+        // Booleans first: value<int64_t>() would turn `true` into "1".
         if (auto str = v.value<std::string>()) s.s3[std::string(k.str())] = *str;
+        else if (v.is_boolean()) s.s3[std::string(k.str())] = *v.value<bool>() ? "true" : "false";
         else if (auto i = v.value<int64_t>()) s.s3[std::string(k.str())] = std::to_string(*i);
-        else if (auto bl = v.value<bool>()) s.s3[std::string(k.str())] = *bl ? "true" : "false";
       }
     }
     s.limit_upload = rate_value(t["limit_upload"], s.limit_upload, "limit_upload");
     s.limit_download = rate_value(t["limit_download"], s.limit_download, "limit_download");
-    s.max_requests = static_cast<unsigned>(t["max_requests"].value_or(int64_t{0}));
+    s.max_requests = count_value(t["max_requests"], 0, "max_requests");
     if (auto src = t["source"].as_table()) {
       for (const auto& [name, node] : *src) {
         auto* tbl = node.as_table();
@@ -92,8 +106,8 @@ Settings load_settings(const std::string& explicit_path) {
         auto& out = s.sources[std::string(name.str())];
         for (const auto& [k, v] : *tbl) {
           if (auto str = v.value<std::string>()) out[std::string(k.str())] = *str;
+          else if (v.is_boolean()) out[std::string(k.str())] = *v.value<bool>() ? "true" : "false";
           else if (auto i = v.value<int64_t>()) out[std::string(k.str())] = std::to_string(*i);
-          else if (auto bl = v.value<bool>()) out[std::string(k.str())] = *bl ? "true" : "false";
         }
       }
     }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -103,7 +104,10 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
     line = timestamp() + " " + level_name(level) + " " + std::string(event);
     for (const auto& f : fields) {
       line += " " + f.key + "=";
-      bool needs_quotes = f.quoted && (f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos);
+      // Control characters are quoted (and so escaped) too: a raw newline would forge a second log line.
+      bool needs_quotes = f.quoted && (f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos ||
+                                       std::any_of(f.value.begin(), f.value.end(),
+                                                   [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
       line += needs_quotes ? "\"" + json_escape(f.value) + "\"" : f.value;
     }
     line += "\n";
