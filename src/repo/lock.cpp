@@ -68,20 +68,32 @@ RepoLock::RepoLock(Storage& storage, LockKind kind, const std::string& command, 
   std::string text = j.dump();
   storage_.put(key_, as_bytes(text), PutMode::kCreateOnly);
   // Publish first, then look: of two conflicting writers at least one sees the other and backs off.
-  for (const auto& other : list(storage_)) {
-    if (other.key == key_) continue;
-    if (other.stale) {
-      log::warn("lock_stale_removed", {{"lock", other.key}, {"pid", other.pid}});
-      storage_.remove(other.key);
-      continue;
+  try {
+    for (const auto& other : list(storage_)) {
+      if (other.key == key_) continue;
+      if (other.stale) {
+        log::warn("lock_stale_removed", {{"lock", other.key}, {"pid", other.pid}});
+        storage_.remove(other.key);
+        continue;
+      }
+      if (kind == LockKind::kExclusive || other.kind == LockKind::kExclusive) {
+        storage_.remove(key_);
+        key_.clear();
+        fail(ErrorCode::kLocked, "repository " + storage_.describe() + " is locked by '" + other.command + "' (pid " +
+                                     std::to_string(other.pid) + " on " + other.host + ", since " + other.started +
+                                     "); wait for it to finish, or if that process is gone run 'strata unlock'");
+      }
     }
-    if (kind == LockKind::kExclusive || other.kind == LockKind::kExclusive) {
-      storage_.remove(key_);
+  } catch (...) {
+    // The constructor did not complete, so no destructor runs: withdraw our lock here or it would block everyone.
+    if (!key_.empty()) {
+      try {
+        storage_.remove(key_);
+      } catch (...) {
+      }
       key_.clear();
-      fail(ErrorCode::kLocked, "repository " + storage_.describe() + " is locked by '" + other.command + "' (pid " +
-                                   std::to_string(other.pid) + " on " + other.host + ", since " + other.started +
-                                   "); wait for it to finish, or if that process is gone run 'strata unlock'");
     }
+    throw;
   }
 }
 

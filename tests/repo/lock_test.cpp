@@ -9,6 +9,7 @@
 
 #include "../common/test_helpers.hpp"
 #include "common/clock.hpp"
+#include "storage/fault/fault_storage.hpp"
 #include "storage/memory/memory_storage.hpp"
 
 namespace strata {
@@ -98,6 +99,21 @@ TEST(RepoLock, LockOfALiveProcessOrAnotherHostIsNotStale) {
   for (const auto& l : RepoLock::list(s)) EXPECT_FALSE(l.stale) << l.key;
   EXPECT_STRATA_ERROR(RepoLock(s, LockKind::kExclusive, "delete"), ErrorCode::kLocked, "backup ");
   EXPECT_EQ(s.list("locks/").size(), 2u) << "live locks are never removed";
+}
+
+TEST(RepoLock, FailureWhileLookingForOtherLocksWithdrawsOurs) {
+  // The lock file is published before the others are listed; if listing fails the constructor throws, no
+  // destructor runs, and the published lock would block every later command.
+  FaultPlan plan;
+  plan.ops = {StorageOp::kList};
+  plan.fail_nth = 1;
+  auto mem = std::make_unique<MemoryStorage>();
+  MemoryStorage* inner = mem.get();
+  FaultStorage s(std::move(mem), plan);
+  EXPECT_STRATA_ERROR(RepoLock(s, LockKind::kShared, "backup db"), ErrorCode::kStorage, "injected fault");
+  EXPECT_TRUE(inner->list("locks/").empty());
+  RepoLock later(s, LockKind::kExclusive, "delete x");  // nothing left behind to conflict with
+  EXPECT_EQ(inner->list("locks/").size(), 1u);
 }
 
 TEST(RepoLock, UnreadableLockCountsAsExclusive) {
