@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/context.hpp"
 #include "common/error.hpp"
@@ -168,9 +169,35 @@ void register_wal(CLI::App& app, CliContext& ctx) {
         return;
       }
     }
+    // Unlocking costs an Argon2id derivation per process, so each call that must unlock also fetches the next
+    // segments into a prefetch directory beside %p; postgres's next calls are then plain renames.
+    std::string dest_dir = o->dest.find('/') == std::string::npos ? "." : o->dest.substr(0, o->dest.rfind('/'));
+    std::string prefetch = dest_dir + "/.strata-prefetch";
+    if (::rename((prefetch + "/" + o->file).c_str(), o->dest.c_str()) == 0) return;
     auto repo = ctx.open_repo(true);
-    if (!pg::wal_fetch(*repo, src.name, o->file, o->dest, ctx.pipeline("", "", "", 0))) {
+    PipelineSettings ps = ctx.pipeline("", "", "", 0);
+    uint64_t seg_size = pg::kDefaultSegmentSize;
+    if (auto v = src.get("wal_segment_size"); !v.empty()) seg_size = parse_size(v);
+    auto seg = pg::parse_segment_name(o->file, seg_size);
+    if (!pg::wal_fetch(*repo, src.name, o->file, o->dest, ps)) {
+      // The end of the archive: recovery is about to finish, so drop what was fetched ahead.
+      if (seg) std::filesystem::remove_all(prefetch);
       fail(ErrorCode::kNotFound, "WAL file " + o->file + " is not in the archive of " + src.name + " (" + repo->location() + ")");
+    }
+    unsigned ahead = static_cast<unsigned>(std::stoul(src.get("wal_prefetch", "8")));
+    if (!seg || ahead == 0) return;
+    std::error_code ec;
+    std::filesystem::create_directories(prefetch, ec);
+    for (unsigned i = 1; i <= ahead && !ec; ++i) {
+      std::string next = pg::segment_name(seg->timeline, seg->segno + i, seg_size);
+      if (std::filesystem::exists(prefetch + "/" + next)) continue;
+      try {
+        if (!pg::wal_fetch(*repo, src.name, next, prefetch + "/" + next, ps)) break;
+      } catch (const StrataError& e) {
+        // Only an optimisation: postgres asks for the file itself later and gets the real error then.
+        log::warn("wal_prefetch_failed", {{"file", next}, {"error", e.what()}});
+        break;
+      }
     }
   });
 

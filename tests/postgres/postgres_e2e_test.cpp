@@ -148,6 +148,7 @@ TEST_F(PostgresE2E, PointInTimeRestoreUnderLoadReachesExactStates) {
   ASSERT_EQ(r1.code, 0) << r1.err;
   EXPECT_NE(r1.err.find("recovery finished at LSN"), std::string::npos) << r1.err;
   EXPECT_EQ(psql_at(port1, {kChecksumSql}), state1);
+  EXPECT_FALSE(std::filesystem::exists(dir1 + "/pg_wal/.strata-prefetch")) << "fetched-ahead WAL left behind";
   auto amcheck1 = run({bin("pg_amcheck"), "-h", "127.0.0.1", "-p", std::to_string(port1), "-U", "postgres", "--all",
                        "--install-missing", "--heapallindexed"});
   EXPECT_EQ(amcheck1.code, 0) << amcheck1.out << amcheck1.err;

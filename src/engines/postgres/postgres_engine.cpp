@@ -514,6 +514,9 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
       pg::Connection c(cp);
       in_recovery = c.scalar("SELECT pg_is_in_recovery()");
       if (in_recovery == "f") {
+        // Segments `wal fetch` fetched ahead past the recovery target are of no further use.
+        std::error_code ec;
+        fs::remove_all(dir + "/pg_wal/.strata-prefetch", ec);
         auto row = c.query(
             "SELECT coalesce(pg_last_wal_replay_lsn()::text, pg_current_wal_lsn()::text), "
             "coalesce(pg_last_xact_replay_timestamp()::text, 'none'), "

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# PostgreSQL benchmark: a pgbench scale-N cluster (default 100, ~1.5 GB) backed up and restored by strata, by
+# pgBackRest (compress-type=zst, process-max=2, AES-256 encryption like strata) and by `pg_basebackup | zstd -1`,
+# in the same run on the same machine; then WAL push latency per 16 MiB segment, strata vs pgbackrest archive-push.
+#
+#   sudo bash bench/run_pg_bench.sh [path/to/strata]        (env SCALE=100 SEGMENTS=20)
+#
+# Runs everything as the unprivileged user strata-test (scripts/install-deps.sh creates it) in one temp dir on a
+# free 127.0.0.1 port; removes it at the end. Needs STRATA_BENCH_DEPS=1 bash scripts/install-deps.sh (pgbackrest).
+set -euo pipefail
+
+STRATA=$(readlink -f "${1:-build/strata}")
+SCALE=${SCALE:-100}
+SEGMENTS=${SEGMENTS:-20}
+BIN=/usr/lib/postgresql/15/bin
+OWNER=strata-test
+[ "$(id -u)" -eq 0 ] || { echo "run as root (postgres and pgBackRest run as $OWNER)"; exit 2; }
+command -v pgbackrest >/dev/null || { echo "pgbackrest missing: STRATA_BENCH_DEPS=1 bash scripts/install-deps.sh"; exit 2; }
+[ -x "$STRATA" ] || { echo "strata binary $STRATA not found: build first or pass its path"; exit 2; }
+
+ROOT=$(mktemp -d /tmp/strata-pgbench-XXXXXX)
+chown $OWNER "$ROOT"
+chmod 755 "$ROOT"
+as_owner() { runuser -u $OWNER -- "$@"; }
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DATA=$ROOT/data
+cleanup() {
+  as_owner $BIN/pg_ctl -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$ROOT"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+mbps() { python3 -c "print(f'{$1 / 1048576 / $2:.0f}')"; }
+
+echo "== cluster: pgbench scale $SCALE on 127.0.0.1:$PORT in $ROOT"
+as_owner $BIN/initdb -D "$DATA" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
+as_owner mkdir "$ROOT/walcopy"
+cat >> "$DATA/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$ROOT'
+fsync = off
+max_wal_size = 4GB
+archive_mode = on
+archive_command = 'test ! -f $ROOT/walcopy/%f && cp %p $ROOT/walcopy/%f'
+CONF
+as_owner $BIN/pg_ctl -D "$DATA" -l "$ROOT/server.log" -w start >/dev/null
+$BIN/pgbench -h 127.0.0.1 -p $PORT -U postgres -i -s "$SCALE" -q postgres 2>&1 | tail -1
+$BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "CHECKPOINT"
+# What a base backup carries: the data directory without pg_wal (which holds max_wal_size of recycled segments).
+DB_BYTES=$(du -sb --exclude=pg_wal "$DATA" | cut -f1)
+echo "data directory without pg_wal: $((DB_BYTES / 1048576)) MiB"
+
+# pgBackRest, encrypted like strata (strata always encrypts; AES-256-GCM here).
+PASS=bench-passphrase-not-secret
+cat > "$ROOT/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$ROOT/pgbr-repo
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass=$PASS
+repo1-retention-full=10
+compress-type=zst
+process-max=2
+start-fast=y
+lock-path=$ROOT/pgbr-lock
+log-path=$ROOT/pgbr-log
+spool-path=$ROOT/pgbr-spool
+log-level-console=warn
+log-level-file=off
+
+[bench]
+pg1-path=$DATA
+pg1-port=$PORT
+pg1-socket-path=$ROOT
+pg1-user=postgres
+
+[walbench]
+pg1-path=$DATA
+pg1-port=$PORT
+pg1-socket-path=$ROOT
+pg1-user=postgres
+CONF
+chown $OWNER "$ROOT/pgbackrest.conf"
+PGBR="pgbackrest --config=$ROOT/pgbackrest.conf"
+as_owner $PGBR --stanza=bench stanza-create
+# From now on pgBackRest archives; the copied segments above feed the WAL latency test.
+$BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "ALTER SYSTEM SET archive_command = '$PGBR --stanza=bench archive-push %p'" -c "SELECT pg_reload_conf()" >/dev/null
+
+cat > "$ROOT/strata.toml" <<CONF
+repo = "$ROOT/strata-repo"
+compression = "zstd:3"
+
+[source.pg1]
+engine = "postgres"
+host = "127.0.0.1"
+port = "$PORT"
+user = "postgres"
+
+[source.walbench]
+engine = "postgres"
+host = "127.0.0.1"
+port = "$PORT"
+user = "postgres"
+
+[source.walasync]
+engine = "postgres"
+spool_dir = "$ROOT/spool"
+CONF
+chown $OWNER "$ROOT/strata.toml"
+export STRATA_PASSPHRASE=$PASS
+as_owner "$STRATA" --config "$ROOT/strata.toml" repo init >/dev/null
+S="$STRATA --config $ROOT/strata.toml -q"
+
+echo "== full backups"
+t0=$(now); as_owner $PGBR --stanza=bench --type=full backup; t1=$(now)
+PGBR_B=$(secs $t0 $t1); PGBR_SIZE=$(du -sb "$ROOT/pgbr-repo/backup" | cut -f1)
+t0=$(now); as_owner $S backup --source pg1 >/dev/null; t1=$(now)
+STRATA_B=$(secs $t0 $t1); STRATA_SIZE=$(du -sb "$ROOT/strata-repo/data" | cut -f1)
+t0=$(now); as_owner bash -c "$BIN/pg_basebackup -h 127.0.0.1 -p $PORT -U postgres -Ft -D - -X fetch --checkpoint=fast | zstd -1 -q > $ROOT/basebackup.tar.zst"; t1=$(now)
+PGBB_B=$(secs $t0 $t1); PGBB_SIZE=$(stat -c %s "$ROOT/basebackup.tar.zst")
+rm -f "$ROOT/basebackup.tar.zst"
+
+echo "== restores"
+t0=$(now); as_owner $PGBR --stanza=bench --pg1-path="$ROOT/restore-pgbr" restore; t1=$(now)
+PGBR_R=$(secs $t0 $t1); rm -rf "$ROOT/restore-pgbr"
+t0=$(now); as_owner $S restore --source pg1 --latest --target-dir "$ROOT/restore-strata"; t1=$(now)
+STRATA_R=$(secs $t0 $t1); rm -rf "$ROOT/restore-strata"
+
+echo "== WAL push latency ($SEGMENTS segments of 16 MiB, one process per segment as archive_command runs it)"
+as_owner $PGBR --stanza=walbench --repo1-path="$ROOT/pgbr-walrepo" stanza-create
+mapfile -t SEGS < <(ls "$ROOT/walcopy" | grep -E '^[0-9A-F]{24}$' | sort | head -n "$SEGMENTS")
+as_owner mkdir "$ROOT/walsrc"
+for f in "${SEGS[@]}"; do cp "$ROOT/walcopy/$f" "$ROOT/walsrc/$f"; done
+chown -R $OWNER "$ROOT/walsrc"
+time_each() {  # prints per-push milliseconds, one per line
+  for f in "${SEGS[@]}"; do
+    t0=$(now); as_owner "$@" "$ROOT/walsrc/$f"; t1=$(now)
+    python3 -c "print(($t1 - $t0) * 1000)"
+  done
+}
+stats() { python3 -c "import sys,statistics as s; v=sorted(float(x) for x in sys.stdin); print(f'{s.mean(v):.0f} {v[len(v)//2]:.0f} {v[-1]:.0f}')"; }
+# Write-only: no passphrase reaches the WAL pusher.
+STRATA_WAL=$(STRATA_PASSPHRASE= time_each $S wal push --source walbench | stats)
+T_ASYNC0=$(now)
+STRATA_ASYNC=$(STRATA_PASSPHRASE= time_each $S wal push --source walasync --async | stats)
+# Until the detached drainer has moved everything into the repository.
+while [ -n "$(ls "$ROOT/spool" | grep -E '^[0-9A-F]{24}$' || true)" ]; do sleep 0.05; done
+ASYNC_TOTAL=$(secs $T_ASYNC0 $(now))
+PGBR_WAL=$(time_each $PGBR --stanza=walbench --repo1-path="$ROOT/pgbr-walrepo" archive-push | stats)
+read -r SW_MEAN SW_P50 SW_MAX <<<"$STRATA_WAL"
+read -r PW_MEAN PW_P50 PW_MAX <<<"$PGBR_WAL"
+read -r SA_MEAN SA_P50 SA_MAX <<<"$STRATA_ASYNC"
+
+echo
+echo "PostgreSQL benchmark: pgbench scale $SCALE, data directory $((DB_BYTES / 1048576)) MiB without pg_wal, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)"
+printf "%-34s %9s %9s %11s\n" "full backup" "seconds" "MiB/s" "stored MiB"
+printf "%-34s %9s %9s %11s\n" "strata (zstd:3, AES-256-GCM)" "$STRATA_B" "$(mbps $DB_BYTES $STRATA_B)" "$((STRATA_SIZE / 1048576))"
+printf "%-34s %9s %9s %11s\n" "pgBackRest (zst, process-max=2)" "$PGBR_B" "$(mbps $DB_BYTES $PGBR_B)" "$((PGBR_SIZE / 1048576))"
+printf "%-34s %9s %9s %11s\n" "pg_basebackup -Ft | zstd -1" "$PGBB_B" "$(mbps $DB_BYTES $PGBB_B)" "$((PGBB_SIZE / 1048576))"
+printf "%-34s %9s %9s\n" "restore" "seconds" "MiB/s"
+printf "%-34s %9s %9s\n" "strata" "$STRATA_R" "$(mbps $DB_BYTES $STRATA_R)"
+printf "%-34s %9s %9s\n" "pgBackRest" "$PGBR_R" "$(mbps $DB_BYTES $PGBR_R)"
+printf "%-34s %9s %9s %9s\n" "WAL push, ms per segment" "mean" "p50" "max"
+printf "%-34s %9s %9s %9s\n" "strata wal push (write-only)" "$SW_MEAN" "$SW_P50" "$SW_MAX"
+printf "%-34s %9s %9s %9s\n" "pgbackrest archive-push" "$PW_MEAN" "$PW_P50" "$PW_MAX"
+printf "%-34s %9s %9s %9s   (all $SEGMENTS in the repository after ${ASYNC_TOTAL}s)\n" "strata wal push --async (spool)" "$SA_MEAN" "$SA_P50" "$SA_MAX"
+python3 -c "print(f'backup: strata/pgBackRest = {$PGBR_B / $STRATA_B:.2f}x   restore: strata/pgBackRest = {$PGBR_R / $STRATA_R:.2f}x')"
