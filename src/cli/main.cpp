@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   strata::register_unlock(app, ctx);
   strata::register_binlog(app, ctx);
   strata::register_wal(app, ctx);
+  strata::register_tier(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -194,6 +194,21 @@ Key32 Repository::data_key_of(const Manifest& m) const {
   return *dk;
 }
 
+Bytes Repository::seal_key(const Key32& key) const {
+  if (!config_.encrypted) return {};
+  return seal_data_key(key, config_.public_key);
+}
+
+Key32 Repository::open_sealed_key(ByteView sealed, const std::string& what) const {
+  if (!config_.encrypted) return Key32{};
+  if (!secret_) {
+    fail(ErrorCode::kWrongKey, what + " is encrypted and this host has no key for it; give the repository passphrase");
+  }
+  auto dk = open_data_key(sealed, *secret_);
+  if (!dk) fail(ErrorCode::kCorrupt, what + ": its key does not open with the repository key (damaged or from another repository)");
+  return *dk;
+}
+
 Manifest Repository::backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress) {
   if (options.source.empty() || !valid_id(options.source)) {
     fail(ErrorCode::kUsage, "invalid source name '" + options.source + "': use letters, digits, '-', '_' or '.'");

@@ -103,6 +103,12 @@ class Repository {
   // Removes objects of backups that never committed. Returns the keys removed (or that would be, if dry_run).
   std::vector<std::string> cleanup(bool dry_run);
 
+  // Keys for other formats kept in this repository (tiering archives): seal a fresh random key to the repository
+  // public key (empty for unencrypted repositories, whose data keys are all zero), and open one again. `what` names
+  // the object in error messages.
+  Bytes seal_key(const Key32& key) const;
+  Key32 open_sealed_key(ByteView sealed, const std::string& what) const;
+
   std::vector<KeyInfo> keys();
   std::string add_key(const std::string& passphrase, const std::string& label, const KdfParams& kdf);
   void remove_key(const std::string& id);

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Tiering benchmark: the demo game schema (players with ~22 child rows each) in a PostgreSQL 15 on 127.0.0.1;
+# cooldown, freeze and thaw throughput (entities/s) through strata to a local repository, single-entity on-demand
+# thaw latency (p50/p99), and — in the same run, on a copy of the same database — a bare batched
+# `DELETE ... RETURNING` of the same rows into a file, without archive, verification or re-checks.
+#
+#   sudo bash bench/run_tier_bench.sh [path/to/strata]        (env PLAYERS=100000 LATENCY_KEYS=2000)
+#
+# Runs postgres as the unprivileged user strata-test (scripts/install-deps.sh creates it) in one temp dir on a
+# free port; removes it at the end. Only 127.0.0.1.
+set -euo pipefail
+
+STRATA=$(readlink -f "${1:-build/strata}")
+PLAYERS=${PLAYERS:-100000}
+LATENCY_KEYS=${LATENCY_KEYS:-2000}
+BIN=/usr/lib/postgresql/15/bin
+OWNER=strata-test
+[ "$(id -u)" -eq 0 ] || { echo "run as root (postgres runs as $OWNER)"; exit 2; }
+[ -x "$STRATA" ] || { echo "strata binary $STRATA not found: build first or pass its path"; exit 2; }
+
+ROOT=$(mktemp -d /tmp/strata-tierbench-XXXXXX)
+chown $OWNER "$ROOT"
+chmod 755 "$ROOT"
+as_owner() { runuser -u $OWNER -- "$@"; }
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DATA=$ROOT/data
+cleanup() {
+  as_owner $BIN/pg_ctl -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$ROOT"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
+secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
+PSQL() { $BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtq "$@"; }
+
+as_owner $BIN/initdb -D "$DATA" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
+cat >> "$DATA/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$ROOT'
+shared_buffers = 512MB
+max_wal_size = 8GB
+CONF
+as_owner $BIN/pg_ctl -D "$DATA" -l "$ROOT/server.log" -w start >/dev/null
+PSQL -c "CREATE DATABASE game"
+CONNINFO="host=127.0.0.1 port=$PORT user=postgres dbname=game"
+"$STRATA" tier demo --database "$CONNINFO" --print-config > "$ROOT/tier.toml"
+export STRATA_PASSPHRASE=bench-passphrase-not-secret
+S() { "$STRATA" --config "$ROOT/tier.toml" --repo "$ROOT/repo" "$@"; }
+S repo init >/dev/null
+
+echo "== demo data: $PLAYERS players, ~22 child rows each (fsync on, synchronous_commit on)"
+t0=$(now); S tier demo --database "$CONNINFO" --players "$PLAYERS" --inactive-percent 100 -q; t1=$(now)
+S tier setup --apply -q
+PSQL -d game -c "VACUUM ANALYZE"
+echo "generated in $(secs $t0 $t1) s; $(PSQL -d game -c "SELECT pg_size_pretty(pg_database_size('game'))")"
+
+echo "== cooldown (hot -> warm, batches of 5000)"
+t0=$(now); S tier cooldown -q; t1=$(now)
+echo "cooldown: $PLAYERS entities in $(secs $t0 $t1) s = $(rate $PLAYERS $t0 $t1) entities/s"
+
+# The bare script works on an identical copy made now, so both start from the same warm rows.
+PSQL -c "CREATE DATABASE bare TEMPLATE game"
+BATCHES=$(( (PLAYERS + 499) / 500 ))
+{
+  echo "CREATE TEMP TABLE b (id uuid);"
+  for i in $(seq 1 $BATCHES); do
+    cat <<SQL
+BEGIN;
+TRUNCATE b; INSERT INTO b SELECT id FROM players WHERE tier = 'warm' ORDER BY last_active LIMIT 500;
+DELETE FROM equipment_mods m USING equipment e, b WHERE m.equipment_id = e.id AND e.player_id = b.id RETURNING m.*;
+DELETE FROM equipment e USING b WHERE e.player_id = b.id RETURNING e.*;
+DELETE FROM player_stats s USING b WHERE s.player_id = b.id RETURNING s.*;
+DELETE FROM bank_items x USING b WHERE x.player_id = b.id RETURNING x.*;
+DELETE FROM friends f USING b WHERE f.player_id = b.id RETURNING f.*;
+SELECT p.* FROM players p JOIN b ON p.id = b.id;
+UPDATE players p SET tier = 'archived' FROM b WHERE p.id = b.id;
+COMMIT;
+SQL
+  done
+} > "$ROOT/bare.sql"
+echo "== bare script: batched DELETE ... RETURNING into a file (500 players per transaction)"
+t0=$(now); PSQL -d bare -f "$ROOT/bare.sql" > "$ROOT/bare.out"; t1=$(now)
+BARE_RATE=$(rate $PLAYERS $t0 $t1)
+echo "bare: $PLAYERS entities in $(secs $t0 $t1) s = $BARE_RATE entities/s ($(du -h "$ROOT/bare.out" | cut -f1) plain text)"
+
+echo "== freeze (snapshot, document, zstd, AEAD, pack of 500, verify, re-check + delete)"
+t0=$(now); S tier freeze -q; t1=$(now)
+FREEZE_RATE=$(rate $PLAYERS $t0 $t1)
+echo "freeze: $PLAYERS entities in $(secs $t0 $t1) s = $FREEZE_RATE entities/s; repository $(du -sh "$ROOT/repo" | cut -f1)"
+echo "archived: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'archived'")"
+
+echo "== on-demand thaw latency ($LATENCY_KEYS single-entity thaws, one at a time)"
+PSQL -d game -c "SELECT id FROM players ORDER BY random() LIMIT $LATENCY_KEYS" > "$ROOT/keys.txt"
+S tier thaw --keys-from "$ROOT/keys.txt"
+
+echo "== batch thaw (all archived, 500 per transaction)"
+REST=$(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'archived'")
+t0=$(now); S tier thaw --all-archived -q; t1=$(now)
+THAW_RATE=$(rate $REST $t0 $t1)
+echo "thaw: $REST entities in $(secs $t0 $t1) s = $THAW_RATE entities/s"
+echo "hot again: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'hot'") of $PLAYERS"
+echo "== freeze $(python3 -c "print(f'{100*$FREEZE_RATE/$BARE_RATE:.0f}')")% and thaw $(python3 -c "print(f'{100*$THAW_RATE/$BARE_RATE:.0f}')")% of the bare script's rate"

@@ -1,0 +1,195 @@
+// `strata tier setup|demo|cooldown|freeze|thaw|erase|status`: data tiering of database entities (docs/TIERING.md).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "cli/context.hpp"
+#include "common/error.hpp"
+#include "repo/repository.hpp"
+#include "tiering/demo.hpp"
+#include "tiering/entity.hpp"
+#include "tiering/pg.hpp"
+#include "tiering/tiering.hpp"
+
+namespace strata {
+namespace {
+
+struct TierOpts {
+  std::string entity;
+  bool apply = false;
+  bool json = false;
+  bool restoring = false;
+  bool all_archived = false;
+  size_t limit = SIZE_MAX;
+  std::string key;
+  std::vector<std::string> keys;
+  std::string database;
+  size_t players = 1000;
+  size_t first = 0;
+  int inactive_percent = 50;
+  bool print_config = false;
+  std::string keys_from;
+};
+
+tiering::EntityConfig entity_config(const CliContext& ctx, const std::string& name) {
+  const std::string& path = ctx.settings.config_path;
+  if (!name.empty()) return tiering::load_entity(path, name);
+  auto all = tiering::load_entities(path);
+  if (all.size() != 1) {
+    fail(ErrorCode::kUsage, all.empty() ? "no [entity.NAME] in the config; give --config (docs/TIERING.md)"
+                                        : "several entities in the config; give --entity NAME");
+  }
+  return tiering::load_entity(path, all.begin()->first);
+}
+
+double elapsed(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+void register_tier(CLI::App& app, CliContext& ctx) {
+  auto* tier = app.add_subcommand("tier", "Data tiering: cool down, deep-freeze to the repository, thaw and erase entities");
+  tier->require_subcommand(1);
+  auto o = std::make_shared<TierOpts>();
+  tier->add_option("--entity", o->entity, "Entity name from [entity.NAME] in the config (default: the only one)");
+  tier->footer(
+      "Examples:\n"
+      "  strata --config tier.toml tier setup --apply\n"
+      "  strata --config tier.toml tier cooldown\n"
+      "  strata --config tier.toml --repo /backups/tier tier freeze\n"
+      "  strata --config tier.toml --repo /backups/tier tier thaw 5f2b...-uuid\n"
+      "  strata --config tier.toml tier status --json");
+
+  auto* setup = tier->add_subcommand("setup", "Print (or --apply) the DDL tiering needs: tier/location columns, indexes");
+  setup->add_flag("--apply", o->apply, "Run the DDL instead of printing it");
+  setup->callback([&ctx, o] {
+    ctx.finalize();
+    tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
+    if (!o->apply) {
+      std::printf("%s", t.setup_ddl().c_str());
+      return;
+    }
+    t.apply_setup();
+    if (!ctx.quiet) std::printf("tiering columns and indexes are in place for entity %s\n", t.config().name.c_str());
+  });
+
+  auto* demo = tier->add_subcommand("demo", "Create the demo game schema (players, stats, equipment, bank, friends) and fill it");
+  demo->add_option("--database", o->database, "libpq conninfo, e.g. \"host=127.0.0.1 port=5432 dbname=game\" (password via PGPASSWORD)");
+  demo->add_option("--players", o->players, "Players to add (about 22 child rows each)");
+  demo->add_option("--first", o->first, "Number of the first player (to add more later)");
+  demo->add_option("--inactive-percent", o->inactive_percent, "Share of players inactive for 20-40 days")->check(CLI::Range(0, 100));
+  demo->add_flag("--print-config", o->print_config, "Only print the [entity.players] config for --database");
+  demo->callback([&ctx, o] {
+    ctx.finalize();
+    if (o->database.empty()) fail(ErrorCode::kUsage, "give --database (a libpq conninfo)");
+    if (o->print_config) {
+      std::printf("%s", tiering::demo_entity_toml(o->database).c_str());
+      return;
+    }
+    tiering::PgConn conn(o->database);
+    conn.exec(tiering::demo_schema_sql());
+    auto t0 = std::chrono::steady_clock::now();
+    tiering::generate_demo(conn, o->first, o->players, o->inactive_percent);
+    if (!ctx.quiet) std::printf("added %zu demo players in %.1f s\n", o->players, elapsed(t0));
+  });
+
+  auto* cool = tier->add_subcommand("cooldown", "Mark entities inactive for warm_after as warm, in small batches");
+  cool->add_option("--limit", o->limit, "At most this many entities");
+  cool->callback([&ctx, o] {
+    ctx.finalize();
+    tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
+    auto st = t.cooldown(o->limit);
+    if (!ctx.quiet) {
+      std::printf("%zu entities hot -> warm, %zu warm -> hot in %.2f s (%.0f/s)\n", st.warmed, st.rewarmed, st.seconds,
+                  st.seconds > 0 ? st.warmed / st.seconds : 0.0);
+    }
+  });
+
+  auto* freeze = tier->add_subcommand("freeze", "Archive warm entities inactive for freeze_after and delete their rows");
+  freeze->add_option("--limit", o->limit, "At most this many entities");
+  freeze->add_option("--key", o->keys, "Only these keys (must be warm)");
+  freeze->callback([&ctx, o] {
+    ctx.finalize();
+    auto repo = ctx.open_repo(true);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    auto st = o->keys.empty() ? t.freeze(o->limit) : t.freeze_keys(o->keys);
+    if (!ctx.quiet) {
+      std::printf("%zu entities frozen into %zu pack(s), %zu left in place (changed meanwhile) in %.2f s (%.0f/s)\n", st.frozen,
+                  st.packs, st.skipped, st.seconds, st.seconds > 0 ? st.frozen / st.seconds : 0.0);
+    }
+  });
+
+  auto* thaw = tier->add_subcommand("thaw", "Bring archived entities back: one KEY, or every one marked restoring");
+  thaw->add_option("key", o->key, "Entity key to thaw now");
+  thaw->add_flag("--restoring", o->restoring, "Thaw every entity whose tier is 'restoring', in batches");
+  thaw->add_flag("--all-archived", o->all_archived, "Thaw every archived entity, in batches");
+  thaw->add_option("--limit", o->limit, "At most this many entities (batch mode)");
+  thaw->add_option("--keys-from", o->keys_from, "Thaw the keys in this file (one a line) one by one, as logins would; reports latency percentiles");
+  thaw->callback([&ctx, o] {
+    ctx.finalize();
+    int modes = !o->key.empty() + (o->restoring || o->all_archived) + !o->keys_from.empty();
+    if (modes != 1) fail(ErrorCode::kUsage, "give one of KEY, --restoring / --all-archived, or --keys-from FILE");
+    auto repo = ctx.open_repo(true);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    if (!o->keys_from.empty()) {
+      std::ifstream in(o->keys_from);
+      if (!in) fail(ErrorCode::kUsage, "cannot read " + o->keys_from);
+      std::vector<double> ms;
+      std::string line;
+      size_t thawed = 0;
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        auto t0 = std::chrono::steady_clock::now();
+        if (t.thaw(line) == tiering::ThawOutcome::kThawed) ++thawed;
+        ms.push_back(elapsed(t0) * 1000);
+      }
+      std::sort(ms.begin(), ms.end());
+      auto pct = [&](double p) { return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
+      std::printf("%zu on-demand thaws (%zu thawed): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms.size(), thawed, pct(0.5),
+                  pct(0.99), ms.empty() ? 0.0 : ms.back());
+      return;
+    }
+    if (!o->key.empty()) {
+      auto r = t.thaw(o->key);
+      if (!ctx.quiet) {
+        std::printf("%s/%s %s\n", t.config().name.c_str(), o->key.c_str(),
+                    r == tiering::ThawOutcome::kThawed ? "thawed" : "was already in the database");
+      }
+      return;
+    }
+    auto st = t.thaw_batch(o->all_archived, o->limit);
+    if (!ctx.quiet) {
+      std::printf("%zu entities thawed, %zu failed in %.2f s (%.0f/s)\n", st.thawed, st.failed, st.seconds,
+                  st.seconds > 0 ? st.thawed / st.seconds : 0.0);
+    }
+    if (st.failed) {
+      fail(ErrorCode::kGeneric, std::to_string(st.failed) + " entities could not be thawed; see the log (tier_thaw_failed) and `strata tier status`");
+    }
+  });
+
+  auto* erase = tier->add_subcommand("erase", "GDPR: destroy every archive of an entity and delete its row; recorded");
+  erase->add_option("key", o->key, "Entity key")->required();
+  erase->callback([&ctx, o] {
+    ctx.finalize();
+    auto repo = ctx.open_repo(true);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    size_t n = t.erase(o->key);
+    if (!ctx.quiet) std::printf("%s/%s erased (%zu archive(s) destroyed); recorded in strata_tier_events\n", t.config().name.c_str(), o->key.c_str(), n);
+  });
+
+  auto* status = tier->add_subcommand("status", "Entities per tier, backlog, failures, packs");
+  status->add_flag("--json", o->json, "One JSON object");
+  status->callback([&ctx, o] {
+    ctx.finalize();
+    std::unique_ptr<Repository> repo;
+    if (!ctx.settings.repo.empty()) repo = ctx.open_repo(false);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    auto s = t.status();
+    std::printf("%s\n", o->json ? s.to_json().c_str() : s.to_text().c_str());
+  });
+}
+
+}  // namespace strata

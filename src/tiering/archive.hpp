@@ -1,0 +1,88 @@
+#pragma once
+// Frozen entities in a Strata repository (docs/TIERING.md "Archive format"). Entities are stored in packs: one data
+// object `tier/<entity>/packs/<pack-id>` holding many sealed entries back to back, and one small index object
+// `tier/<entity>/index/<pack-id>` with a fixed-size record per entry (offset, length, digest, and that entry's own
+// key wrapped under the pack's data key). The index is the commit point of a pack. A single entity is read with
+// two small range reads of the index and one of the data object. Erasing an entity destroys its key in the
+// index (crypto-shredding): the data object is never rewritten, so it can sit in a cold storage class.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/bytes.hpp"
+#include "io/codec.hpp"
+#include "io/crypto.hpp"
+
+namespace strata {
+class Repository;
+class Storage;
+}  // namespace strata
+
+namespace strata::tiering {
+
+struct ArchiveEntry {
+  std::string key;       // the entity key as text
+  std::string document;  // plaintext document (JSON)
+  Digest32 digest{};     // content digest of the entity's rows: decides the pack id, and lets a re-run reuse a pack
+};
+
+struct ReadEntry {
+  std::string document;
+  Digest32 digest{};
+};
+
+struct PackInfo {
+  std::string pack_id;
+  uint32_t entries = 0;
+  uint32_t live = 0;  // entries whose key has not been destroyed
+  uint64_t data_bytes = 0;
+};
+
+class ArchiveStore {
+ public:
+  ArchiveStore(Repository& repo, std::string entity, Compression compression);
+  ~ArchiveStore();
+
+  // Writes one pack holding `entries` (create-only), reads both objects back and verifies them; returns each
+  // entry's location ("<pack-id>/<slot>"). The pack id is derived from the keys and digests, so a run repeated after
+  // a crash finds its own pack and reuses it once every entry has been decrypted and matched.
+  std::vector<std::string> write_pack(const std::vector<ArchiveEntry>& entries);
+  // One entity: authenticates and decompresses. Throws kNotFound (erased/absent) or kCorrupt naming entity/key.
+  ReadEntry read(const std::string& location, const std::string& key);
+  // Many at once, grouped by pack (one index read per pack, one data read when most of a pack is wanted).
+  std::vector<ReadEntry> read_many(const std::vector<std::pair<std::string, std::string>>& location_keys);
+  // Destroys the entry's key. When no live entry remains, removes the pack. Returns false if it was already gone.
+  // Callers serialize rewrites of one pack's index (tiering holds a database advisory lock).
+  bool shred(const std::string& location, const std::string& key);
+  // Every entry of `key` in any pack of this entity (old archives kept after thaw included).
+  std::vector<std::string> find_all(const std::string& key);
+  std::vector<PackInfo> packs();
+  std::string pack_of(const std::string& location) const;
+
+  std::string data_key(const std::string& pack_id) const { return prefix_ + "packs/" + pack_id; }
+  std::string index_key(const std::string& pack_id) const { return prefix_ + "index/" + pack_id; }
+  Digest32 key_hash(const std::string& key) const;
+
+ private:
+  struct Header;
+  Header read_header(const std::string& pack_id);
+  Key32 pack_key(const std::string& pack_id, const Header& h);
+  bool verify_existing(const std::string& pack_id, const std::vector<ArchiveEntry>& entries,
+                       std::vector<std::string>& locations);
+
+  Repository& repo_;
+  Storage& storage_;
+  std::string entity_;
+  std::string prefix_;
+  Compression compression_;
+  std::mutex mu_;
+  std::map<std::string, Key32> key_cache_;  // pack id -> opened data key (opening costs an X25519 operation)
+};
+
+// "<pack-id>/<slot>" -> parts; throws kCorrupt on a malformed location.
+void parse_location(const std::string& location, std::string& pack_id, uint32_t& slot);
+
+}  // namespace strata::tiering

@@ -1,0 +1,154 @@
+#include "tiering/entity.hpp"
+
+#include <set>
+#include <toml++/toml.h>
+
+#include "common/error.hpp"
+
+namespace strata::tiering {
+namespace {
+
+std::vector<std::string> string_list(const toml::node_view<const toml::node>& n, const std::string& where) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  auto* arr = n.as_array();
+  if (!arr) fail(ErrorCode::kUsage, where + " must be a list of column names");
+  for (const auto& v : *arr) {
+    auto s = v.value<std::string>();
+    if (!s) fail(ErrorCode::kUsage, where + " must be a list of column names");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+int64_t duration_value(const toml::node_view<const toml::node>& n, int64_t def) {
+  if (!n) return def;
+  if (auto i = n.value<int64_t>()) return *i;
+  if (auto s = n.value<std::string>()) return parse_duration(*s);
+  fail(ErrorCode::kUsage, "durations must look like \"3d\", \"12h\" or a number of seconds");
+}
+
+size_t count_value(const toml::node_view<const toml::node>& n, size_t def, const std::string& where) {
+  if (!n) return def;
+  auto i = n.value<int64_t>();
+  if (!i || *i < 1) fail(ErrorCode::kUsage, where + " must be a positive integer");
+  return static_cast<size_t>(*i);
+}
+
+EntityConfig parse_entity(const std::string& name, const toml::table& t, const std::string& path) {
+  EntityConfig e;
+  e.name = name;
+  std::string where = "config " + path + " [entity." + name + "]";
+  auto str = [&](const char* k, std::string def) { return t[k].value_or(def); };
+  e.database = str("database", "");
+  e.root = str("root", "");
+  e.key = str("key", "");
+  e.activity = str("activity", "");
+  e.tier_column = str("tier_column", e.tier_column);
+  e.location_column = str("location_column", e.location_column);
+  e.compression = str("compression", e.compression);
+  e.exclude = string_list(t["exclude"], where + " exclude");
+  e.warm_after = duration_value(t["warm_after"], e.warm_after);
+  e.freeze_after = duration_value(t["freeze_after"], e.freeze_after);
+  e.cooldown_batch = count_value(t["cooldown_batch"], e.cooldown_batch, where + " cooldown_batch");
+  e.batch = count_value(t["batch"], e.batch, where + " batch");
+  e.pack_size = count_value(t["pack_size"], e.pack_size, where + " pack_size");
+  e.keep_after_thaw = t["keep_after_thaw"].value_or(false);
+  if (t.contains("password")) fail(ErrorCode::kUsage, where + " contains a password; use PGPASSWORD or ~/.pgpass instead");
+  if (auto* kids = t["child"].as_array()) {
+    for (const auto& k : *kids) {
+      auto* kt = k.as_table();
+      if (!kt) fail(ErrorCode::kUsage, where + ": every [[entity." + name + ".child]] must be a table");
+      ChildTable c;
+      c.table = (*kt)["table"].value_or(std::string());
+      c.fk = (*kt)["fk"].value_or(std::string());
+      c.parent = (*kt)["parent"].value_or(std::string());
+      c.parent_key = (*kt)["parent_key"].value_or(std::string());
+      c.exclude = string_list((*kt)["exclude"], where + " child exclude");
+      e.children.push_back(std::move(c));
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+int64_t parse_duration(const std::string& text) {
+  if (text.empty()) fail(ErrorCode::kUsage, "empty duration; use e.g. \"3d\"");
+  size_t pos = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &pos);
+  } catch (...) {
+    fail(ErrorCode::kUsage, "invalid duration '" + text + "'; use e.g. \"3d\", \"12h\", \"30m\", \"45s\"");
+  }
+  std::string unit = text.substr(pos);
+  if (unit.empty() || unit == "s") return v;
+  if (unit == "m") return v * 60;
+  if (unit == "h") return v * 3600;
+  if (unit == "d") return v * 86400;
+  fail(ErrorCode::kUsage, "invalid duration '" + text + "'; use e.g. \"3d\", \"12h\", \"30m\", \"45s\"");
+}
+
+int EntityConfig::depth(const ChildTable& t) const {
+  int d = 1;
+  const ChildTable* cur = &t;
+  while (!cur->parent.empty() && cur->parent != root) {
+    const ChildTable* up = nullptr;
+    for (const auto& c : children) {
+      if (c.table == cur->parent) up = &c;
+    }
+    if (!up) fail(ErrorCode::kUsage, "entity " + name + ": child table " + cur->table + " names unknown parent " + cur->parent);
+    cur = up;
+    if (++d > static_cast<int>(children.size()) + 1) fail(ErrorCode::kUsage, "entity " + name + ": child tables form a cycle");
+  }
+  return d;
+}
+
+void EntityConfig::validate() const {
+  std::string w = "entity " + name + ": ";
+  if (database.empty()) fail(ErrorCode::kUsage, w + "set database (a libpq conninfo such as \"host=127.0.0.1 dbname=game\")");
+  if (root.empty() || key.empty() || activity.empty()) fail(ErrorCode::kUsage, w + "set root, key and activity");
+  if (warm_after <= 0 || freeze_after < warm_after) fail(ErrorCode::kUsage, w + "need 0 < warm_after <= freeze_after");
+  std::set<std::string> seen{root};
+  for (const auto& c : children) {
+    if (c.table.empty() || c.fk.empty()) fail(ErrorCode::kUsage, w + "every child needs table and fk");
+    if (!seen.insert(c.table).second) fail(ErrorCode::kUsage, w + "table " + c.table + " is listed twice");
+    if (!c.parent.empty() && c.parent != root && c.parent_key.empty()) {
+      fail(ErrorCode::kUsage, w + "child " + c.table + " needs parent_key (the column of " + c.parent + " that fk references)");
+    }
+    depth(c);
+  }
+  for (const auto& x : exclude) {
+    if (x == key || x == activity) fail(ErrorCode::kUsage, w + "the key and activity columns cannot be excluded");
+  }
+}
+
+std::map<std::string, EntityConfig> load_entities(const std::string& path) {
+  std::map<std::string, EntityConfig> out;
+  if (path.empty()) return out;
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    fail(ErrorCode::kUsage, "config file " + path + " line " + std::to_string(e.source().begin.line) + ": " +
+                                std::string(e.description()));
+  }
+  if (auto* ents = t["entity"].as_table()) {
+    for (const auto& [name, node] : *ents) {
+      if (auto* tbl = node.as_table()) out[std::string(name.str())] = parse_entity(std::string(name.str()), *tbl, path);
+    }
+  }
+  return out;
+}
+
+EntityConfig load_entity(const std::string& path, const std::string& name) {
+  if (path.empty()) fail(ErrorCode::kUsage, "no config file: entity " + name + " must be defined under [entity." + name + "] (pass --config)");
+  auto all = load_entities(path);
+  auto it = all.find(name);
+  if (it == all.end()) fail(ErrorCode::kUsage, "config file " + path + " has no [entity." + name + "]; see docs/TIERING.md");
+  it->second.validate();
+  return it->second;
+}
+
+}  // namespace strata::tiering

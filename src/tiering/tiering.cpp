@@ -1,0 +1,863 @@
+#include "tiering/tiering.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "io/crypto.hpp"
+#include "repo/repository.hpp"
+#include "storage/storage.hpp"
+#include "tiering/archive.hpp"
+#include "tiering/failpoint.hpp"
+#include "tiering/pg.hpp"
+
+namespace strata::tiering {
+namespace {
+
+using json = nlohmann::json;
+constexpr int kDocVersion = 1;
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Column {
+  std::string name, type;
+  bool notnull = false, hasdef = false;
+};
+
+struct Table {
+  std::string name;
+  int depth = 0;  // 0 = root
+  std::vector<Column> current;  // the table as it is now (generated columns left out)
+  std::vector<std::string> cols, types;  // archived columns
+  std::string key_expr, from_where;  // "t1.player_id", "FROM a t0, b t1 WHERE ... AND t1.player_id = ANY($1::uuid[])"
+  std::string using_where;           // for DELETE: "USING b t1 WHERE ..." or "WHERE ..."
+  std::string col_list;              // t0."a", t0."b"
+};
+
+void encode_row(std::string& out, const PgRow& row, size_t from) {
+  for (size_t i = from; i < row.size(); ++i) {
+    if (!row[i]) {
+      out += '\xff';
+      continue;
+    }
+    out += '\0';
+    uint32_t n = static_cast<uint32_t>(row[i]->size());
+    out.append(reinterpret_cast<const char*>(&n), 4);
+    out += *row[i];
+  }
+}
+
+// Order-independent digest of an entity's rows: the same rows give the same digest however they were read.
+// rows[t] are the archived columns of table t (no key column).
+Digest32 rows_digest(const std::vector<const Table*>& tables, const std::vector<std::vector<PgRow>>& rows) {
+  Sha256 h;
+  std::vector<std::string> enc;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    std::string head = "T" + tables[t]->name;
+    head += '\0';
+    h.update(as_bytes(head));
+    enc.clear();
+    for (const auto& r : rows[t]) {
+      enc.emplace_back();
+      encode_row(enc.back(), r, 0);
+    }
+    std::sort(enc.begin(), enc.end());
+    for (const auto& e : enc) {
+      uint32_t n = static_cast<uint32_t>(e.size());
+      h.update(ByteView(reinterpret_cast<const uint8_t*>(&n), 4));
+      h.update(as_bytes(e));
+    }
+  }
+  return h.finish();
+}
+
+PgRow tail(const PgRow& r) { return PgRow(r.begin() + 1, r.end()); }
+
+}  // namespace
+
+struct Tierer::Impl {
+  EntityConfig cfg;
+  Repository* repo;
+  std::unique_ptr<PgConn> conn;
+  std::unique_ptr<ArchiveStore> store;
+  std::vector<Table> tables;  // [0] = root, then children sorted by depth (parents first)
+  std::string key_type;
+  bool schema_loaded = false;
+  std::string who;  // "entity players"
+
+  Impl(EntityConfig c, Repository* r) : cfg(std::move(c)), repo(r), who("entity " + cfg.name) {
+    conn = std::make_unique<PgConn>(cfg.database);
+    if (repo) store = std::make_unique<ArchiveStore>(*repo, cfg.name, parse_compression(cfg.compression));
+  }
+
+  std::string q(const std::string& s) const { return quote_ident(s); }
+  std::string root_q() const { return q(cfg.root); }
+  std::string ent(const std::string& key) const { return cfg.name + "/" + key; }
+
+  ArchiveStore& archive() {
+    if (!store) fail(ErrorCode::kUsage, who + ": this operation needs the repository (--repo)");
+    return *store;
+  }
+
+  std::vector<Column> columns_of(const std::string& table) {
+    auto r = conn->exec(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef OR a.attidentity <> '' "
+        "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND a.attgenerated = '' ORDER BY a.attnum",
+        {q(table)});
+    if (r.rows.empty()) fail(ErrorCode::kUsage, who + ": table " + table + " does not exist in " + conn->describe() + "; check the config or run `strata tier setup`");
+    std::vector<Column> out;
+    for (auto& row : r.rows) out.push_back({*row[0], *row[1], *row[2] == "t", *row[3] == "t"});
+    return out;
+  }
+
+  static bool has_col(const std::vector<Column>& cs, const std::string& n) {
+    return std::any_of(cs.begin(), cs.end(), [&](const Column& c) { return c.name == n; });
+  }
+
+  void load_schema() {
+    if (schema_loaded) return;
+    tables.clear();
+    Table root;
+    root.name = cfg.root;
+    root.current = columns_of(cfg.root);
+    for (const auto& need : {cfg.key, cfg.activity, cfg.tier_column, cfg.location_column}) {
+      if (!has_col(root.current, need)) {
+        fail(ErrorCode::kUsage, who + ": table " + cfg.root + " has no column " + need + "; run `strata tier setup --entity " + cfg.name + " --apply` or fix the config");
+      }
+    }
+    for (const auto& c : root.current) {
+      if (c.name == cfg.key) key_type = c.type;
+    }
+    std::set<std::string> skip(cfg.exclude.begin(), cfg.exclude.end());
+    skip.insert(cfg.tier_column);
+    skip.insert(cfg.location_column);
+    for (const auto& c : root.current) {
+      if (!skip.count(c.name)) {
+        root.cols.push_back(c.name);
+        root.types.push_back(c.type);
+      }
+    }
+    root.key_expr = "t0." + q(cfg.key);
+    std::string any = " = ANY($1::" + key_type + "[])";
+    root.from_where = "FROM " + root_q() + " t0 WHERE " + root.key_expr + any;
+    tables.push_back(std::move(root));
+
+    std::vector<const ChildTable*> kids;
+    for (const auto& c : cfg.children) kids.push_back(&c);
+    std::stable_sort(kids.begin(), kids.end(), [&](auto* a, auto* b) { return cfg.depth(*a) < cfg.depth(*b); });
+    for (const ChildTable* c : kids) {
+      Table t;
+      t.name = c->table;
+      t.depth = cfg.depth(*c);
+      t.current = columns_of(c->table);
+      if (!has_col(t.current, c->fk)) fail(ErrorCode::kUsage, who + ": table " + c->table + " has no column " + c->fk);
+      std::set<std::string> ex(c->exclude.begin(), c->exclude.end());
+      for (const auto& col : t.current) {
+        if (!ex.count(col.name)) {
+          t.cols.push_back(col.name);
+          t.types.push_back(col.type);
+        }
+      }
+      // Walk up to the table that references the root; every hop is one join.
+      std::vector<std::string> joins, conds;
+      const ChildTable* cur = c;
+      int i = 0;
+      while (!cur->parent.empty() && cur->parent != cfg.root) {
+        const ChildTable* up = nullptr;
+        for (const auto& p : cfg.children) {
+          if (p.table == cur->parent) up = &p;
+        }
+        std::string next = "t" + std::to_string(i + 1);
+        joins.push_back(q(up->table) + " " + next);
+        conds.push_back("t" + std::to_string(i) + "." + q(cur->fk) + " = " + next + "." + q(cur->parent_key));
+        cur = up;
+        ++i;
+      }
+      t.key_expr = "t" + std::to_string(i) + "." + q(cur->fk);
+      conds.push_back(t.key_expr + any);
+      std::string where;
+      for (size_t k = 0; k < conds.size(); ++k) where += (k ? " AND " : "") + conds[k];
+      std::string from = q(c->table) + " t0";
+      for (const auto& j : joins) from += ", " + j;
+      t.from_where = "FROM " + from + " WHERE " + where;
+      std::string using_list;
+      for (size_t k = 0; k < joins.size(); ++k) using_list += (k ? ", " : "") + joins[k];
+      t.using_where = (using_list.empty() ? "" : "USING " + using_list + " ") + "WHERE " + where;
+      tables.push_back(std::move(t));
+    }
+    for (auto& t : tables) {
+      for (size_t k = 0; k < t.cols.size(); ++k) t.col_list += (k ? ", t0." : "t0.") + q(t.cols[k]);
+    }
+    schema_loaded = true;
+  }
+
+  std::vector<const Table*> table_ptrs() const {
+    std::vector<const Table*> out;
+    for (const auto& t : tables) out.push_back(&t);
+    return out;
+  }
+
+  void record_event(const std::string& key, const std::string& event, const std::string& detail) {
+    try {
+      conn->exec("INSERT INTO strata_tier_events (entity, key, event, detail) VALUES ($1, $2, $3, $4)",
+                 {cfg.name, key, event, detail});
+    } catch (const StrataError& e) {
+      log::warn("tier_event_not_recorded", {{"entity", cfg.name}, {"event", event}, {"reason", e.what()}});
+    }
+  }
+
+  // ---------------------------------------------------------------- freeze
+
+  struct Snap {
+    std::vector<std::vector<PgRow>> rows;  // per table, archived columns only
+    Digest32 digest{};
+    std::string location;
+  };
+
+  std::unordered_map<std::string, Snap> snapshot(const std::vector<std::string>& keys) {
+    std::unordered_map<std::string, Snap> snaps;
+    std::string arr = text_array(keys);
+    PgTx tx(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const Table& root = tables[0];
+    auto rr = conn->exec("SELECT " + root.key_expr + "::text, " + root.col_list + " " + root.from_where + " AND t0." +
+                             q(cfg.tier_column) + " = 'warm'",
+                         {arr});
+    for (auto& row : rr.rows) {
+      Snap& s = snaps[*row[0]];
+      s.rows.resize(tables.size());
+      s.rows[0].push_back(tail(row));
+    }
+    for (size_t t = 1; t < tables.size(); ++t) {
+      auto r = conn->exec("SELECT " + tables[t].key_expr + "::text, " + tables[t].col_list + " " + tables[t].from_where, {arr});
+      for (auto& row : r.rows) {
+        auto it = snaps.find(*row[0]);
+        if (it != snaps.end()) it->second.rows[t].push_back(tail(row));
+      }
+    }
+    tx.commit();
+    auto ptrs = table_ptrs();
+    for (auto& [k, s] : snaps) s.digest = rows_digest(ptrs, s.rows);
+    return snaps;
+  }
+
+  std::string document(const std::string& key, const Snap& s, const std::string& now) {
+    json doc;
+    doc["format"] = "strata-tier-entity";
+    doc["version"] = kDocVersion;
+    doc["entity"] = cfg.name;
+    doc["key"] = key;
+    doc["frozen_at"] = now;
+    doc["digest"] = digest_hex(s.digest);
+    json tabs = json::array();
+    for (size_t t = 0; t < tables.size(); ++t) {
+      json jt;
+      jt["name"] = tables[t].name;
+      jt["columns"] = tables[t].cols;
+      jt["types"] = tables[t].types;
+      json rows = json::array();
+      for (const auto& r : s.rows[t]) {
+        json jr = json::array();
+        for (const auto& v : r) jr.push_back(v ? json(*v) : json(nullptr));
+        rows.push_back(std::move(jr));
+      }
+      jt["rows"] = std::move(rows);
+      tabs.push_back(std::move(jt));
+    }
+    doc["tables"] = std::move(tabs);
+    try {
+      return doc.dump();
+    } catch (const json::exception&) {
+      fail(ErrorCode::kSourceFailed, "entity " + ent(key) + " has text that is not valid UTF-8; the database encoding must be UTF8");
+    }
+  }
+
+  // One deleting transaction for the entities in `snaps` that still match; returns the keys archived.
+  std::vector<std::string> commit_batch(std::unordered_map<std::string, Snap>& snaps, FreezeStats& stats) {
+    std::set<std::string> candidates;
+    for (auto& [k, s] : snaps) candidates.insert(k);
+    auto ptrs = table_ptrs();
+    for (int attempt = 0; attempt < 4 && !candidates.empty(); ++attempt) {
+      std::vector<std::string> keys(candidates.begin(), candidates.end());
+      std::string arr = text_array(keys);
+      PgTx tx(*conn);
+      const Table& root = tables[0];
+      // The row lock also blocks new child rows: inserting one takes a KEY SHARE lock on this row.
+      auto locked = conn->exec("SELECT " + root.key_expr + "::text, " + root.col_list + " " + root.from_where + " AND t0." +
+                                   q(cfg.tier_column) + " = 'warm' ORDER BY 1 FOR UPDATE OF t0",
+                               {arr});
+      std::unordered_map<std::string, std::vector<std::vector<PgRow>>> now;
+      std::set<std::string> changed(candidates);
+      for (auto& row : locked.rows) {
+        const std::string& k = *row[0];
+        auto& rows = now[k];
+        rows.resize(tables.size());
+        rows[0].push_back(tail(row));
+        if (snaps[k].rows[0].size() == 1 && snaps[k].rows[0][0] == rows[0][0]) changed.erase(k);
+      }
+      if (!changed.empty()) {
+        tx.commit();  // nothing done yet; release the locks before retrying
+        for (const auto& k : changed) {
+          candidates.erase(k);
+          ++stats.skipped;
+          log::info("tier_freeze_skipped", {{"entity", cfg.name}, {"key", k}, {"reason", "changed or active since the snapshot"}});
+        }
+        continue;
+      }
+      // Deepest tables first, so no foreign key is ever left dangling inside the transaction.
+      for (size_t t = tables.size() - 1; t >= 1; --t) {
+        auto del = conn->exec("DELETE FROM " + q(tables[t].name) + " t0 " + tables[t].using_where + " RETURNING " +
+                                  tables[t].key_expr + "::text, " + tables[t].col_list,
+                              {arr});
+        for (auto& row : del.rows) {
+          auto& rows = now[*row[0]];
+          rows[t].push_back(tail(row));
+        }
+      }
+      for (const auto& k : keys) {
+        if (rows_digest(ptrs, now[k]) != snaps[k].digest) changed.insert(k);
+      }
+      if (!changed.empty()) {
+        // A child row changed after the snapshot: undo every delete of this batch and try again without them.
+        tx.rollback();
+        for (const auto& k : changed) {
+          candidates.erase(k);
+          ++stats.skipped;
+          log::info("tier_freeze_skipped", {{"entity", cfg.name}, {"key", k}, {"reason", "rows changed since the snapshot"}});
+        }
+        continue;
+      }
+      std::vector<std::string> locs;
+      for (const auto& k : keys) locs.push_back(snaps[k].location);
+      conn->exec("UPDATE " + root_q() + " r SET " + q(cfg.tier_column) + " = 'archived', " + q(cfg.location_column) +
+                     " = v.loc FROM unnest($1::text[], $2::text[]) AS v(k, loc) WHERE r." + q(cfg.key) + " = v.k::" + key_type,
+                 {arr, text_array(locs)});
+      failpoint("freeze.before_commit");
+      tx.commit();
+      failpoint("freeze.after_commit");
+      return keys;
+    }
+    return {};
+  }
+
+  FreezeStats freeze_batch(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
+    FreezeStats st;
+    load_schema();
+    auto snaps = snapshot(keys);
+    st.skipped += keys.size() - snaps.size();
+    if (snaps.empty()) return st;
+    failpoint("freeze.after_snapshot");
+    std::string now = iso_utc(now_epoch());
+    std::vector<std::string> order;
+    for (auto& [k, s] : snaps) order.push_back(k);
+    std::sort(order.begin(), order.end());
+    for (size_t i = 0; i < order.size(); i += cfg.pack_size) {
+      std::vector<ArchiveEntry> entries;
+      for (size_t j = i; j < std::min(order.size(), i + cfg.pack_size); ++j) {
+        const Snap& s = snaps[order[j]];
+        entries.push_back({order[j], document(order[j], s, now), s.digest});
+      }
+      auto locs = archive().write_pack(entries);
+      ++st.packs;
+      for (size_t j = 0; j < locs.size(); ++j) snaps[entries[j].key].location = locs[j];
+      for (const auto& e : entries) st.stored_bytes += e.document.size();
+    }
+    failpoint("freeze.after_store");
+    if (hooks.before_commit) hooks.before_commit(order);
+    auto done = commit_batch(snaps, st);
+    st.frozen += done.size();
+    return st;
+  }
+
+  // ---------------------------------------------------------------- thaw
+
+  struct Insert {
+    std::string table;
+    int depth = 0;
+    std::string columns;  // quoted column list
+    std::string data;     // COPY text
+  };
+
+  // The cached schema may predate an ALTER TABLE: on an incompatibility, look again once before failing.
+  void stage_document(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out) {
+    std::map<std::string, Insert> one;
+    try {
+      stage_one(key, entry, one);
+    } catch (const StrataError& e) {
+      if (e.code() != ErrorCode::kUnsupportedVersion) throw;
+      schema_loaded = false;
+      load_schema();
+      one.clear();
+      stage_one(key, entry, one);
+    }
+    for (auto& [k, ins] : one) {
+      auto& dst = out[k];
+      dst.table = ins.table;
+      dst.depth = ins.depth;
+      dst.columns = ins.columns;
+      dst.data += ins.data;
+    }
+  }
+
+  // Checks a document against the tables as they are now and appends its child rows to `out`.
+  void stage_one(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out) {
+    std::string what = "archive of " + ent(key);
+    json doc;
+    try {
+      doc = json::parse(entry.document);
+    } catch (const json::exception&) {
+      fail(ErrorCode::kCorrupt, what + " is not a valid document");
+    }
+    if (doc.value("format", "") != "strata-tier-entity") fail(ErrorCode::kCorrupt, what + " is not a tiering document");
+    if (doc.value("version", 0) > kDocVersion) fail(ErrorCode::kUnsupportedVersion, what + " was written by a newer strata; upgrade strata");
+    if (doc.value("entity", "") != cfg.name || doc.value("key", "") != key) fail(ErrorCode::kCorrupt, what + " holds another entity");
+    std::vector<const Table*> ptrs;
+    std::vector<std::vector<PgRow>> rows;
+    for (const auto& jt : doc.at("tables")) {
+      std::string name = jt.at("name").get<std::string>();
+      const Table* t = nullptr;
+      for (const auto& x : tables) {
+        if (x.name == name) t = &x;
+      }
+      if (!t) fail(ErrorCode::kUnsupportedVersion, what + " has rows of table " + name + ", which is no longer part of the entity; add it back to [entity." + cfg.name + "] to thaw");
+      auto cols = jt.at("columns").get<std::vector<std::string>>();
+      std::vector<PgRow> trows;
+      for (const auto& jr : jt.at("rows")) {
+        PgRow r;
+        for (const auto& v : jr) r.push_back(v.is_null() ? PgValue() : PgValue(v.get<std::string>()));
+        if (r.size() != cols.size()) fail(ErrorCode::kCorrupt, what + ": a row of " + name + " has the wrong number of values");
+        trows.push_back(std::move(r));
+      }
+      ptrs.push_back(t);
+      rows.push_back(trows);
+      if (t->depth == 0) continue;  // the root row never left the database
+      for (const auto& c : cols) {
+        if (!has_col(t->current, c)) {
+          fail(ErrorCode::kUnsupportedVersion, what + " has column " + name + "." + c + ", which the table no longer has; add the column back to thaw it");
+        }
+      }
+      for (const auto& c : t->current) {
+        if (std::find(cols.begin(), cols.end(), c.name) == cols.end() && c.notnull && !c.hasdef) {
+          fail(ErrorCode::kUnsupportedVersion, what + ": column " + name + "." + c.name + " was added NOT NULL without a default; give it a default to thaw archives older than it");
+        }
+      }
+      std::string col_list;
+      for (size_t k = 0; k < cols.size(); ++k) col_list += (k ? ", " : "") + q(cols[k]);
+      auto& ins = out[name + "\n" + col_list];
+      ins.table = t->name;
+      ins.depth = t->depth;
+      ins.columns = col_list;
+      for (const auto& r : trows) {
+        for (size_t k = 0; k < r.size(); ++k) {
+          if (k) ins.data += '\t';
+          copy_escape(ins.data, r[k]);
+        }
+        ins.data += '\n';
+      }
+    }
+    // The digest covers the rows as they were when frozen, in the writer's table order.
+    Digest32 d = rows_digest(ptrs, rows);
+    if (digest_hex(d) != doc.value("digest", "") || d != entry.digest) {
+      fail(ErrorCode::kCorrupt, what + ": rows do not match the recorded digest; the archive is damaged");
+    }
+  }
+
+  void run_inserts(std::map<std::string, Insert>& staged) {
+    std::vector<Insert*> order;
+    for (auto& [k, ins] : staged) order.push_back(&ins);
+    std::stable_sort(order.begin(), order.end(), [](Insert* a, Insert* b) { return a->depth < b->depth; });
+    for (Insert* ins : order) {
+      if (ins->data.empty()) continue;
+      conn->copy_in("COPY " + q(ins->table) + " (" + ins->columns + ") FROM STDIN", ins->data);
+    }
+  }
+
+  void shred_after_thaw(const std::vector<std::pair<std::string, std::string>>& loc_keys) {
+    if (cfg.keep_after_thaw || loc_keys.empty()) return;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_pack;
+    for (const auto& lk : loc_keys) by_pack[archive().pack_of(lk.first)].push_back(lk);
+    for (auto& [pack, lks] : by_pack) {
+      try {
+        PgTx tx(*conn);
+        // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
+        conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
+        for (const auto& [loc, key] : lks) archive().shred(loc, key);
+        tx.commit();
+      } catch (const StrataError& e) {
+        // The entity is hot and correct; a leftover archive only costs space and is found again by erase.
+        log::warn("tier_archive_not_removed", {{"entity", cfg.name}, {"pack", pack}, {"reason", e.what()}});
+      }
+    }
+  }
+};
+
+Tierer::Tierer(EntityConfig config, Repository* repo) : impl_(std::make_unique<Impl>(std::move(config), repo)) {}
+Tierer::~Tierer() = default;
+const EntityConfig& Tierer::config() const { return impl_->cfg; }
+
+std::string Tierer::setup_ddl() {
+  const auto& c = impl_->cfg;
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  auto idx = [&](const std::string& t, const std::string& col) { return q((t + "_" + col + "_strata_idx").substr(0, 63)); };
+  std::string s;
+  s += "ALTER TABLE " + q(c.root) + " ADD COLUMN IF NOT EXISTS " + q(c.tier_column) +
+       " text NOT NULL DEFAULT 'hot' CHECK (" + q(c.tier_column) + " IN ('hot', 'warm', 'archived', 'restoring'));\n";
+  s += "ALTER TABLE " + q(c.root) + " ADD COLUMN IF NOT EXISTS " + q(c.location_column) + " text;\n";
+  s += "CREATE INDEX IF NOT EXISTS " + idx(c.root, c.tier_column) + " ON " + q(c.root) + " (" + q(c.tier_column) + ", " +
+       q(c.activity) + ");\n";
+  for (const auto& ch : c.children) {
+    s += "CREATE INDEX IF NOT EXISTS " + idx(ch.table, ch.fk) + " ON " + q(ch.table) + " (" + q(ch.fk) + ");\n";
+  }
+  s += "CREATE TABLE IF NOT EXISTS strata_tier_events (at timestamptz NOT NULL DEFAULT now(), entity text NOT NULL, "
+       "key text, event text NOT NULL, detail text);\n";
+  s += "CREATE INDEX IF NOT EXISTS strata_tier_events_at_idx ON strata_tier_events (entity, at);\n";
+  return s;
+}
+
+void Tierer::apply_setup() {
+  impl_->conn->exec(setup_ddl());
+  impl_->schema_loaded = false;
+  log::info("tier_setup", {{"entity", impl_->cfg.name}});
+}
+
+CooldownStats Tierer::cooldown(size_t limit) {
+  auto& m = *impl_;
+  m.load_schema();
+  auto t0 = std::chrono::steady_clock::now();
+  CooldownStats st;
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  const auto& c = m.cfg;
+  // Each batch is its own short transaction found through the (tier, activity) index; rows a live session holds
+  // are skipped and picked up next time instead of waited for.
+  auto run = [&](const std::string& from, const std::string& to, const std::string& cond, size_t& counter) {
+    while (counter < limit) {
+      size_t n = std::min(c.cooldown_batch, limit - counter);
+      auto r = m.conn->exec("UPDATE " + q(c.root) + " r SET " + q(c.tier_column) + " = '" + to + "' FROM (SELECT " +
+                                q(c.key) + " FROM " + q(c.root) + " WHERE " + q(c.tier_column) + " = '" + from + "' AND " +
+                                q(c.activity) + cond + " now() - make_interval(secs => $1::bigint) LIMIT " +
+                                std::to_string(n) + " FOR UPDATE SKIP LOCKED) s WHERE r." + q(c.key) + " = s." + q(c.key),
+                            {std::to_string(c.warm_after)});
+      counter += r.affected;
+      if (r.affected < n) break;
+    }
+  };
+  run("hot", "warm", " <", st.warmed);
+  size_t limit_rewarm = 0;
+  run("warm", "hot", " >=", limit_rewarm);
+  st.rewarmed = limit_rewarm;
+  st.seconds = since(t0);
+  log::info("tier_cooldown", {{"entity", c.name}, {"warmed", uint64_t{st.warmed}}, {"rewarmed", uint64_t{st.rewarmed}},
+                              {"seconds", st.seconds}});
+  return st;
+}
+
+FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
+  auto& m = *impl_;
+  m.load_schema();
+  m.archive();
+  auto t0 = std::chrono::steady_clock::now();
+  // One freezer per entity type: two would lock the same rows in different batches.
+  auto got = m.conn->exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
+  if (*got.rows[0][0] != "t") fail(ErrorCode::kLocked, "entity " + m.cfg.name + ": another freeze is running; wait for it or stop it");
+  FreezeStats total;
+  std::set<std::string> tried;
+  try {
+    auto q = [](const std::string& s) { return quote_ident(s); };
+    while (total.frozen + total.skipped < limit) {
+      size_t n = std::min(m.cfg.batch, limit - total.frozen - total.skipped);
+      auto r = m.conn->exec("SELECT " + q(m.cfg.key) + "::text FROM " + q(m.cfg.root) + " WHERE " + q(m.cfg.tier_column) +
+                                " = 'warm' AND " + q(m.cfg.activity) + " < now() - make_interval(secs => $1::bigint) ORDER BY " +
+                                q(m.cfg.activity) + " LIMIT " + std::to_string(n + tried.size()),
+                            {std::to_string(m.cfg.freeze_after)});
+      std::vector<std::string> keys;
+      for (auto& row : r.rows) {
+        if (!tried.count(*row[0]) && keys.size() < n) keys.push_back(*row[0]);
+      }
+      if (keys.empty()) break;
+      auto tb = std::chrono::steady_clock::now();
+      FreezeStats b = m.freeze_batch(keys, hooks);
+      for (const auto& k : keys) tried.insert(k);
+      total.frozen += b.frozen;
+      total.skipped += b.skipped;
+      total.packs += b.packs;
+      total.stored_bytes += b.stored_bytes;
+      double secs = since(tb);
+      log::info("tier_freeze_batch", {{"entity", m.cfg.name}, {"frozen", uint64_t{b.frozen}}, {"skipped", uint64_t{b.skipped}},
+                                      {"seconds", secs}, {"per_second", secs > 0 ? b.frozen / secs : 0.0}});
+    }
+  } catch (...) {
+    m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
+    throw;
+  }
+  m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
+  total.seconds = since(t0);
+  log::info("tier_freeze", {{"entity", m.cfg.name}, {"frozen", uint64_t{total.frozen}}, {"skipped", uint64_t{total.skipped}},
+                            {"packs", uint64_t{total.packs}}, {"seconds", total.seconds},
+                            {"per_second", total.seconds > 0 ? total.frozen / total.seconds : 0.0}});
+  return total;
+}
+
+FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
+  auto t0 = std::chrono::steady_clock::now();
+  FreezeStats total;
+  for (size_t i = 0; i < keys.size(); i += impl_->cfg.batch) {
+    std::vector<std::string> part(keys.begin() + i, keys.begin() + std::min(keys.size(), i + impl_->cfg.batch));
+    FreezeStats b = impl_->freeze_batch(part, hooks);
+    total.frozen += b.frozen;
+    total.skipped += b.skipped;
+    total.packs += b.packs;
+    total.stored_bytes += b.stored_bytes;
+  }
+  total.seconds = since(t0);
+  return total;
+}
+
+ThawOutcome Tierer::thaw(const std::string& key) {
+  auto& m = *impl_;
+  m.load_schema();
+  auto t0 = std::chrono::steady_clock::now();
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  std::string loc;
+  {
+    PgTx tx(*m.conn);
+    auto r = m.conn->exec("SELECT " + q(m.cfg.tier_column) + ", " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
+                              " WHERE " + q(m.cfg.key) + " = $1::" + m.key_type + " FOR UPDATE",
+                          {key});
+    if (r.rows.empty()) fail(ErrorCode::kNotFound, "entity " + m.ent(key) + " does not exist in " + m.conn->describe());
+    const std::string tier = r.rows[0][0].value_or("");
+    if (tier == "hot" || tier == "warm") {
+      tx.commit();
+      return ThawOutcome::kAlreadyHot;
+    }
+    if (!r.rows[0][1]) {
+      fail(ErrorCode::kCorrupt, "entity " + m.ent(key) + " is " + tier + " but has no archive location; set its tier by hand after checking its rows");
+    }
+    loc = *r.rows[0][1];
+    try {
+      ReadEntry e = m.archive().read(loc, key);
+      std::map<std::string, Impl::Insert> staged;
+      m.stage_document(key, e, staged);
+      m.run_inserts(staged);
+    } catch (const StrataError& e) {
+      tx.rollback();
+      m.record_event(key, "thaw_failed", e.what());
+      throw;
+    }
+    m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
+                     " = NULL WHERE " + q(m.cfg.key) + " = $1::" + m.key_type,
+                 {key});
+    failpoint("thaw.before_commit");
+    tx.commit();
+    failpoint("thaw.after_commit");
+  }
+  m.shred_after_thaw({{loc, key}});
+  log::debug("tier_thaw", {{"entity", m.cfg.name}, {"key", key}, {"ms", since(t0) * 1000}});
+  return ThawOutcome::kThawed;
+}
+
+ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
+  auto& m = *impl_;
+  m.load_schema();
+  m.archive();
+  auto t0 = std::chrono::steady_clock::now();
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  ThawStats st;
+  std::set<std::string> failed;
+  std::string tiers = all_archived ? "IN ('archived', 'restoring')" : "= 'restoring'";
+  while (st.thawed < limit) {
+    size_t n = std::min(m.cfg.batch, limit - st.thawed);
+    std::vector<std::pair<std::string, std::string>> done;
+    bool fallback = false;
+    std::vector<std::string> batch_keys;
+    {
+      PgTx tx(*m.conn);
+      auto r = m.conn->exec("SELECT " + q(m.cfg.key) + "::text, " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
+                                " WHERE " + q(m.cfg.tier_column) + " " + tiers + " AND NOT (" + q(m.cfg.key) + "::text = ANY($1::text[])) LIMIT " +
+                                std::to_string(n) + " FOR UPDATE SKIP LOCKED",
+                            {text_array(std::vector<std::string>(failed.begin(), failed.end()))});
+      if (r.rows.empty()) break;
+      std::vector<std::pair<std::string, std::string>> lks;
+      for (auto& row : r.rows) {
+        batch_keys.push_back(*row[0]);
+        if (!row[1]) {
+          failed.insert(*row[0]);
+          ++st.failed;
+          m.record_event(*row[0], "thaw_failed", "no archive location");
+          continue;
+        }
+        lks.emplace_back(*row[1], *row[0]);
+      }
+      std::vector<ReadEntry> entries;
+      try {
+        entries = m.archive().read_many(lks);
+      } catch (const StrataError&) {
+        fallback = true;  // find the bad one entity by entity below
+      }
+      std::map<std::string, Impl::Insert> staged;
+      std::vector<std::string> ok;
+      if (!fallback) {
+        for (size_t i = 0; i < lks.size(); ++i) {
+          try {
+            m.stage_document(lks[i].second, entries[i], staged);
+            ok.push_back(lks[i].second);
+            done.push_back(lks[i]);
+          } catch (const StrataError& e) {
+            failed.insert(lks[i].second);
+            ++st.failed;
+            log::warn("tier_thaw_failed", {{"entity", m.cfg.name}, {"key", lks[i].second}, {"reason", e.what()}});
+          }
+        }
+        try {
+          m.run_inserts(staged);
+          m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
+                           " = NULL WHERE " + q(m.cfg.key) + " = ANY($1::" + m.key_type + "[])",
+                       {text_array(ok)});
+          failpoint("thaw.before_commit");
+          tx.commit();
+          failpoint("thaw.after_commit");
+          st.thawed += ok.size();
+        } catch (const StrataError&) {
+          fallback = true;
+          done.clear();
+        }
+      }
+    }
+    if (fallback) {
+      // Something in this batch is wrong (a damaged archive, rows in the way): thaw one by one, so only that entity
+      // stays behind and is reported.
+      for (const auto& k : batch_keys) {
+        if (failed.count(k)) continue;
+        try {
+          if (thaw(k) == ThawOutcome::kThawed) ++st.thawed;
+        } catch (const StrataError& e) {
+          failed.insert(k);
+          ++st.failed;
+          log::warn("tier_thaw_failed", {{"entity", m.cfg.name}, {"key", k}, {"reason", e.what()}});
+        }
+      }
+      continue;
+    }
+    m.shred_after_thaw(done);
+  }
+  for (const auto& k : failed) m.record_event(k, "thaw_failed", "see the log");
+  st.seconds = since(t0);
+  log::info("tier_thaw", {{"entity", m.cfg.name}, {"thawed", uint64_t{st.thawed}}, {"failed", uint64_t{st.failed}},
+                          {"seconds", st.seconds}, {"per_second", st.seconds > 0 ? st.thawed / st.seconds : 0.0}});
+  return st;
+}
+
+size_t Tierer::erase(const std::string& key) {
+  auto& m = *impl_;
+  m.load_schema();
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  PgTx tx(*m.conn);
+  auto r = m.conn->exec("SELECT " + q(m.cfg.tier_column) + ", " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
+                            " WHERE " + q(m.cfg.key) + " = $1::" + m.key_type + " FOR UPDATE",
+                        {key});
+  if (!r.rows.empty()) {
+    std::string tier = r.rows[0][0].value_or("");
+    if (tier == "hot" || tier == "warm") {
+      fail(ErrorCode::kUsage, "entity " + m.ent(key) + " is " + tier + " in the database; delete its rows in the application first, then run erase to destroy its old archives");
+    }
+  }
+  // Every archive of the key, not just the current one: with keep_after_thaw older copies may exist.
+  std::set<std::string> locs;
+  for (const auto& l : m.archive().find_all(key)) locs.insert(l);
+  size_t destroyed = 0;
+  for (const auto& l : locs) {
+    m.conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + m.cfg.name + ":" + m.archive().pack_of(l)});
+    if (m.archive().shred(l, key)) ++destroyed;
+  }
+  failpoint("erase.after_shred");
+  Digest32 kh = m.archive().key_hash(key);
+  json rec;
+  rec["entity"] = m.cfg.name;
+  rec["key_sha256"] = digest_hex(kh);
+  rec["erased_at"] = iso_utc(now_epoch());
+  rec["archives_destroyed"] = destroyed;
+  m.repo->storage().put("tier/" + m.cfg.name + "/erased/" + digest_hex(kh), as_bytes(rec.dump()), PutMode::kOverwrite);
+  if (!r.rows.empty()) {
+    for (size_t t = m.tables.size() - 1; t >= 1; --t) {
+      m.conn->exec("DELETE FROM " + q(m.tables[t].name) + " t0 " + m.tables[t].using_where, {text_array({key})});
+    }
+    m.conn->exec("DELETE FROM " + q(m.cfg.root) + " WHERE " + q(m.cfg.key) + " = $1::" + m.key_type, {key});
+  }
+  m.conn->exec("INSERT INTO strata_tier_events (entity, key, event, detail) VALUES ($1, $2, 'erased', $3)",
+               {m.cfg.name, key, std::to_string(destroyed) + " archive(s) destroyed"});
+  tx.commit();
+  log::info("tier_erase", {{"entity", m.cfg.name}, {"archives_destroyed", uint64_t{destroyed}}});
+  return destroyed;
+}
+
+TierStatus Tierer::status() {
+  auto& m = *impl_;
+  m.load_schema();
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  const auto& c = m.cfg;
+  TierStatus s;
+  s.entity = c.name;
+  auto r = m.conn->exec("SELECT " + q(c.tier_column) + ", count(*) FROM " + q(c.root) + " GROUP BY 1 ORDER BY 1");
+  for (auto& row : r.rows) s.tiers.emplace_back(row[0].value_or("null"), std::stoull(*row[1]));
+  s.oldest_warm = m.conn->exec("SELECT to_char(min(" + q(c.activity) + ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " +
+                               q(c.root) + " WHERE " + q(c.tier_column) + " = 'warm'")
+                      .rows[0][0]
+                      .value_or("");
+  s.freeze_backlog = std::stoull(*m.conn->exec("SELECT count(*) FROM " + q(c.root) + " WHERE " + q(c.tier_column) + " = 'warm' AND " +
+                                                   q(c.activity) + " < now() - make_interval(secs => $1::bigint)",
+                                               {std::to_string(c.freeze_after)})
+                                      .rows[0][0]);
+  for (auto& [t, n] : s.tiers) {
+    if (t == "restoring") s.restoring = n;
+  }
+  auto ev = m.conn->exec(
+      "SELECT count(*) FILTER (WHERE event LIKE '%failed' AND at > now() - interval '1 day'), count(*) FILTER (WHERE event = 'erased') "
+      "FROM strata_tier_events WHERE entity = $1",
+      {c.name});
+  s.failures_24h = std::stoull(*ev.rows[0][0]);
+  s.erased_total = std::stoull(*ev.rows[0][1]);
+  if (m.repo) {
+    for (const auto& o : m.repo->storage().list("tier/" + c.name + "/packs/")) {
+      ++s.packs;
+      s.pack_bytes += o.size;
+    }
+  }
+  return s;
+}
+
+std::string TierStatus::to_json() const {
+  json j;
+  j["entity"] = entity;
+  json t = json::object();
+  for (const auto& [k, v] : tiers) t[k] = v;
+  j["tiers"] = t;
+  j["oldest_warm"] = oldest_warm.empty() ? json(nullptr) : json(oldest_warm);
+  j["freeze_backlog"] = freeze_backlog;
+  j["restoring"] = restoring;
+  j["failures_24h"] = failures_24h;
+  j["erased_total"] = erased_total;
+  j["packs"] = packs;
+  j["pack_bytes"] = pack_bytes;
+  return j.dump();
+}
+
+std::string TierStatus::to_text() const {
+  std::string s = "entity " + entity + "\n";
+  for (const auto& [k, v] : tiers) s += "  " + k + ": " + std::to_string(v) + "\n";
+  s += "  oldest warm: " + (oldest_warm.empty() ? std::string("-") : oldest_warm) + "\n";
+  s += "  freeze backlog: " + std::to_string(freeze_backlog) + "\n";
+  s += "  restoring: " + std::to_string(restoring) + "\n";
+  s += "  failures (24h): " + std::to_string(failures_24h) + "\n";
+  s += "  erased (total): " + std::to_string(erased_total) + "\n";
+  s += "  packs: " + std::to_string(packs) + " (" + format_size(pack_bytes) + ")\n";
+  return s;
+}
+
+}  // namespace strata::tiering

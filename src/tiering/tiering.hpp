@@ -1,0 +1,93 @@
+#pragma once
+// Data tiering for one entity type (docs/TIERING.md): hot -> warm (cooldown), warm -> archived (freeze: rows into
+// a pack in the repository, then deleted), archived/restoring -> hot (thaw), and GDPR erase. Every state change
+// in the database is one short transaction that re-checks what it acts on, so a crash or a concurrent writer can
+// delay an entity but never lose or duplicate one.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tiering/entity.hpp"
+
+namespace strata {
+class Repository;
+}
+
+namespace strata::tiering {
+
+enum class ThawOutcome { kThawed, kAlreadyHot };
+
+struct CooldownStats {
+  size_t warmed = 0;
+  size_t rewarmed = 0;  // warm entities that were active again
+  double seconds = 0;
+};
+
+struct FreezeStats {
+  size_t frozen = 0;
+  size_t skipped = 0;  // changed or became active after the snapshot: left in the database
+  size_t packs = 0;
+  uint64_t stored_bytes = 0;
+  double seconds = 0;
+};
+
+struct ThawStats {
+  size_t thawed = 0;
+  size_t failed = 0;
+  double seconds = 0;
+};
+
+struct TierStatus {
+  std::string entity;
+  std::vector<std::pair<std::string, uint64_t>> tiers;  // tier -> entities
+  std::string oldest_warm;                              // activity of the oldest warm entity, ISO; "" if none
+  uint64_t freeze_backlog = 0;                          // warm and past freeze_after
+  uint64_t restoring = 0;
+  uint64_t failures_24h = 0;
+  uint64_t erased_total = 0;
+  uint64_t packs = 0;
+  uint64_t pack_bytes = 0;
+  std::string to_json() const;
+  std::string to_text() const;
+};
+
+// Test hooks: run at the instant named, with the keys of the batch in flight.
+struct FreezeHooks {
+  std::function<void(const std::vector<std::string>& keys)> before_commit;  // archive stored, rows not yet deleted
+};
+
+class Tierer {
+ public:
+  // `repo` may be null for setup, cooldown and status, which never touch archives.
+  Tierer(EntityConfig config, Repository* repo);
+  ~Tierer();
+  Tierer(const Tierer&) = delete;
+  Tierer& operator=(const Tierer&) = delete;
+
+  const EntityConfig& config() const;
+  // The DDL that tiering needs (tier/location columns, indexes, the events table); idempotent.
+  std::string setup_ddl();
+  void apply_setup();
+
+  CooldownStats cooldown(size_t limit = SIZE_MAX);
+  FreezeStats freeze(size_t limit = SIZE_MAX, const FreezeHooks& hooks = {});
+  // Freezes exactly these keys if they are warm (tests, operators).
+  FreezeStats freeze_keys(const std::vector<std::string>& keys, const FreezeHooks& hooks = {});
+  // On demand (a login): returns once the entity is hot. Concurrent calls for one key coalesce on its row lock:
+  // the second waits for the first and then finds it hot.
+  ThawOutcome thaw(const std::string& key);
+  // Entities marked 'restoring' (or, with all_archived, every archived one) in batches.
+  ThawStats thaw_batch(bool all_archived, size_t limit = SIZE_MAX);
+  // GDPR: destroys every archive of the entity, deletes its root row, and records the erasure.
+  // Returns the number of archive entries destroyed.
+  size_t erase(const std::string& key);
+  TierStatus status();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata::tiering
