@@ -216,6 +216,13 @@ TEST_F(PostgresE2E, RestoreRefusesNonEmptyTargetAndTargetBeforeBackupEnd) {
   std::string text((std::istreambuf_iterator<char>(conf)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("restore_command = '"), std::string::npos);
   EXPECT_NE(text.find("wal fetch --source"), std::string::npos);
+
+  // A tablespace outside the data directory cannot travel in the one tar stream: refused, naming it.
+  ASSERT_EQ(run_as_owner({"mkdir", *root_ / "ts"}).code, 0);
+  server->psql("CREATE TABLESPACE far_away LOCATION '" + *root_ / "ts" + "'");
+  auto refused = strata({"--config", config_, "backup", "--source", "pg1"});
+  EXPECT_EQ(refused.code, 7) << refused.err;
+  EXPECT_NE(refused.err.find("has tablespaces outside the data directory (far_away)"), std::string::npos) << refused.err;
 }
 
 TEST_F(PostgresE2E, WalPushIsWriteOnlyIdempotentAndNeverOverwrites) {

@@ -22,6 +22,7 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "engines/postgres/pg_conn.hpp"
+#include "engines/postgres/tar_extract.hpp"
 #include "engines/postgres/tar_observer.hpp"
 #include "engines/postgres/wal.hpp"
 #include "io/stream.hpp"
@@ -392,16 +393,6 @@ void prepare_target_dir(const std::string& dir, bool force) {
   if (::chmod(dir.c_str(), 0700) != 0) fail_errno("cannot chmod " + dir, errno);
 }
 
-void sync_dir_tree(const std::string& dir) {
-  // One syncfs for the whole tree: tar writes thousands of files and fsyncing each would dominate restore time.
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail_errno("cannot open " + dir, errno);
-  int rc = ::syncfs(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) fail_errno("cannot sync " + dir, err);
-}
-
 std::string self_exe() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -559,9 +550,9 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   std::string dir = fs::absolute(req.target_dir).lexically_normal().string();
   if (!dir.empty() && dir.back() == '/') dir.pop_back();
 
-  auto sink = open_command_sink("tar -x -f - -C " + sh_quote(dir));
+  pg::TarExtractSink sink(dir);
   try {
-    repo.restore(m, *sink, req.pipeline, progress);
+    repo.restore(m, sink, req.pipeline, progress);
   } catch (...) {
     // Half a data directory must not look like a restore.
     std::error_code ec;
@@ -592,7 +583,13 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
     std::ofstream(dir + "/recovery.signal").flush();
     if (!f) fail(ErrorCode::kStorage, "cannot write recovery settings into " + dir + "/postgresql.auto.conf");
   }
-  sync_dir_tree(dir);
+  for (const char* name : {"/postgresql.auto.conf", "/recovery.signal", ""}) {
+    int fd = ::open((dir + name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
 
   std::string target = !req.target_time.empty() ? "time " + req.target_time
                        : !req.target_lsn.empty() ? "LSN " + req.target_lsn
