@@ -1,5 +1,6 @@
 #include "io/pipeline.hpp"
 
+#include <atomic>
 #include <deque>
 #include <future>
 #include <memory>
@@ -100,6 +101,9 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
 
   StreamResult result;
   std::exception_ptr reader_error;
+  // Set before the writer side stops the source: a source error after that (a killed command exits non-zero) is a
+  // consequence of the writer's failure and must not replace it.
+  std::atomic<bool> stopping_source{false};
   Sha256 plain_hash;
   std::thread reader([&] {
     try {
@@ -122,7 +126,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
         cur = std::move(next);
       }
     } catch (...) {
-      reader_error = std::current_exception();
+      if (!stopping_source) reader_error = std::current_exception();
       source.abort();
     }
     pool.close();
@@ -177,6 +181,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
     finish_object();
     commits.drain();
   } catch (...) {
+    stopping_source = true;
     pool.cancel();
     source.abort();
     if (reader.joinable()) reader.join();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -525,6 +526,97 @@ TEST(PipelineFailure, WriteFailurePropagatesAndLeavesNothingHalfWritten) {
   std::sort(written.begin(), written.end());
   EXPECT_EQ(written, data_keys(*inner));
   EXPECT_EQ(written, (std::vector<std::string>{"data/s/000000"}));
+}
+
+// A command source in miniature: serves `bytes`, then blocks in read() like a slow producer until abort() kills it,
+// after which finish() reports the kill as a command would (non-zero exit).
+struct Rendezvous {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool source_blocked = false;
+  bool aborted = false;
+};
+
+class StallingSource final : public ByteSource {
+ public:
+  StallingSource(Bytes data, Rendezvous& rv) : inner_(std::move(data)), rv_(rv) {}
+  size_t read(uint8_t* buf, size_t n) override {
+    if (size_t got = inner_.read(buf, n)) return got;
+    std::unique_lock<std::mutex> lock(rv_.mu);
+    rv_.source_blocked = true;
+    rv_.cv.notify_all();
+    rv_.cv.wait(lock, [&] { return rv_.aborted; });
+    return 0;
+  }
+  void finish() override { fail(ErrorCode::kSourceFailed, "source command was killed by signal 15"); }
+  void abort() noexcept override {
+    std::lock_guard<std::mutex> lock(rv_.mu);
+    rv_.aborted = true;
+    rv_.cv.notify_all();
+  }
+  std::string describe() const override { return "stalling source"; }
+
+ private:
+  BufferSource inner_;
+  Rendezvous& rv_;
+};
+
+// Fails the Nth write with "disk full", but only once the source is blocked waiting for more input.
+class DiskFullWhileSourceWaits final : public Storage {
+ public:
+  DiskFullWhileSourceWaits(Rendezvous& rv, int fail_write) : rv_(rv), fail_write_(fail_write) {}
+  uint32_t capabilities() const override { return inner_.capabilities(); }
+  std::string describe() const override { return "disk-full"; }
+  std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode) override {
+    return std::make_unique<Writer>(*this, inner_.open_write(key, mode));
+  }
+  Bytes get(const std::string& key, uint64_t offset, uint64_t length) override {
+    return inner_.get(key, offset, length);
+  }
+  std::optional<ObjectInfo> stat(const std::string& key) override { return inner_.stat(key); }
+  std::vector<ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
+  void remove(const std::string& key) override { inner_.remove(key); }
+
+ private:
+  class Writer final : public ObjectWriter {
+   public:
+    Writer(DiskFullWhileSourceWaits& owner, std::unique_ptr<ObjectWriter> inner)
+        : owner_(owner), inner_(std::move(inner)) {}
+    void write(ByteView data) override {
+      if (++owner_.writes_ == owner_.fail_write_) {
+        std::unique_lock<std::mutex> lock(owner_.rv_.mu);
+        owner_.rv_.cv.wait(lock, [&] { return owner_.rv_.source_blocked; });
+        fail(ErrorCode::kStorage, "cannot write data: disk full");
+      }
+      inner_->write(data);
+    }
+    void commit() override { inner_->commit(); }
+    void abort() noexcept override { inner_->abort(); }
+
+   private:
+    DiskFullWhileSourceWaits& owner_;
+    std::unique_ptr<ObjectWriter> inner_;
+  };
+
+  MemoryStorage inner_;
+  Rendezvous& rv_;
+  int fail_write_;
+  int writes_ = 0;  // writes happen on the pipeline's writer thread only
+};
+
+TEST(PipelineFailure, StorageErrorIsNotMaskedByTheSourceItStopped) {
+  // The writer fails while the source waits for input; stopping the source makes it fail too ("killed"), but
+  // the error the user needs is the storage one.
+  Rendezvous rv;
+  StallingSource source(testing::pseudo_random(16 * 6, 7), rv);
+  DiskFullWhileSourceWaits storage(rv, 3);  // object 0: header, frame 0, frame 1 <- fails
+  TestKeying keying("s", Cipher::kAes256Gcm);
+  std::vector<std::string> written;
+  EXPECT_STRATA_ERROR(backup_stream(source, storage, keying, tiny_settings(16, 4, 2, 1), nullptr, &written),
+                      ErrorCode::kStorage, "disk full");
+  EXPECT_TRUE(rv.aborted);
+  EXPECT_TRUE(written.empty());
+  EXPECT_TRUE(storage.list("").empty());
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -101,12 +101,12 @@ TEST(Keys, DataKeyDoesNotOpenWithAnotherSecretOrWhenDamaged) {
 
 TEST(Keys, JsonRoundTrip) {
   SecretKey sk = SecretKey::generate();
-  WrappedKey w = wrap_secret_key(sk, "pw", "repo", kFastKdf);
+  WrappedKey w = wrap_secret_key(sk, "correct horse battery staple", "repo", kFastKdf);
   w.created = "2026-11-21T05:00:00Z";
   w.host = "db1";
   w.label = "initial";
   std::string text = wrapped_key_to_json(w);
-  EXPECT_EQ(text.find("pw"), std::string::npos);
+  EXPECT_EQ(text.find("correct horse"), std::string::npos) << "the passphrase is never stored";
   WrappedKey back = wrapped_key_from_json(text, "keys/" + w.id);
   EXPECT_EQ(back.id, w.id);
   EXPECT_EQ(back.created, w.created);
@@ -117,7 +117,7 @@ TEST(Keys, JsonRoundTrip) {
   EXPECT_EQ(back.salt, w.salt);
   EXPECT_EQ(back.nonce, w.nonce);
   EXPECT_EQ(back.ciphertext, w.ciphertext);
-  auto opened = unwrap_secret_key(back, "pw", "repo");
+  auto opened = unwrap_secret_key(back, "correct horse battery staple", "repo");
   ASSERT_TRUE(opened);
   EXPECT_EQ(opened->bytes(), sk.bytes());
 }
