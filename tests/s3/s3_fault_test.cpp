@@ -1,5 +1,5 @@
 // Backups and restores with the strata binary through a fault-injecting proxy in front of moto: they complete
-// through 503 SlowDown, connection resets and stalled requests, and fail cleanly (non-zero exit, nothing listed)
+// through 503 SlowDown, connection resets, stalled requests and lost answers to PUTs that did land, and fail cleanly (non-zero exit, nothing listed)
 // when the faults outlast the retry budget.
 #include <gtest/gtest.h>
 
@@ -85,6 +85,7 @@ TEST_F(S3FaultTest, BackupAndRestoreCompleteThroughFaults) {
   f.reset_every = 7;
   f.stall_every = 11;
   f.stall_ms = 5000;
+  f.lose_put_answer_every = 4;
   proxy_->set_schedule(f);
   std::string data = write_random_file(dir_ + "/in.bin", (26u << 20) + 777, 7);
   CliRun b = strata_cli({"backup", "--repo", r, "--source", "db", "--from-file", dir_ + "/in.bin", "--object-size", "12MiB", "-q"});
@@ -97,6 +98,7 @@ TEST_F(S3FaultTest, BackupAndRestoreCompleteThroughFaults) {
   EXPECT_GT(proxy_->injected_503(), 0u);
   EXPECT_GT(proxy_->injected_resets(), 0u);
   EXPECT_GT(proxy_->injected_stalls(), 0u);
+  EXPECT_GT(proxy_->lost_answers(), 0u);
   proxy_->set_schedule({});
   EXPECT_EQ(strata_cli({"check", "--repo", r}).out.find("LEFTOVER"), std::string::npos) << "no upload may be left behind";
 }

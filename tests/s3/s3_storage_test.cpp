@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "storage/s3/s3_storage.hpp"
 #include "storage/storage.hpp"
+#include "support/fault_proxy.hpp"
 #include "support/moto_server.hpp"
 
 namespace strata {
@@ -176,6 +177,22 @@ TEST_F(S3StorageTest, MissingBucketIsOneClearLine) {
     EXPECT_EQ(std::string(e.what()), "bucket no-such-bucket-here does not exist at 127.0.0.1:" + std::to_string(moto().port()) +
                                          " (NoSuchBucket); create it or fix the repository location");
   }
+}
+
+// A create-only PUT that landed but whose answer was lost: the retry meets a 412 for its own bytes, which must
+// count as success, while someone else's object under the key must still be refused.
+TEST_F(S3StorageTest, CreateOnlyRetryAfterLostAnswerSucceeds) {
+  test::FaultProxy proxy(moto().port());
+  test::FaultSchedule f;
+  f.lose_put_answer_every = 2;
+  proxy.set_schedule(f);
+  auto s = open("&retry_base_ms=10&endpoint=http://127.0.0.1:" + std::to_string(proxy.port()));
+  s->put("one", as_bytes("first object"), PutMode::kCreateOnly);   // PUT 1 answered
+  s->put("two", as_bytes("second object"), PutMode::kCreateOnly);  // PUT 2 lands, answer lost; PUT 3 gets 412
+  EXPECT_EQ(proxy.lost_answers(), 1u);
+  EXPECT_EQ(to_string(s->get("two")), "second object");
+  proxy.set_schedule({});
+  EXPECT_THROW(s->put("two", as_bytes("other bytes"), PutMode::kCreateOnly), StrataError);
 }
 
 TEST_F(S3StorageTest, BufferBudgetBoundsMemory) {

@@ -161,7 +161,7 @@ TEST(S3Classify, OneLineCauses) {
 }
 
 TEST(S3Parts, SizeGrowsToStayUnderTenThousandParts) {
-  const uint64_t base = 16u << 20;
+  const uint64_t base = s3::S3Config{}.part_size;  // the default
   EXPECT_EQ(s3::part_size_for(base, 1), base);
   EXPECT_EQ(s3::part_size_for(base, 1000), base);
   EXPECT_EQ(s3::part_size_for(base, 1001), 2 * base);

@@ -158,6 +158,15 @@ void FaultProxy::serve(int client) {
     reset_close(client);
     return;
   }
+  if (req.compare(0, 4, "PUT ") == 0 && s.lose_put_answer_every && ++puts_ % s.lose_put_answer_every == 0) {
+    char sink[65536];
+    while (::recv(up, sink, sizeof sink, 0) > 0) {
+    }
+    ::close(up);
+    ++nlost_;
+    reset_close(client);
+    return;
+  }
   char buf[65536];
   for (;;) {
     ssize_t r = ::recv(up, buf, sizeof buf, 0);

@@ -15,6 +15,9 @@ struct FaultSchedule {
   unsigned reset_every = 0;
   unsigned stall_every = 0;
   unsigned stall_ms = 0;
+  // PUT n is forwarded and done upstream, but its answer is replaced by a reset: the client's retry then meets
+  // its own object (a create-only PUT gets 412 for it).
+  unsigned lose_put_answer_every = 0;
   bool fail_all = false;  // every request answered 503: faults that outlast any retry budget
 };
 
@@ -28,6 +31,7 @@ class FaultProxy {
   unsigned injected_503() const { return n503_.load(); }
   unsigned injected_resets() const { return nreset_.load(); }
   unsigned injected_stalls() const { return nstall_.load(); }
+  unsigned lost_answers() const { return nlost_.load(); }
 
  private:
   void serve(int client);
@@ -39,7 +43,7 @@ class FaultProxy {
   std::mutex mu_;
   std::vector<std::thread> workers_;
   FaultSchedule schedule_;
-  std::atomic<unsigned> requests_{0}, n503_{0}, nreset_{0}, nstall_{0};
+  std::atomic<unsigned> requests_{0}, n503_{0}, nreset_{0}, nstall_{0}, puts_{0}, nlost_{0};
 };
 
 }  // namespace strata::test

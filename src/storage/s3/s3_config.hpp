@@ -23,7 +23,7 @@ struct S3Config {
   sigv4::Credentials credentials;
   std::string credentials_source;  // "environment", "config file", "profile NAME in FILE": for messages only
 
-  uint64_t part_size = 16u << 20;     // first multipart part; grows so 10,000 parts are never reached
+  uint64_t part_size = 8u << 20;      // first multipart part; grows so 10,000 parts are never reached
   unsigned upload_concurrency = 8;    // parts in flight per process
   uint64_t upload_buffer = 0;         // bytes of part buffers per process; 0 = part_size * (concurrency + 1)
   unsigned max_requests = 32;         // HTTP requests in flight per process

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# S3 benchmark (issue 3): backup and restore throughput and peak RSS of strata to a loopback S3 server (moto),
+# against strata to a local directory and `aws s3 cp` of the same file to the same server, in one run.
+#
+#   bash bench/run_s3_bench.sh [CORPUS_BYTES] [CORPUS_KIND]     # default 512 MiB of random bytes
+#
+# Random bytes by default so strata's compression cannot flatter it: every tool moves the same number of bytes.
+# Needs the build (scripts/build.sh, or STRATA_BUILD_DIR=...) plus moto_server and aws on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-536870912}
+KIND=${2:-random}
+BUILD=${STRATA_BUILD_DIR:-$PWD/build}
+STRATA=$BUILD/strata
+GEN=$BUILD/bench/strata_gen_corpus
+for tool in "$STRATA" "$GEN" /usr/bin/time moto_server aws curl; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/build.sh and scripts/install-deps.sh" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${BENCH_TMP:-/tmp}/strata-s3-bench.XXXXXX")
+moto_pid=
+cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work" && exec moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1) &
+moto_pid=$!
+for _ in $(seq 300); do
+  curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+  kill -0 "$moto_pid" 2>/dev/null || { echo "moto_server died: $(tail -3 "$work/moto.log")" >&2; exit 1; }
+  sleep 0.1
+done
+
+# Credentials go through the environment only: never on a command line.
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_ENDPOINT_URL=http://127.0.0.1:$port
+export STRATA_PASSPHRASE=bench-pass
+aws s3 mb s3://bench >/dev/null
+
+corpus=$work/corpus
+"$GEN" "$KIND" "$SIZE" 42 > "$corpus"
+want=$(sha256sum "$corpus" | cut -d' ' -f1)
+cat "$corpus" > /dev/null
+
+results=$work/results.tsv
+: > "$results"
+measure() {
+  local name=$1 phase=$2
+  shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$work/rss" "$@"
+  t1=$(date +%s.%N)
+  printf '%s\t%s\t%s\t%s\n' "$name" "$phase" "$(echo "$t1 - $t0" | bc -l)" "$(cat "$work/rss")" >> "$results"
+}
+check_restore() {
+  local got
+  got=$(sha256sum "$2" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || { echo "$1 restore differs from the corpus" >&2; exit 1; }
+  rm -f "$2"
+}
+
+STRATA_FLAGS=(--compression "${STRATA_COMPRESSION:-lz4}")  # random bytes do not compress: spend no CPU trying
+
+# Default 64 MiB data objects, then 8 MiB ones: moto re-reads a whole object for every ranged GET and concatenates
+# parts on completion, so smaller objects (one PUT each) cost it far less CPU.
+for objsize in 64MiB 8MiB; do
+  name="strata s3 objects=$objsize"
+  "$STRATA" -q repo init --repo "s3://bench/strata-$objsize" --kdf-memory 8MiB --kdf-ops 1
+  measure "$name" backup sh -c "'$STRATA' -q --repo s3://bench/strata-$objsize backup --source bench ${STRATA_FLAGS[*]} --object-size $objsize --from-file '$corpus' > /dev/null"
+  measure "$name" restore sh -c "'$STRATA' -q --repo s3://bench/strata-$objsize restore latest --source bench --to - > '$work/out'"
+  check_restore "$name" "$work/out"
+done
+
+"$STRATA" -q repo init --repo "$work/local" --kdf-memory 8MiB --kdf-ops 1
+measure "strata local" backup sh -c "'$STRATA' -q --repo '$work/local' backup --source bench ${STRATA_FLAGS[*]} --from-file '$corpus' > /dev/null"
+measure "strata local" restore sh -c "'$STRATA' -q --repo '$work/local' restore latest --source bench --to - > '$work/out'"
+check_restore "strata local" "$work/out"
+
+measure "aws s3 cp" backup aws s3 cp --quiet "$corpus" s3://bench/aws/corpus
+measure "aws s3 cp" restore aws s3 cp --quiet s3://bench/aws/corpus "$work/out"
+check_restore "aws s3 cp" "$work/out"
+
+python3 - "$results" "$SIZE" "$KIND" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+total, kind = int(sys.argv[2]), sys.argv[3]
+mib = 1024 * 1024
+data = {}
+for name, phase, secs, rss in rows:
+    data.setdefault(name, {})[phase] = (float(secs), int(rss) // 1024)
+load = " ".join(open("/proc/loadavg").read().split()[:3])
+print(f"corpus: {total / mib:.0f} MiB of {kind} bytes; moto_server on 127.0.0.1; 2 cores shared by every process; load average at the end {load}\n")
+print("| tool | backup MiB/s | backup peak RSS MiB | restore MiB/s | restore peak RSS MiB |")
+print("|---|---:|---:|---:|---:|")
+for name, ph in data.items():
+    b, r = ph["backup"], ph["restore"]
+    print(f"| {name} | {total / mib / b[0]:.0f} | {b[1]} | {total / mib / r[0]:.0f} | {r[1]} |")
+print()
+for name in data:
+    if not name.startswith("strata s3"):
+        continue
+    up = data["aws s3 cp"]["backup"][0] / data[name]["backup"][0]
+    down = data["aws s3 cp"]["restore"][0] / data[name]["restore"][0]
+    print(f"{name} vs aws s3 cp: backup {up:.2f}x, restore {down:.2f}x (target >= 1.5x each)")
+PY
