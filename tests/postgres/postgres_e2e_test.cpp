@@ -225,6 +225,28 @@ TEST_F(PostgresE2E, RestoreRefusesNonEmptyTargetAndTargetBeforeBackupEnd) {
   EXPECT_NE(refused.err.find("has tablespaces outside the data directory (far_away)"), std::string::npos) << refused.err;
 }
 
+TEST_F(PostgresE2E, BackupRelyingOnTheArchiveIsNotRestorableWithoutItsWal) {
+  auto server = archiving_server();
+  write_config(server->port(), "wal_method = \"none\"\n");
+  auto backup = strata({"--config", config_, "backup", "--source", "pg1"});
+  ASSERT_EQ(backup.code, 0) << backup.err;
+  auto meta = nlohmann::json::parse(strata({"--config", config_, "list", "--source", "pg1", "--json"}).out)[0]["engine"];
+  EXPECT_EQ(meta["wal_included"], false);
+  wait_archived(*server);
+  auto ok = strata({"--config", config_, "wal", "check", "--source", "pg1"});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+
+  std::string first = meta["wal_start"];
+  ASSERT_TRUE(std::filesystem::remove(wal_path(first))) << "expected archived segment " << first;
+  auto check = strata({"--config", config_, "wal", "check", "--source", "pg1"});
+  EXPECT_EQ(check.code, kExitCorrupt);
+  EXPECT_NE(check.out.find("NOT RESTORABLE"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find(first + " is missing"), std::string::npos) << check.out;
+  auto restore = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-dir", *root_ / "r"});
+  EXPECT_EQ(restore.code, kExitNotFound);
+  EXPECT_NE(restore.err.find("is not restorable: WAL segment " + first), std::string::npos) << restore.err;
+}
+
 TEST_F(PostgresE2E, WalPushIsWriteOnlyIdempotentAndNeverOverwrites) {
   write_config(1);
   std::string seg = "000000010000000000000007";
