@@ -349,37 +349,55 @@ std::vector<ReadEntry> ArchiveStore::read_many(const std::vector<std::pair<std::
 }
 
 bool ArchiveStore::shred(const std::string& location, const std::string& key) {
-  std::string pack_id;
-  uint32_t slot;
-  parse_location(location, pack_id, slot);
-  if (!storage_.stat(index_key(pack_id))) return false;
-  Bytes index = storage_.get(index_key(pack_id));
-  if (index.size() < kHeaderSize || std::memcmp(index.data(), kIndexMagic, 8) != 0) {
-    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is damaged (bad header)");
+  return shred_many({{location, key}}) == 1;
+}
+
+size_t ArchiveStore::shred_many(const std::vector<std::pair<std::string, std::string>>& location_keys) {
+  std::map<std::string, std::vector<std::pair<uint32_t, const std::string*>>> by_pack;
+  for (const auto& [loc, key] : location_keys) {
+    std::string pack_id;
+    uint32_t slot;
+    parse_location(loc, pack_id, slot);
+    by_pack[pack_id].emplace_back(slot, &key);
   }
-  uint32_t count = get_u32le(index.data() + 12);
-  if (slot >= count || index.size() < kHeaderSize + kRecordSize * count) {
-    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": location " + location + " is past the end of its pack");
+  size_t destroyed = 0;
+  for (const auto& [pack_id, slots] : by_pack) {
+    if (!storage_.stat(index_key(pack_id))) continue;
+    Bytes index = storage_.get(index_key(pack_id));
+    if (index.size() < kHeaderSize || std::memcmp(index.data(), kIndexMagic, 8) != 0) {
+      fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is damaged (bad header)");
+    }
+    uint32_t count = get_u32le(index.data() + 12);
+    if (index.size() < kHeaderSize + kRecordSize * uint64_t{count}) {
+      fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is truncated");
+    }
+    size_t changed = 0;
+    for (const auto& [slot, key] : slots) {
+      if (slot >= count) fail(ErrorCode::kCorrupt, "entity " + entity_ + ": location " + pack_id + "/" + std::to_string(slot) + " is past the end of its pack");
+      uint8_t* p = index.data() + kHeaderSize + kRecordSize * slot;
+      Record r = decode_record(p);
+      if (r.key_hash != key_hash(*key)) fail(ErrorCode::kCorrupt, "archive of " + entity_ + "/" + *key + ": location " + pack_id + "/" + std::to_string(slot) + " holds another entity");
+      if (r.flags & kFlagShredded) continue;
+      r.flags |= kFlagShredded;
+      std::memset(r.wrapped, 0, sizeof r.wrapped);
+      encode_record(r, p);
+      ++changed;
+    }
+    if (!changed) continue;
+    destroyed += changed;
+    uint32_t live = 0;
+    for (uint32_t s = 0; s < count; ++s) {
+      if (!(get_u32le(index.data() + kHeaderSize + kRecordSize * s + 12) & kFlagShredded)) ++live;
+    }
+    if (live == 0) {
+      // Data first: an index whose data is gone still says every entry was destroyed.
+      storage_.remove(data_key(pack_id));
+      storage_.remove(index_key(pack_id));
+    } else {
+      storage_.put(index_key(pack_id), index, PutMode::kOverwrite);
+    }
   }
-  uint8_t* p = index.data() + kHeaderSize + kRecordSize * slot;
-  Record r = decode_record(p);
-  if (r.key_hash != key_hash(key)) fail(ErrorCode::kCorrupt, "archive of " + entity_ + "/" + key + ": location " + location + " holds another entity");
-  if (r.flags & kFlagShredded) return false;
-  r.flags |= kFlagShredded;
-  std::memset(r.wrapped, 0, sizeof r.wrapped);
-  encode_record(r, p);
-  uint32_t live = 0;
-  for (uint32_t s = 0; s < count; ++s) {
-    if (!(get_u32le(index.data() + kHeaderSize + kRecordSize * s + 12) & kFlagShredded)) ++live;
-  }
-  if (live == 0) {
-    // Data first: an index whose data is gone still says every entry was destroyed.
-    storage_.remove(data_key(pack_id));
-    storage_.remove(index_key(pack_id));
-  } else {
-    storage_.put(index_key(pack_id), index, PutMode::kOverwrite);
-  }
-  return true;
+  return destroyed;
 }
 
 std::vector<std::string> ArchiveStore::find_all(const std::string& key) {

@@ -57,6 +57,8 @@ class ArchiveStore {
   // Destroys the entry's key. When no live entry remains, removes the pack. Returns false if it was already gone.
   // Callers serialize rewrites of one pack's index (tiering holds a database advisory lock).
   bool shred(const std::string& location, const std::string& key);
+  // The same for many entries: one index rewrite per pack. Returns how many keys were destroyed.
+  size_t shred_many(const std::vector<std::pair<std::string, std::string>>& location_keys);
   // Every entry of `key` in any pack of this entity (old archives kept after thaw included).
   std::vector<std::string> find_all(const std::string& key);
   std::vector<PackInfo> packs();

@@ -351,7 +351,9 @@ struct Tierer::Impl {
   FreezeStats freeze_batch(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
     FreezeStats st;
     load_schema();
+    auto t0 = std::chrono::steady_clock::now();
     auto snaps = snapshot(keys);
+    double snap_s = since(t0);
     st.skipped += keys.size() - snaps.size();
     if (snaps.empty()) return st;
     failpoint("freeze.after_snapshot");
@@ -371,9 +373,12 @@ struct Tierer::Impl {
       for (const auto& e : entries) st.stored_bytes += e.document.size();
     }
     failpoint("freeze.after_store");
+    double store_s = since(t0) - snap_s;
     if (hooks.before_commit) hooks.before_commit(order);
     auto done = commit_batch(snaps, st);
     st.frozen += done.size();
+    log::debug("tier_freeze_phases", {{"entity", cfg.name}, {"snapshot_ms", snap_s * 1000}, {"store_ms", store_s * 1000},
+                                      {"commit_ms", (since(t0) - snap_s - store_s) * 1000}});
     return st;
   }
 
@@ -489,7 +494,7 @@ struct Tierer::Impl {
         PgTx tx(*conn);
         // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
         conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
-        for (const auto& [loc, key] : lks) archive().shred(loc, key);
+        archive().shred_many(lks);
         tx.commit();
       } catch (const StrataError& e) {
         // The entity is hot and correct; a leftover archive only costs space and is found again by erase.
@@ -695,10 +700,12 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
         }
         lks.emplace_back(*row[1], *row[0]);
       }
+      double select_ms = since(t0) * 1000;
       std::vector<ReadEntry> entries;
       try {
         entries = m.archive().read_many(lks);
-      } catch (const StrataError&) {
+      } catch (const StrataError& e) {
+        log::warn("tier_thaw_batch_fallback", {{"entity", m.cfg.name}, {"reason", e.what()}});
         fallback = true;  // find the bad one entity by entity below
       }
       std::map<std::string, Impl::Insert> staged;
@@ -715,16 +722,21 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
             log::warn("tier_thaw_failed", {{"entity", m.cfg.name}, {"key", lks[i].second}, {"reason", e.what()}});
           }
         }
+        double staged_ms = since(t0) * 1000;
         try {
           m.run_inserts(staged);
+          log::debug("tier_thaw_phases", {{"entity", m.cfg.name}, {"select_ms", select_ms}, {"staged_ms", staged_ms},
+                                          {"copied_ms", since(t0) * 1000}});
           m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
                            " = NULL WHERE " + q(m.cfg.key) + " = ANY($1::" + m.key_type + "[])",
                        {text_array(ok)});
           failpoint("thaw.before_commit");
           tx.commit();
           failpoint("thaw.after_commit");
+          log::debug("tier_thaw_committed", {{"entity", m.cfg.name}, {"at_ms", since(t0) * 1000}});
           st.thawed += ok.size();
-        } catch (const StrataError&) {
+        } catch (const StrataError& e) {
+          log::warn("tier_thaw_batch_fallback", {{"entity", m.cfg.name}, {"reason", e.what()}});
           fallback = true;
           done.clear();
         }
@@ -746,6 +758,7 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
       continue;
     }
     m.shred_after_thaw(done);
+    log::debug("tier_thaw_shredded", {{"entity", m.cfg.name}, {"at_ms", since(t0) * 1000}});
   }
   for (const auto& k : failed) m.record_event(k, "thaw_failed", "see the log");
   st.seconds = since(t0);

@@ -106,7 +106,7 @@ class TieringTest : public ::testing::Test {
 
   EntityConfig entity(size_t pack_size = 500, size_t batch = 500) {
     std::string path = dir_ + "/tier.toml";
-    std::ofstream(path) << demo_entity_toml(conninfo_);
+    if (!fs::exists(path)) std::ofstream(path) << demo_entity_toml(conninfo_);
     EntityConfig e = load_entity(path, "players");
     e.pack_size = pack_size;
     e.batch = batch;
@@ -329,10 +329,11 @@ TEST_F(TieringTest, ConcurrentThawsOfOneEntityCoalesce) {
   std::string k = key_of(7);
   std::atomic<int> thawed{0}, hot{0};
   std::vector<std::thread> ts;
+  EntityConfig cfg = entity();
   for (int i = 0; i < 6; ++i) {
     ts.emplace_back([&] {
       auto r = open_repo();
-      Tierer t(entity(), r.get());
+      Tierer t(cfg, r.get());
       (t.thaw(k) == ThawOutcome::kThawed ? thawed : hot)++;
     });
   }
