@@ -303,6 +303,31 @@ TEST_F(PostgresE2E, AsyncPushSpoolsThenDrainsIntoTheArchive) {
   EXPECT_NE(check.out.find("0 file(s) waiting"), std::string::npos) << check.out;
 }
 
+TEST_F(PostgresE2E, PasswordComesFromPasswordFileNeverFromTheConfig) {
+  auto server = std::make_unique<PostgresServer>(*root_, "auth");
+  server->start();
+  server->psql("ALTER USER postgres PASSWORD 'pw-secret-1'");
+  root_->write("auth/pg_hba.conf", "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
+  server->psql("SELECT pg_reload_conf()");
+
+  write_config(server->port(), "method = \"dump\"\n");
+  auto no_pw = strata({"--config", config_, "backup", "--source", "pg1"});
+  EXPECT_EQ(no_pw.code, 7) << no_pw.err;
+  EXPECT_NE(no_pw.err.find("cannot connect to PostgreSQL at 127.0.0.1:" + std::to_string(server->port())), std::string::npos) << no_pw.err;
+
+  root_->write("pg.password", "pw-secret-1\n");
+  write_config(server->port(), "method = \"dump\"\npassword_file = \"" + *root_ / "pg.password" + "\"\n");
+  auto ok = strata({"--config", config_, "backup", "--source", "pg1"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.err.find("pw-secret-1"), std::string::npos);
+
+  write_config(server->port(), "method = \"dump\"\npassword = \"pw-secret-1\"\n");
+  auto inline_pw = strata({"--config", config_, "backup", "--source", "pg1"});
+  EXPECT_EQ(inline_pw.code, kExitUsage);
+  EXPECT_NE(inline_pw.err.find("has a password in the config"), std::string::npos) << inline_pw.err;
+  EXPECT_EQ(inline_pw.err.find("pw-secret-1"), std::string::npos);
+}
+
 TEST_F(PostgresE2E, LogicalDumpRestoresIntoANamedDatabase) {
   auto server = std::make_unique<PostgresServer>(*root_, "logical");
   server->start();

@@ -489,7 +489,11 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
     argv.push_back("-p " + std::to_string(port));
   }
   std::string out, err;
+  // The server must not inherit the source's password: its archive/restore commands and extensions would see it.
+  std::string saved_pw = std::getenv("PGPASSWORD") ? std::getenv("PGPASSWORD") : "";
+  ::unsetenv("PGPASSWORD");
   int rc = run_capture(argv, &out, &err);
+  if (!saved_pw.empty()) ::setenv("PGPASSWORD", saved_pw.c_str(), 1);
   if (rc != 0) {
     fail(ErrorCode::kSourceFailed, "the restored server in " + dir + " did not start: " + log_tail(log_path, 3) +
                                        " (full log: " + log_path + ")");
