@@ -1,6 +1,7 @@
 // Backups and restores with the strata binary through a fault-injecting proxy in front of moto: they complete
 // through 503 SlowDown, connection resets, stalled requests and lost answers to PUTs that did land, and fail cleanly (non-zero exit, nothing listed)
-// when the faults outlast the retry budget.
+// when the faults outlast the retry budget — the multipart uploads it could not abort are then reported by
+// 'strata check' and aborted by 'strata cleanup'.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -106,11 +107,12 @@ TEST_F(S3FaultTest, BackupAndRestoreCompleteThroughFaults) {
 TEST_F(S3FaultTest, FaultsOutlastingTheRetryBudgetFailCleanly) {
   std::string r = repo("outlast", 3);
   ASSERT_EQ(strata_cli({"repo", "init", "--repo", r}).code, 0);
-  write_random_file(dir_ + "/in.bin", 8u << 20, 8);
+  write_random_file(dir_ + "/in.bin", 20u << 20, 8);
+  // The backup gets going (config, key, lock, the first upload), then the server is gone for good.
   FaultSchedule f;
-  f.fail_all = true;
+  f.fail_after = proxy_->requests() + 12;
   proxy_->set_schedule(f);
-  CliRun b = strata_cli({"backup", "--repo", r, "--source", "db", "--from-file", dir_ + "/in.bin", "-q"});
+  CliRun b = strata_cli({"backup", "--repo", r, "--source", "db", "--from-file", dir_ + "/in.bin", "--object-size", "8MiB", "-q"});
   EXPECT_EQ(b.code, 8) << b.err;  // ErrorCode::kStorage
   std::string last_line = b.err.substr(b.err.rfind("strata: error:"));
   EXPECT_NE(last_line.find("failed: HTTP 503 SlowDown: Please reduce your request rate.; gave up after 3 attempts: check the network and 127.0.0.1:" +
@@ -121,6 +123,17 @@ TEST_F(S3FaultTest, FaultsOutlastingTheRetryBudgetFailCleanly) {
   CliRun l = strata_cli({"list", "--repo", r, "--json"});
   ASSERT_EQ(l.code, 0) << l.err;
   EXPECT_EQ(l.out, "[]\n");
+  // The abort of the multipart upload failed too, so it is still open: check reports it, cleanup aborts it.
+  CliRun c = strata_cli({"check", "--repo", r});
+  EXPECT_EQ(c.code, 0) << c.err;
+  EXPECT_NE(c.out.find("LEFTOVER data/"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("?uploadId="), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("checked 0 backups"), std::string::npos) << c.out;
+  CliRun u = strata_cli({"cleanup", "--repo", r});
+  EXPECT_EQ(u.code, 0) << u.err;
+  EXPECT_NE(u.out.find("(incomplete write)"), std::string::npos) << u.out;
+  CliRun c2 = strata_cli({"check", "--repo", r});
+  EXPECT_EQ(c2.out.find("LEFTOVER"), std::string::npos) << c2.out;
 }
 
 }  // namespace

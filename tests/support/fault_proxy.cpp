@@ -119,7 +119,7 @@ void FaultProxy::serve(int client) {
   }
   unsigned n = ++requests_;
   auto every = [n](unsigned k) { return k != 0 && n % k == 0; };
-  if (s.fail_all || every(s.error_503_every)) {
+  if (s.fail_all || (s.fail_after && n > s.fail_after) || every(s.error_503_every)) {
     ++n503_;
     std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
     std::string resp = "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(body.size()) +

@@ -19,6 +19,7 @@ struct FaultSchedule {
   // its own object (a create-only PUT gets 412 for it).
   unsigned lose_put_answer_every = 0;
   bool fail_all = false;  // every request answered 503: faults that outlast any retry budget
+  unsigned fail_after = 0;  // every request after the first fail_after answered 503 (0 = off)
 };
 
 class FaultProxy {
