@@ -89,8 +89,11 @@ TEST_F(S3FaultTest, BackupAndRestoreCompleteThroughFaults) {
   f.lose_put_answer_every = 4;
   proxy_->set_schedule(f);
   std::string data = write_random_file(dir_ + "/in.bin", (26u << 20) + 777, 7);
-  CliRun b = strata_cli({"backup", "--repo", r, "--source", "db", "--from-file", dir_ + "/in.bin", "--object-size", "12MiB", "-q"});
+  CliRun b = strata_cli({"--log-level", "debug", "backup", "--repo", r, "--source", "db", "--from-file", dir_ + "/in.bin",
+                         "--object-size", "12MiB", "-q"});
   ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.err.find("s3_retry"), std::string::npos) << "retries are logged";
+  EXPECT_EQ(b.err.find(MotoServer::shared().env().at("AWS_SECRET_ACCESS_KEY")), std::string::npos) << "secret key leaked into logs";
   CliRun x = strata_cli({"restore", "--repo", r, "latest", "--source", "db", "--to", dir_ + "/out.bin", "-q"});
   ASSERT_EQ(x.code, 0) << x.err;
   EXPECT_TRUE(slurp(dir_ + "/out.bin") == data) << "restored bytes differ";
