@@ -44,6 +44,9 @@ class PostgresE2E : public ::testing::Test {
     root_ = std::make_unique<PgRoot>();
     repo_ = *root_ / "repo";
     env_ = {{"STRATA_PASSPHRASE", kPass}, {"HOME", root_->path()}};
+    auto reach = run_as_owner({"test", "-x", STRATA_BINARY});
+    ASSERT_EQ(reach.code, 0) << STRATA_BINARY << " is not executable by the server's OS user (strata-test): build in a "
+                                                 "directory other users can read, not under /root";
     auto r = strata({"--repo", repo_, "repo", "init"});
     ASSERT_EQ(r.code, 0) << r.err;
   }

@@ -476,10 +476,6 @@ std::string log_tail(const std::string& path, size_t lines_wanted) {
 }
 
 std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std::string& dir, int port) {
-  if (::geteuid() == 0) {
-    fail(ErrorCode::kUsage, "postgres refuses to run as root, so --start cannot start the restored server: run the restore "
-                            "as the database's OS user (e.g. sudo -u postgres strata restore ...), or start it yourself");
-  }
   json meta = engine_meta(m);
   int major = meta.value("server_version_num", 0) / 10000;
   std::string log_path = dir + "/strata-restore.log";
@@ -535,6 +531,10 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
 std::string restore_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
                              const ProgressFn& progress) {
   if (req.target_dir.empty()) fail(ErrorCode::kUsage, "give --target-dir: the empty directory to restore the data directory into");
+  if (req.start && ::geteuid() == 0) {
+    fail(ErrorCode::kUsage, "postgres refuses to run as root, so --start cannot start the restored server: run the restore "
+                            "as the database's OS user (e.g. sudo -u postgres strata restore ...), or leave out --start");
+  }
   int n_targets = !req.target_time.empty() + !req.target_lsn.empty() + !req.target_xid.empty();
   if (n_targets > 1) fail(ErrorCode::kUsage, "give at most one of --target-time, --target-lsn, --target-xid");
   int64_t target_epoch = req.target_time.empty() ? 0 : parse_target_epoch(req.target_time);
