@@ -156,6 +156,11 @@ TEST(S3Classify, OneLineCauses) {
   EXPECT_EQ(missing.message, "object repo/config is missing from s3://bkt/repo");
   EXPECT_EQ(msg(301, "PermanentRedirect"),
             "bucket bkt is not in region us-east-1 (PermanentRedirect); set AWS_REGION or the s3 region option to the bucket's region");
+  call.method = "PUT";
+  call.headers = {{"If-None-Match", "*"}};
+  EXPECT_EQ(msg(501, "NotImplemented"),
+            "the S3 service at 127.0.0.1:9000 does not support conditional writes (If-None-Match: HTTP 501 NotImplemented: m & n); "
+            "set the s3 option if_none_match=false to use the documented fallback (docs/S3.md)");
   call.accept = {404};
   EXPECT_EQ(s3::classify(c, call, 0, "", 404, "").verdict, s3::Verdict::kOk);
 }

@@ -160,6 +160,15 @@ Outcome classify(const S3Config& c, const Call& call, int curl_code, const std::
   std::string code = xml_value(error_body, "Code");
   std::string msg = xml_value(error_body, "Message");
   std::string detail = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code) + (msg.empty() ? "" : ": " + msg);
+  if (status == 501) {
+    // Not a transient failure: the service lacks the feature. Conditional writes are the usual culprit.
+    o.verdict = Verdict::kFail;
+    bool conditional = std::any_of(call.headers.begin(), call.headers.end(), [](const auto& h) { return h.first == "If-None-Match"; });
+    o.message = conditional ? "the S3 service at " + c.host + " does not support conditional writes (If-None-Match: " + detail +
+                                  "); set the s3 option if_none_match=false to use the documented fallback (docs/S3.md)"
+                            : what + " is not supported by the S3 service at " + c.host + " (" + detail + ")";
+    return o;
+  }
   if (status >= 500 || status == 429 || code == "SlowDown" || code == "RequestTimeout" || code == "BadDigest" ||
       code == "OperationAborted" || code == "ConditionalRequestConflict" || code == "InternalError") {
     o.verdict = Verdict::kRetry;
