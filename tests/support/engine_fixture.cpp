@@ -82,12 +82,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// A zombie (not reaped yet by init) counts as gone.
+bool process_alive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
 void stop_pidfile(const std::string& pid_file) {
   std::ifstream f(pid_file);
   int pid = 0;
   if (!(f >> pid) || pid <= 0) return;
   if (::kill(pid, SIGTERM) != 0) return;
-  if (!wait_for([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(120))) ::kill(pid, SIGKILL);
+  if (!wait_for([&] { return !process_alive(pid); }, std::chrono::seconds(120))) ::kill(pid, SIGKILL);
 }
 
 StrataCli::StrataCli(std::string repo, std::string config) : repo_(std::move(repo)), config_(std::move(config)) {
