@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "support/engine_fixture.hpp"
@@ -204,6 +206,42 @@ TEST(MysqlEngine, BinlogGapIsReportedAndPointInTimeAcrossItRefused) {
   auto pitr = cli.run({"restore", "--source", "db", "--target-time", t, "--target-dir", tmp / "pitr"});
   EXPECT_EQ(pitr.rc, 9) << pitr.err;
   EXPECT_NE(pitr.err.find("missing from the archive"), std::string::npos) << pitr.err;
+}
+
+TEST(MysqlEngine, RemoteBinlogArchiveOverTcpShipsWholeFiles) {
+  TempDir tmp("strata-my");
+  MariaDbServer server(tmp / "origin");
+  create_schema(server);
+  // No socket and no binlog_dir: everything goes over TCP, as from an archiver on another host.
+  write_file(tmp / "strata.toml", "[source.db]\nengine = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+                                      std::to_string(server.port) + "\nuser = \"strata\"\npassword_file = \"" +
+                                      server.password_file + "\"\nbinlog_fetch = \"remote\"\n");
+  StrataCli cli(tmp / "repo", tmp / "strata.toml");
+  ASSERT_EQ(cli.init().rc, 0);
+  server.query("INSERT INTO app.events(batch, note) VALUES (1, REPEAT('r', 5000)); FLUSH BINARY LOGS;"
+               "INSERT INTO app.events(batch, note) VALUES (2, 'x')");
+  auto arch = cli.run({"binlog", "archive", "--source", "db"});
+  ASSERT_EQ(arch.rc, 0) << arch.err;
+  auto listed = nlohmann::json::parse(cli.run({"binlog", "list", "--source", "db", "--json"}).out);
+  // Every closed file, byte for byte the size the server reports.
+  std::map<std::string, uint64_t> on_server;
+  std::string logs = server.query("SHOW BINARY LOGS");
+  std::stringstream ss(logs);
+  std::string line;
+  while (std::getline(ss, line)) {
+    auto tab = line.find('\t');
+    on_server[line.substr(0, tab)] = std::stoull(line.substr(tab + 1));
+  }
+  ASSERT_EQ(listed["binlogs"].size() + 1, on_server.size()) << logs;
+  for (const auto& b : listed["binlogs"]) {
+    EXPECT_EQ(b["size"].get<uint64_t>(), on_server.at(b["name"].get<std::string>())) << b.dump();
+    EXPECT_GT(b["created_epoch"].get<int64_t>(), 0);
+  }
+  EXPECT_TRUE(listed["gaps"].empty());
+  // A second run ships nothing new but the file the flush just closed.
+  auto again = cli.run({"binlog", "archive", "--source", "db"});
+  ASSERT_EQ(again.rc, 0) << again.err;
+  EXPECT_NE(again.out.find("1 shipped"), std::string::npos) << again.out;
 }
 
 TEST(MysqlEngine, LogicalDumpRoundTripIntoAnotherDatabase) {

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "engines/mysql/mysql_conn.hpp"
+#include "engines/tool_util.hpp"
 #include "io/stream.hpp"
 #include "repo/repository.hpp"
 
@@ -85,6 +86,14 @@ BinlogArchiveResult archive_binlogs(Repository& repo, const SourceConfig& source
     fail(ErrorCode::kUsage, "binary logging is off on source " + source.name +
                                 ": set log_bin (and server_id) in the server's config and restart it");
   }
+  // binlog_fetch = "remote": read closed files from the server over the replication protocol instead of from
+  // the binlog directory, so the archiver can run on another host.
+  bool remote = source.get("binlog_fetch", "local") == "remote";
+  std::string binlog_tool;
+  if (remote) {
+    binlog_tool = find_tool({"mariadb-binlog", "mysqlbinlog"});
+    if (binlog_tool.empty()) fail(ErrorCode::kNotFound, "no mariadb-binlog or mysqlbinlog in PATH: install mariadb-client");
+  }
   std::string dir = source.get("binlog_dir");
   if (dir.empty()) {
     std::string base = vars[0][1];
@@ -117,6 +126,16 @@ BinlogArchiveResult archive_binlogs(Repository& repo, const SourceConfig& source
       continue;
     }
     std::string path = dir + "/" + name;
+    std::unique_ptr<PrivateDir> fetched;
+    if (remote) {
+      // One closed file at a time through the replication protocol: bounded by max_binlog_size, removed after.
+      fetched = std::make_unique<PrivateDir>("strata-binlog");
+      run_checked(shell_quote(binlog_tool) + " " + conn.defaults_arg() + " --read-from-remote-server --raw --result-file=" +
+                      shell_quote(fetched->path() + "/") + " " + shell_quote(name),
+                  "fetching binlog " + name + " of source " + source.name + " from the server",
+                  "the source's user needs the REPLICATION SLAVE privilege");
+      path = fetched->path() + "/" + name;
+    }
     int64_t created = binlog_created_epoch(path);
     uint64_t index = binlog_index(name);
     auto src = open_file_source(path);
