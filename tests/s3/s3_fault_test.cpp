@@ -4,6 +4,7 @@
 // 'strata check' and aborted by 'strata cleanup'.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -105,6 +106,31 @@ TEST_F(S3FaultTest, BackupAndRestoreCompleteThroughFaults) {
   EXPECT_GT(proxy_->lost_answers(), 0u);
   proxy_->set_schedule({});
   EXPECT_EQ(strata_cli({"check", "--repo", r}).out.find("LEFTOVER"), std::string::npos) << "no upload may be left behind";
+}
+
+// The global bandwidth flags reach the storage: 6 MiB of incompressible data at 3 MiB/s cannot move in under
+// ~1.75 s (2 s minus the limiter's 0.25 s burst), either way.
+TEST_F(S3FaultTest, BandwidthLimitsApplyToBackupAndRestore) {
+  std::string r = repo("limits", 3);
+  ASSERT_EQ(strata_cli({"repo", "init", "--repo", r}).code, 0);
+  std::string data = write_random_file(dir_ + "/in.bin", 6u << 20, 11);
+  auto timed = [](std::vector<std::string> args, CliRun* out) {
+    auto t0 = std::chrono::steady_clock::now();
+    *out = strata_cli(std::move(args));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  CliRun b, x;
+  double up = timed({"--limit-upload", "3MiB/s", "backup", "--repo", r, "--source", "db", "--compression", "lz4", "--from-file",
+                     dir_ + "/in.bin", "-q"}, &b);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_GE(up, 1.6);
+  double down = timed({"--limit-download", "3MiB/s", "restore", "--repo", r, "latest", "--source", "db", "--to", dir_ + "/out.bin", "-q"}, &x);
+  ASSERT_EQ(x.code, 0) << x.err;
+  EXPECT_GE(down, 1.6);
+  EXPECT_TRUE(slurp(dir_ + "/out.bin") == data);
+  CliRun bad = strata_cli({"--limit-upload", "fast", "list", "--repo", r});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("fast"), std::string::npos) << bad.err;
 }
 
 TEST_F(S3FaultTest, FaultsOutlastingTheRetryBudgetFailCleanly) {

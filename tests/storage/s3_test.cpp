@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "storage/s3/s3_client.hpp"
 #include "storage/s3/s3_config.hpp"
+#include "storage/memory/memory_storage.hpp"
 #include "storage/s3/s3_storage.hpp"
 #include "common/config.hpp"
 #include "storage/throttle/throttle_storage.hpp"
@@ -199,6 +200,33 @@ TEST(Throttle, ParseRate) {
   EXPECT_EQ(parse_rate("50MiB/s"), 50u << 20);
   EXPECT_EQ(parse_rate("1048576"), 1u << 20);
   EXPECT_THROW(parse_rate("fast"), StrataError);
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST(Throttle, DecoratorCapsUploadAndDownload) {
+  StorageLimits limits;
+  limits.upload_bytes_per_second = 8u << 20;
+  limits.download_bytes_per_second = 8u << 20;
+  limits.max_requests = 2;
+  auto s = apply_limits(std::make_unique<MemoryStorage>(), limits);
+  Bytes piece(256u << 10, 7);
+  auto t0 = std::chrono::steady_clock::now();
+  auto w = s->open_write("k");
+  for (int i = 0; i < 16; ++i) w->write(piece);  // 4 MiB at 8 MiB/s
+  w->commit();
+  double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(up, 0.2);
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(s->get("k", uint64_t(i) << 18, 256u << 10), piece);
+  double down = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(down, 0.2);
+  EXPECT_EQ(s->stat("k")->size, 4u << 20);
+  EXPECT_EQ(apply_limits(std::make_unique<MemoryStorage>(), StorageLimits{})->describe(), "mem://") << "no limits, no decorator";
 }
 
 }  // namespace

@@ -66,8 +66,8 @@ void RateLimiter::consume(uint64_t bytes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto now = Clock::now();
-    // Idle time earns at most one burst of credit; beyond that the bucket is full.
-    if (next_ < now - burst_) next_ = now - burst_;
+    // Idle time earns nothing beyond the burst allowance below, so the credit is one burst, not two.
+    if (next_ < now) next_ = now;
     next_ += std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(bytes) * 1e9 / static_cast<double>(rate_)));
     wake = next_ - burst_;
   }

@@ -22,7 +22,8 @@ class RateLimiter {
   std::mutex mu_;
   uint64_t rate_;
   std::chrono::nanoseconds burst_;
-  std::chrono::steady_clock::time_point next_;  // when everything consumed so far will have drained
+  // When everything consumed so far will have drained at the rate; a caller may run up to one burst ahead of it.
+  std::chrono::steady_clock::time_point next_;
 };
 
 class RequestGate {
