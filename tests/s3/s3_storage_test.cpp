@@ -89,6 +89,16 @@ TEST_F(S3StorageTest, MultipartUploadInPiecesReadsBackExactly) {
   EXPECT_TRUE(s->list_incomplete("").empty());
 }
 
+TEST_F(S3StorageTest, Crc32ChecksumsSinglePutAndMultipart) {
+  auto s = open("&checksum=crc32");
+  Bytes small = random_bytes_of(1000, 21), big = random_bytes_of((12u << 20) + 5, 22);
+  s->put("small", small, PutMode::kCreateOnly);
+  s->put("big", big, PutMode::kCreateOnly);
+  EXPECT_EQ(s->get("small"), small);
+  EXPECT_EQ(s->get("big"), big);
+  EXPECT_TRUE(s->list_incomplete("").empty());
+}
+
 TEST_F(S3StorageTest, CreateOnlyRefusesAnExistingKey) {
   for (const char* mode : {"", "&if_none_match=false"}) {
     auto s = open(mode);

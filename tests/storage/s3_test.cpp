@@ -185,6 +185,10 @@ TEST(S3Xml, ValuesAndEntities) {
   EXPECT_EQ(s3::xml_value(xml, "Key", &pos), "second");
   EXPECT_EQ(s3::xml_value(xml, "Missing"), "");
   EXPECT_EQ(s3::md5_base64(as_bytes("")), "1B2M2Y8AsgTpgAmY7PhCfg==");
+  EXPECT_EQ(s3::crc32(as_bytes("123456789")), 0xCBF43926u);  // the standard check value
+  EXPECT_EQ(s3::crc32(as_bytes("")), 0u);
+  std::string long_text(1000, 'x');
+  EXPECT_EQ(s3::crc32_base64(as_bytes(long_text)), s3::crc32_base64(as_bytes(std::string(long_text))));
 }
 
 TEST(Throttle, RateLimiterHoldsTheRate) {

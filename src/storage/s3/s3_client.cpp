@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -116,6 +117,41 @@ std::string md5_base64(ByteView data) {
 }
 
 std::string md5_hex(ByteView data) { return hex_encode(as_bytes(digest(EVP_md5(), data))); }
+
+uint32_t crc32(ByteView data) {
+  // Slicing-by-8: eight table lookups per 8 bytes, a few GB/s without special instructions.
+  static const auto tables = [] {
+    std::array<std::array<uint32_t, 256>, 8> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+      t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i) {
+      for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  const uint8_t* p = data.data();
+  size_t n = data.size();
+  while (n >= 8) {
+    uint32_t lo = (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24) ^ c;
+    uint32_t hi = uint32_t(p[4]) | uint32_t(p[5]) << 8 | uint32_t(p[6]) << 16 | uint32_t(p[7]) << 24;
+    c = tables[7][lo & 0xFF] ^ tables[6][(lo >> 8) & 0xFF] ^ tables[5][(lo >> 16) & 0xFF] ^ tables[4][lo >> 24] ^
+        tables[3][hi & 0xFF] ^ tables[2][(hi >> 8) & 0xFF] ^ tables[1][(hi >> 16) & 0xFF] ^ tables[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = (c >> 8) ^ tables[0][(c ^ *p++) & 0xFF];
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string crc32_base64(ByteView data) {
+  uint32_t c = crc32(data);
+  uint8_t be[4] = {uint8_t(c >> 24), uint8_t(c >> 16), uint8_t(c >> 8), uint8_t(c)};
+  return base64_encode(ByteView(be, 4));
+}
 
 std::string xml_value(const std::string& xml, const std::string& tag, size_t* from) {
   size_t start = from ? *from : 0;
@@ -315,7 +351,7 @@ Response Client::attempt(const Call& call, const std::string& md5_b64, const std
 Response Client::execute(const Call& call) {
   std::string md5, payload = sigv4::sha256_hex("", 0);
   if (!call.body.empty() || call.method == "PUT" || call.method == "POST") {
-    md5 = md5_base64(call.body);
+    if (call.content_md5) md5 = md5_base64(call.body);
     if (!call.body.empty()) {
       payload = config_.sign_payload ? sigv4::sha256_hex(call.body.data(), call.body.size()) : "UNSIGNED-PAYLOAD";
     }

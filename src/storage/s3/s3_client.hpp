@@ -34,6 +34,7 @@ struct Call {
   Bytes* sink = nullptr;          // 2xx response bodies go here (GET of object data)
   std::vector<long> accept;       // non-2xx statuses handed back instead of thrown (404 for HEAD, 412 ...)
   std::string what;               // "upload of data/x part 3" — names the object in messages
+  bool content_md5 = true;        // false when the caller sends an x-amz-checksum-* header instead
 };
 
 enum class Verdict { kOk, kRetry, kFail };
@@ -80,5 +81,8 @@ class Client {
 
 std::string md5_base64(ByteView data);
 std::string md5_hex(ByteView data);
+// CRC-32 (the zlib/IEEE polynomial), and its big-endian base64 form for x-amz-checksum-crc32.
+uint32_t crc32(ByteView data);
+std::string crc32_base64(ByteView data);
 
 }  // namespace strata::s3

@@ -146,6 +146,10 @@ S3Config resolve_s3_config(const std::string& location, const std::map<std::stri
     else if (k == "if_none_match") c.if_none_match = parse_bool(k, v);
     else if (k == "sign_payload") c.sign_payload = parse_bool(k, v);
     else if (k == "verify_tls") c.verify_tls = parse_bool(k, v);
+    else if (k == "checksum") {
+      if (v != "md5" && v != "crc32") fail(ErrorCode::kUsage, "S3 option 'checksum' must be md5 or crc32, not '" + v + "'");
+      c.checksum_crc32 = v == "crc32";
+    }
     else if (k == "access_key_id" || k == "secret_access_key" || k == "session_token" || k == "profile") continue;
     else fail(ErrorCode::kUsage, "unknown S3 option '" + k + "'; docs/S3.md lists them");
   }

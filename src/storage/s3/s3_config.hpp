@@ -35,6 +35,9 @@ struct S3Config {
   unsigned connect_timeout_ms = 10000;
   bool if_none_match = true;     // create-only via the server's conditional write; false = HEAD-then-PUT fallback
   bool sign_payload = false;     // true = SHA-256 of every body in the signature; false = Content-MD5 (signed) only
+  // Integrity of object data on the wire: Content-MD5 (every S3-compatible service) or x-amz-checksum-crc32
+  // (AWS, MinIO, recent Ceph; about three times cheaper to compute).
+  bool checksum_crc32 = false;
   bool verify_tls = true;
 
   std::string describe() const { return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix.substr(0, prefix.size() - 1)); }

@@ -157,6 +157,7 @@ class S3Writer final : public ObjectWriter {
     std::condition_variable cv;
     unsigned in_flight = 0;
     std::map<uint64_t, std::string> etags;
+    std::map<uint64_t, std::string> crcs;  // base64 CRC-32 per part, with checksum=crc32
     std::exception_ptr error;
   };
 
@@ -183,6 +184,13 @@ class S3Writer final : public ObjectWriter {
     const auto& cfg = s_.client().config();
     if (!cfg.storage_class.empty()) h.emplace_back("x-amz-storage-class", cfg.storage_class);
     return h;
+  }
+
+  // Object data carries either Content-MD5 (added by the client) or x-amz-checksum-crc32.
+  void add_checksum(Call& c) const {
+    if (!s_.client().config().checksum_crc32) return;
+    c.headers.emplace_back("x-amz-checksum-crc32", crc32_base64(c.body));
+    c.content_md5 = false;
   }
 
   bool create_only_native() const { return mode_ == PutMode::kCreateOnly && s_.client().config().if_none_match; }
@@ -218,6 +226,7 @@ class S3Writer final : public ObjectWriter {
       c.accept = {412};
     }
     c.body = buf_;
+    add_checksum(c);
     c.what = "upload of " + describe();
     Response r = s_.client().execute(c);
     if (r.status == 412 && !ours_already(md5_hex(buf_))) fail(ErrorCode::kAlreadyExists, describe() + " already exists");
@@ -229,6 +238,7 @@ class S3Writer final : public ObjectWriter {
     c.key = full_;
     c.query = {{"uploads", ""}};
     c.headers = object_headers();
+    if (s_.client().config().checksum_crc32) c.headers.emplace_back("x-amz-checksum-algorithm", "CRC32");
     c.what = "start of the multipart upload of " + describe();
     Response r = s_.client().execute(c);
     upload_id_ = xml_value(r.body, "UploadId");
@@ -251,7 +261,7 @@ class S3Writer final : public ObjectWriter {
     auto sh = sh_;
     std::string full = full_, upload = upload_id_, what = describe() + " part " + std::to_string(number);
     s_.pool().submit([s, sh, task_buf, held, number, full, upload, what] {
-      std::string etag;
+      std::string etag, crc;
       std::exception_ptr err;
       bool skip;
       {
@@ -265,6 +275,11 @@ class S3Writer final : public ObjectWriter {
           c.key = full;
           c.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload}};
           c.body = *task_buf;
+          if (s->client().config().checksum_crc32) {
+            crc = crc32_base64(c.body);
+            c.headers.emplace_back("x-amz-checksum-crc32", crc);
+            c.content_md5 = false;
+          }
           c.what = "upload of " + what;
           etag = s->client().execute(c).header("etag");
           if (etag.empty()) fail(ErrorCode::kStorage, "S3 returned no ETag for " + what);
@@ -277,7 +292,10 @@ class S3Writer final : public ObjectWriter {
       s->budget().release(held);
       std::lock_guard<std::mutex> lock(sh->mu);
       if (err && !sh->error) sh->error = err;
-      if (!err && !skip) sh->etags[number] = etag;
+      if (!err && !skip) {
+        sh->etags[number] = etag;
+        if (!crc.empty()) sh->crcs[number] = crc;
+      }
       sh->in_flight--;
       sh->cv.notify_all();
     });
@@ -287,7 +305,9 @@ class S3Writer final : public ObjectWriter {
     check_absent_fallback();
     std::string xml = "<CompleteMultipartUpload>";
     for (const auto& [n, e] : sh_->etags) {
-      xml += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + e + "</ETag></Part>";
+      auto crc = sh_->crcs.find(n);
+      xml += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + e + "</ETag>" +
+             (crc == sh_->crcs.end() ? "" : "<ChecksumCRC32>" + crc->second + "</ChecksumCRC32>") + "</Part>";
     }
     xml += "</CompleteMultipartUpload>";
     Call c;
