@@ -1,12 +1,15 @@
 #include "common/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -20,6 +23,7 @@ struct TailBuffer {
   static constexpr size_t kMax = 4096;
   mutable std::mutex mu;
   std::string data;
+  std::atomic<bool> child_exited{false};
   void append(const char* p, size_t n) {
     std::lock_guard<std::mutex> lock(mu);
     data.append(p, n);
@@ -29,8 +33,23 @@ struct TailBuffer {
 
 namespace {
 void drain_stderr(int fd, bool forward, std::shared_ptr<TailBuffer> tail) {
+  // Reads until EOF, or — once the child itself has exited — until the pipe goes quiet: a grandchild that inherited
+  // stderr (a daemon the command started) may keep it open forever, and must not hang us.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point exited_at{};
   char buf[4096];
   for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, 100);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc == 0) {
+      if (tail->child_exited) break;
+      continue;
+    }
+    if (tail->child_exited) {
+      if (exited_at == Clock::time_point{}) exited_at = Clock::now();
+      if (Clock::now() - exited_at > std::chrono::seconds(1)) break;
+    }
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -108,6 +127,7 @@ int Subprocess::wait() {
     }
   }
   waited_ = true;
+  tail_->child_exited = true;
   if (err_thread_.joinable()) err_thread_.join();
   status_ = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
   return status_;

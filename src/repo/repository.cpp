@@ -368,8 +368,14 @@ void Repository::remove_backup(const std::string& id, const std::string& catalog
   }
   // Manifest first: once it is gone the backup is no longer listed, and anything left is a leftover for cleanup.
   storage_->remove(key);
-  for (const auto& o : m.stream.objects) storage_->remove(o.key);
-  for (const auto& o : storage_->list(kDataPrefix + id + "/")) storage_->remove(o.key);
+  // Only keys under this backup's own data prefix: the public part is not authenticated without keys, and a
+  // tampered manifest must not be able to steer a delete at another backup's objects.
+  const std::string own = kDataPrefix + id + "/";
+  for (const auto& o : m.stream.objects) {
+    if (o.key.compare(0, own.size(), own) == 0) storage_->remove(o.key);
+    else log::warn("delete_skipped_foreign_key", {{"backup", id}, {"key", o.key}});
+  }
+  for (const auto& o : storage_->list(own)) storage_->remove(o.key);
   log::info("backup_deleted", {{"backup", id}});
 }
 

@@ -1,6 +1,9 @@
 #include "common/process.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
 #include <unistd.h>
 
 #include "../common/test_helpers.hpp"
@@ -42,6 +45,21 @@ TEST(Subprocess, PipesStdoutAndStdin) {
   ASSERT_EQ(::write(in.fd(), "hello", 5), 5);
   in.close_pipe();
   EXPECT_EQ(in.wait(), 0);
+}
+
+TEST(Subprocess, GrandchildHoldingStderrDoesNotHangWait) {
+  testing::TempDir dir;
+  std::string pidfile = dir.path() + "/pid";
+  // The background sleep inherits stderr and outlives the shell; wait() must return once the shell exits.
+  Subprocess p("sleep 600 & echo $! > '" + pidfile + "'; echo 'started daemon' >&2; exit 4", Subprocess::Pipe::kNone,
+               false);
+  EXPECT_EQ(p.wait(), 4);
+  EXPECT_EQ(p.stderr_tail(), "started daemon");
+  std::ifstream f(pidfile);
+  std::string pid;
+  std::getline(f, pid);
+  ASSERT_FALSE(pid.empty());
+  ::kill(std::stoi(pid), SIGKILL);
 }
 
 TEST(RunCapture, CapturesBothStreamsAndTheStatus) {
