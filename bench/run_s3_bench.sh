@@ -3,6 +3,7 @@
 # against strata to a local directory and `aws s3 cp` of the same file to the same server, in one run.
 #
 #   bash bench/run_s3_bench.sh [CORPUS_BYTES] [CORPUS_KIND]     # default 512 MiB of random bytes
+#   STRATA_S3_OPTIONS='checksum=crc32' bash bench/run_s3_bench.sh  # S3 options (docs/S3.md) for the strata runs
 #
 # Random bytes by default so strata's compression cannot flatter it: every tool moves the same number of bytes.
 # Needs the build (scripts/build.sh, or STRATA_BUILD_DIR=...) plus moto_server and aws on PATH.
@@ -65,24 +66,36 @@ check_restore() {
 
 STRATA_FLAGS=(--compression "${STRATA_COMPRESSION:-lz4}")  # random bytes do not compress: spend no CPU trying
 
-# Default 64 MiB data objects, then 8 MiB ones: moto re-reads a whole object for every ranged GET and concatenates
-# parts on completion, so smaller objects (one PUT each) cost it far less CPU.
-for objsize in 64MiB 8MiB; do
-  name="strata s3 objects=$objsize"
-  "$STRATA" -q repo init --repo "s3://bench/strata-$objsize" --kdf-memory 8MiB --kdf-ops 1
-  measure "$name" backup sh -c "'$STRATA' -q --repo s3://bench/strata-$objsize backup --source bench ${STRATA_FLAGS[*]} --object-size $objsize --from-file '$corpus' > /dev/null"
-  measure "$name" restore sh -c "'$STRATA' -q --repo s3://bench/strata-$objsize restore latest --source bench --to - > '$work/out'"
-  check_restore "$name" "$work/out"
+# moto keeps every object in its one Python process and slows down as it fills: each tool's objects are deleted
+# after its turn so every tool meets the same, empty server.
+drop() { aws s3 rm --quiet --recursive "s3://bench/$1"; }
+
+# Rounds alternate the tools so that a change in machine load hits all of them; the table keeps each tool's best
+# round (and its worst peak RSS). Default 64 MiB data objects, then 8 MiB ones: moto re-reads a whole object for
+# every ranged GET and concatenates parts on completion, so smaller objects (one PUT each) cost it less CPU.
+ROUNDS=${ROUNDS:-2}
+for round in $(seq "$ROUNDS"); do
+  measure "aws s3 cp" backup aws s3 cp --quiet "$corpus" "s3://bench/aws-$round/corpus"
+  measure "aws s3 cp" restore aws s3 cp --quiet "s3://bench/aws-$round/corpus" "$work/out"
+  check_restore "aws s3 cp" "$work/out"
+  drop "aws-$round"
+
+  for objsize in 64MiB 8MiB; do
+    name="strata s3 objects=$objsize${STRATA_S3_OPTIONS:+ $STRATA_S3_OPTIONS}"
+    loc="s3://bench/strata-$objsize-$round${STRATA_S3_OPTIONS:+?$STRATA_S3_OPTIONS}"
+    "$STRATA" -q repo init --repo "$loc" --kdf-memory 8MiB --kdf-ops 1
+    measure "$name" backup sh -c "'$STRATA' -q --repo '$loc' backup --source bench ${STRATA_FLAGS[*]} --object-size $objsize --from-file '$corpus' > /dev/null"
+    measure "$name" restore sh -c "'$STRATA' -q --repo '$loc' restore latest --source bench --to - > '$work/out'"
+    check_restore "$name" "$work/out"
+    drop "strata-$objsize-$round"
+  done
+
+  "$STRATA" -q repo init --repo "$work/local-$round" --kdf-memory 8MiB --kdf-ops 1
+  measure "strata local" backup sh -c "'$STRATA' -q --repo '$work/local-$round' backup --source bench ${STRATA_FLAGS[*]} --from-file '$corpus' > /dev/null"
+  measure "strata local" restore sh -c "'$STRATA' -q --repo '$work/local-$round' restore latest --source bench --to - > '$work/out'"
+  check_restore "strata local" "$work/out"
+  rm -rf "$work/local-$round"
 done
-
-"$STRATA" -q repo init --repo "$work/local" --kdf-memory 8MiB --kdf-ops 1
-measure "strata local" backup sh -c "'$STRATA' -q --repo '$work/local' backup --source bench ${STRATA_FLAGS[*]} --from-file '$corpus' > /dev/null"
-measure "strata local" restore sh -c "'$STRATA' -q --repo '$work/local' restore latest --source bench --to - > '$work/out'"
-check_restore "strata local" "$work/out"
-
-measure "aws s3 cp" backup aws s3 cp --quiet "$corpus" s3://bench/aws/corpus
-measure "aws s3 cp" restore aws s3 cp --quiet s3://bench/aws/corpus "$work/out"
-check_restore "aws s3 cp" "$work/out"
 
 python3 - "$results" "$SIZE" "$KIND" <<'PY'
 import sys
@@ -91,9 +104,13 @@ total, kind = int(sys.argv[2]), sys.argv[3]
 mib = 1024 * 1024
 data = {}
 for name, phase, secs, rss in rows:
-    data.setdefault(name, {})[phase] = (float(secs), int(rss) // 1024)
+    prev = data.setdefault(name, {}).get(phase)
+    secs, rss = float(secs), int(rss) // 1024
+    data[name][phase] = (min(secs, prev[0]), max(rss, prev[1])) if prev else (secs, rss)
 load = " ".join(open("/proc/loadavg").read().split()[:3])
-print(f"corpus: {total / mib:.0f} MiB of {kind} bytes; moto_server on 127.0.0.1; 2 cores shared by every process; load average at the end {load}\n")
+rounds = sum(1 for r in rows if r[0] == "aws s3 cp" and r[1] == "backup")
+print(f"corpus: {total / mib:.0f} MiB of {kind} bytes; moto_server on 127.0.0.1; 2 cores shared by every process; "
+      f"best of {rounds} alternating rounds; load average at the end {load}\n")
 print("| tool | backup MiB/s | backup peak RSS MiB | restore MiB/s | restore peak RSS MiB |")
 print("|---|---:|---:|---:|---:|")
 for name, ph in data.items():
