@@ -50,6 +50,7 @@ export STRATA_PASSPHRASE=bench-passphrase-not-secret
 S() { "$STRATA" --config "$ROOT/tier.toml" --repo "$ROOT/repo" "$@"; }
 S repo init >/dev/null
 
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 echo "== demo data: $PLAYERS players, ~22 child rows each (fsync on, synchronous_commit on)"
 t0=$(now); S tier demo --database "$CONNINFO" --players "$PLAYERS" --inactive-percent 100 -q; t1=$(now)
 S tier setup --apply -q
@@ -68,7 +69,7 @@ BATCHES=$(( (PLAYERS + 499) / 500 ))
   for i in $(seq 1 $BATCHES); do
     cat <<SQL
 BEGIN;
-TRUNCATE b; INSERT INTO b SELECT id FROM players WHERE tier = 'warm' ORDER BY last_active LIMIT 500;
+TRUNCATE b; INSERT INTO b SELECT id FROM players WHERE tier = 'warm' ORDER BY last_active LIMIT 500; ANALYZE b;
 DELETE FROM equipment_mods m USING equipment e, b WHERE m.equipment_id = e.id AND e.player_id = b.id RETURNING m.*;
 DELETE FROM equipment e USING b WHERE e.player_id = b.id RETURNING e.*;
 DELETE FROM player_stats s USING b WHERE s.player_id = b.id RETURNING s.*;
@@ -85,7 +86,7 @@ t0=$(now); PSQL -d bare -f "$ROOT/bare.sql" > "$ROOT/bare.out"; t1=$(now)
 BARE_RATE=$(rate $PLAYERS $t0 $t1)
 echo "bare: $PLAYERS entities in $(secs $t0 $t1) s = $BARE_RATE entities/s ($(du -h "$ROOT/bare.out" | cut -f1) plain text)"
 
-echo "== freeze (snapshot, document, zstd, AEAD, pack of 500, verify, re-check + delete)"
+echo "== freeze (snapshot, document, zstd, AEAD, pack of 500, verify, re-check + delete; 2 workers)"
 t0=$(now); S tier freeze -q; t1=$(now)
 FREEZE_RATE=$(rate $PLAYERS $t0 $t1)
 echo "freeze: $PLAYERS entities in $(secs $t0 $t1) s = $FREEZE_RATE entities/s; repository $(du -sh "$ROOT/repo" | cut -f1)"
@@ -95,10 +96,11 @@ echo "== on-demand thaw latency ($LATENCY_KEYS single-entity thaws, one at a tim
 PSQL -d game -c "SELECT id FROM players ORDER BY random() LIMIT $LATENCY_KEYS" > "$ROOT/keys.txt"
 S tier thaw --keys-from "$ROOT/keys.txt"
 
-echo "== batch thaw (all archived, 500 per transaction)"
+echo "== batch thaw (all archived, 500 per transaction, 2 workers)"
 REST=$(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'archived'")
 t0=$(now); S tier thaw --all-archived -q; t1=$(now)
 THAW_RATE=$(rate $REST $t0 $t1)
 echo "thaw: $REST entities in $(secs $t0 $t1) s = $THAW_RATE entities/s"
 echo "hot again: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'hot'") of $PLAYERS"
+echo "== load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== freeze $(python3 -c "print(f'{100*$FREEZE_RATE/$BARE_RATE:.0f}')")% and thaw $(python3 -c "print(f'{100*$THAW_RATE/$BARE_RATE:.0f}')")% of the bare script's rate"

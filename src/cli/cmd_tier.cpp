@@ -1,4 +1,4 @@
-// `strata tier setup|demo|cooldown|freeze|thaw|erase|status`: data tiering of database entities (docs/TIERING.md).
+// `strata tier setup|demo|cooldown|freeze|thaw|reap|erase|status`: data tiering of database entities (docs/TIERING.md).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <algorithm>
@@ -178,6 +178,15 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
     size_t n = t.erase(o->key);
     if (!ctx.quiet) std::printf("%s/%s erased (%zu archive(s) destroyed); recorded in strata_tier_events\n", t.config().name.c_str(), o->key.c_str(), n);
+  });
+
+  auto* reap = tier->add_subcommand("reap", "Destroy archive entries released by committed thaws (batch thaw and freeze do it too)");
+  reap->callback([&ctx, o] {
+    ctx.finalize();
+    auto repo = ctx.open_repo(true);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    size_t n = t.reap_released();
+    if (!ctx.quiet) std::printf("%zu released archive entries destroyed\n", n);
   });
 
   auto* status = tier->add_subcommand("status", "Entities per tier, backlog, failures, packs");

@@ -296,8 +296,13 @@ ReadEntry ArchiveStore::read(const std::string& location, const std::string& key
   uint32_t slot;
   parse_location(location, pack_id, slot);
   std::string what = "archive of " + entity_ + "/" + key;
-  if (!storage_.stat(index_key(pack_id))) fail(ErrorCode::kNotFound, what + ": pack " + pack_id + " is missing from " + storage_.describe());
-  Header h = read_header(pack_id);
+  Header h;
+  try {
+    h = read_header(pack_id);
+  } catch (const StrataError& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    fail(ErrorCode::kNotFound, what + ": pack " + pack_id + " is missing from " + storage_.describe() + "; restore it from a copy or erase the entity");
+  }
   if (slot >= h.count) fail(ErrorCode::kCorrupt, what + ": location " + location + " is past the end of its pack");
   Bytes rb = storage_.get(index_key(pack_id), kHeaderSize + kRecordSize * uint64_t{slot}, kRecordSize);
   if (rb.size() != kRecordSize) fail(ErrorCode::kCorrupt, what + ": index of pack " + pack_id + " is truncated");

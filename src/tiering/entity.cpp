@@ -53,6 +53,7 @@ EntityConfig parse_entity(const std::string& name, const toml::table& t, const s
   e.cooldown_batch = count_value(t["cooldown_batch"], e.cooldown_batch, where + " cooldown_batch");
   e.batch = count_value(t["batch"], e.batch, where + " batch");
   e.pack_size = count_value(t["pack_size"], e.pack_size, where + " pack_size");
+  e.workers = count_value(t["workers"], e.workers, where + " workers");
   e.keep_after_thaw = t["keep_after_thaw"].value_or(false);
   if (t.contains("password")) fail(ErrorCode::kUsage, where + " contains a password; use PGPASSWORD or ~/.pgpass instead");
   if (auto* kids = t["child"].as_array()) {

@@ -31,6 +31,7 @@ struct EntityConfig {
   size_t cooldown_batch = 5000;
   size_t batch = 500;      // entities per freeze / thaw transaction
   size_t pack_size = 500;  // entities per stored object; 1 = one object per entity
+  size_t workers = 2;       // freeze / batch-thaw workers, each with its own database connection
   bool keep_after_thaw = false;
   std::string compression = "zstd:3";
 

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "common/clock.hpp"
@@ -348,7 +350,44 @@ struct Tierer::Impl {
     return {};
   }
 
-  FreezeStats freeze_batch(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
+  // Batches of warm keys in this worker's share (hash of the key modulo parts) until none is left or `limit`.
+  FreezeStats freeze_loop(size_t limit, const FreezeHooks& hooks, size_t part, size_t parts) {
+    FreezeStats total;
+    std::set<std::string> skipped;  // still warm after a try: changed meanwhile; the next run takes them
+    while (total.frozen + total.skipped < limit) {
+      size_t n = std::min(cfg.batch, limit - total.frozen - total.skipped);
+      std::string share = parts > 1 ? " AND abs(hashtext(" + q(cfg.key) + "::text) % " + std::to_string(parts) + ") = " +
+                                          std::to_string(part)
+                                    : "";
+      auto r = conn->exec("SELECT " + q(cfg.key) + "::text FROM " + root_q() + " WHERE " + q(cfg.tier_column) +
+                              " = 'warm' AND " + q(cfg.activity) + " < now() - make_interval(secs => $1::bigint)" + share +
+                              " ORDER BY " + q(cfg.activity) + " LIMIT " + std::to_string(n + skipped.size()),
+                          {std::to_string(cfg.freeze_after)});
+      std::vector<std::string> keys;
+      for (auto& row : r.rows) {
+        if (!skipped.count(*row[0]) && keys.size() < n) keys.push_back(*row[0]);
+      }
+      if (keys.empty()) break;
+      auto tb = std::chrono::steady_clock::now();
+      std::vector<std::string> done;
+      FreezeStats b = freeze_batch(keys, hooks, &done);
+      std::set<std::string> frozen(done.begin(), done.end());
+      for (const auto& k : keys) {
+        if (!frozen.count(k)) skipped.insert(k);
+      }
+      total.frozen += b.frozen;
+      total.skipped += b.skipped;
+      total.packs += b.packs;
+      total.stored_bytes += b.stored_bytes;
+      double secs = since(tb);
+      log::info("tier_freeze_batch", {{"entity", cfg.name}, {"frozen", uint64_t{b.frozen}}, {"skipped", uint64_t{b.skipped}},
+                                      {"seconds", secs}, {"per_second", secs > 0 ? b.frozen / secs : 0.0}});
+    }
+    return total;
+  }
+
+  FreezeStats freeze_batch(const std::vector<std::string>& keys, const FreezeHooks& hooks,
+                           std::vector<std::string>* done_out = nullptr) {
     FreezeStats st;
     load_schema();
     auto t0 = std::chrono::steady_clock::now();
@@ -377,6 +416,7 @@ struct Tierer::Impl {
     if (hooks.before_commit) hooks.before_commit(order);
     auto done = commit_batch(snaps, st);
     st.frozen += done.size();
+    if (done_out) *done_out = done;
     log::debug("tier_freeze_phases", {{"entity", cfg.name}, {"snapshot_ms", snap_s * 1000}, {"store_ms", store_s * 1000},
                                       {"commit_ms", (since(t0) - snap_s - store_s) * 1000}});
     return st;
@@ -485,22 +525,56 @@ struct Tierer::Impl {
     }
   }
 
-  void shred_after_thaw(const std::vector<std::pair<std::string, std::string>>& loc_keys) {
+  ThawOutcome thaw_one(const std::string& key);
+  ThawStats thaw_loop(bool all_archived, size_t limit);
+
+  // Inside the thawing transaction: remember which archive entries the thaw made obsolete. The entries are
+  // destroyed later in bulk (reap_released), so an on-demand thaw does not wait for an index rewrite, and a crash
+  // right after the commit cannot leave an archive nobody knows about.
+  void release_in_tx(const std::vector<std::pair<std::string, std::string>>& loc_keys) {
     if (cfg.keep_after_thaw || loc_keys.empty()) return;
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_pack;
-    for (const auto& lk : loc_keys) by_pack[archive().pack_of(lk.first)].push_back(lk);
-    for (auto& [pack, lks] : by_pack) {
-      try {
-        PgTx tx(*conn);
-        // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
-        conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
-        archive().shred_many(lks);
-        tx.commit();
-      } catch (const StrataError& e) {
-        // The entity is hot and correct; a leftover archive only costs space and is found again by erase.
-        log::warn("tier_archive_not_removed", {{"entity", cfg.name}, {"pack", pack}, {"reason", e.what()}});
-      }
+    std::vector<std::string> locs, keys;
+    for (const auto& [l, k] : loc_keys) {
+      locs.push_back(l);
+      keys.push_back(k);
     }
+    conn->exec("INSERT INTO strata_tier_released (entity, key, location) SELECT $1, k, l FROM unnest($2::text[], $3::text[]) "
+               "AS v(k, l) ON CONFLICT DO NOTHING",
+               {cfg.name, text_array(keys), text_array(locs)});
+  }
+
+  size_t reap_released() {
+    size_t total = 0;
+    std::set<std::string> failed_packs;
+    for (;;) {
+      auto r = conn->exec("SELECT location, key FROM strata_tier_released WHERE entity = $1 ORDER BY location LIMIT 5000", {cfg.name});
+      std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_pack;
+      for (auto& row : r.rows) {
+        std::string pack = archive().pack_of(*row[0]);
+        if (!failed_packs.count(pack)) by_pack[pack].emplace_back(*row[0], *row[1]);
+      }
+      if (by_pack.empty()) break;
+      for (auto& [pack, lks] : by_pack) {
+        try {
+          PgTx tx(*conn);
+          // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
+          conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
+          archive().shred_many(lks);
+          std::vector<std::string> locs;
+          for (const auto& lk : lks) locs.push_back(lk.first);
+          conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND location = ANY($2::text[])", {cfg.name, text_array(locs)});
+          tx.commit();
+          total += lks.size();
+        } catch (const StrataError& e) {
+          // The entities are hot and correct; the entries stay listed and the next run tries again.
+          failed_packs.insert(pack);
+          log::warn("tier_archive_not_removed", {{"entity", cfg.name}, {"pack", pack}, {"reason", e.what()}});
+        }
+      }
+      if (r.rows.size() < 5000) break;
+    }
+    if (total) log::info("tier_reaped", {{"entity", cfg.name}, {"archives_destroyed", uint64_t{total}}});
+    return total;
   }
 };
 
@@ -524,6 +598,8 @@ std::string Tierer::setup_ddl() {
   s += "CREATE TABLE IF NOT EXISTS strata_tier_events (at timestamptz NOT NULL DEFAULT now(), entity text NOT NULL, "
        "key text, event text NOT NULL, detail text);\n";
   s += "CREATE INDEX IF NOT EXISTS strata_tier_events_at_idx ON strata_tier_events (entity, at);\n";
+  s += "CREATE TABLE IF NOT EXISTS strata_tier_released (entity text NOT NULL, key text NOT NULL, location text NOT NULL, "
+       "released_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (entity, location));\n";
   return s;
 }
 
@@ -569,40 +645,45 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   m.load_schema();
   m.archive();
   auto t0 = std::chrono::steady_clock::now();
-  // One freezer per entity type: two would lock the same rows in different batches.
+  // One freeze run per entity type at a time; inside it, workers split the keys by hash so their batches never
+  // overlap and never wait for each other's row locks.
   auto got = m.conn->exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
   if (*got.rows[0][0] != "t") fail(ErrorCode::kLocked, "entity " + m.cfg.name + ": another freeze is running; wait for it or stop it");
+  m.reap_released();
   FreezeStats total;
-  std::set<std::string> tried;
-  try {
-    auto q = [](const std::string& s) { return quote_ident(s); };
-    while (total.frozen + total.skipped < limit) {
-      size_t n = std::min(m.cfg.batch, limit - total.frozen - total.skipped);
-      auto r = m.conn->exec("SELECT " + q(m.cfg.key) + "::text FROM " + q(m.cfg.root) + " WHERE " + q(m.cfg.tier_column) +
-                                " = 'warm' AND " + q(m.cfg.activity) + " < now() - make_interval(secs => $1::bigint) ORDER BY " +
-                                q(m.cfg.activity) + " LIMIT " + std::to_string(n + tried.size()),
-                            {std::to_string(m.cfg.freeze_after)});
-      std::vector<std::string> keys;
-      for (auto& row : r.rows) {
-        if (!tried.count(*row[0]) && keys.size() < n) keys.push_back(*row[0]);
+  std::mutex mu;
+  std::exception_ptr error;
+  size_t parts = std::max<size_t>(1, m.cfg.workers);
+  auto work = [&](size_t part) {
+    try {
+      std::unique_ptr<Impl> own;
+      Impl* w = &m;
+      if (parts > 1) {
+        own = std::make_unique<Impl>(m.cfg, m.repo);
+        own->load_schema();
+        w = own.get();
       }
-      if (keys.empty()) break;
-      auto tb = std::chrono::steady_clock::now();
-      FreezeStats b = m.freeze_batch(keys, hooks);
-      for (const auto& k : keys) tried.insert(k);
-      total.frozen += b.frozen;
-      total.skipped += b.skipped;
-      total.packs += b.packs;
-      total.stored_bytes += b.stored_bytes;
-      double secs = since(tb);
-      log::info("tier_freeze_batch", {{"entity", m.cfg.name}, {"frozen", uint64_t{b.frozen}}, {"skipped", uint64_t{b.skipped}},
-                                      {"seconds", secs}, {"per_second", secs > 0 ? b.frozen / secs : 0.0}});
+      size_t share = limit == SIZE_MAX ? SIZE_MAX : limit / parts + (part < limit % parts ? 1 : 0);
+      FreezeStats mine = w->freeze_loop(share, hooks, part, parts);
+      std::lock_guard<std::mutex> g(mu);
+      total.frozen += mine.frozen;
+      total.skipped += mine.skipped;
+      total.packs += mine.packs;
+      total.stored_bytes += mine.stored_bytes;
+    } catch (...) {
+      std::lock_guard<std::mutex> g(mu);
+      if (!error) error = std::current_exception();
     }
-  } catch (...) {
-    m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
-    throw;
+  };
+  if (parts == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < parts; ++i) threads.emplace_back(work, i);
+    for (auto& t : threads) t.join();
   }
   m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
+  if (error) std::rethrow_exception(error);
   total.seconds = since(t0);
   log::info("tier_freeze", {{"entity", m.cfg.name}, {"frozen", uint64_t{total.frozen}}, {"skipped", uint64_t{total.skipped}},
                             {"packs", uint64_t{total.packs}}, {"seconds", total.seconds},
@@ -625,8 +706,10 @@ FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const Free
   return total;
 }
 
-ThawOutcome Tierer::thaw(const std::string& key) {
-  auto& m = *impl_;
+ThawOutcome Tierer::thaw(const std::string& key) { return impl_->thaw_one(key); }
+
+ThawOutcome Tierer::Impl::thaw_one(const std::string& key) {
+  Impl& m = *this;
   m.load_schema();
   auto t0 = std::chrono::steady_clock::now();
   auto q = [](const std::string& s) { return quote_ident(s); };
@@ -659,11 +742,11 @@ ThawOutcome Tierer::thaw(const std::string& key) {
     m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
                      " = NULL WHERE " + q(m.cfg.key) + " = $1::" + m.key_type,
                  {key});
+    m.release_in_tx({{loc, key}});
     failpoint("thaw.before_commit");
     tx.commit();
     failpoint("thaw.after_commit");
   }
-  m.shred_after_thaw({{loc, key}});
   log::debug("tier_thaw", {{"entity", m.cfg.name}, {"key", key}, {"ms", since(t0) * 1000}});
   return ThawOutcome::kThawed;
 }
@@ -672,6 +755,48 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
   auto& m = *impl_;
   m.load_schema();
   m.archive();
+  auto t0 = std::chrono::steady_clock::now();
+  ThawStats total;
+  std::mutex mu;
+  std::exception_ptr error;
+  size_t parts = std::max<size_t>(1, m.cfg.workers);
+  // Workers take disjoint batches through FOR UPDATE SKIP LOCKED, each on its own connection.
+  auto work = [&](size_t part) {
+    try {
+      std::unique_ptr<Impl> own;
+      Impl* w = &m;
+      if (parts > 1) {
+        own = std::make_unique<Impl>(m.cfg, m.repo);
+        own->load_schema();
+        w = own.get();
+      }
+      size_t share = limit == SIZE_MAX ? SIZE_MAX : limit / parts + (part < limit % parts ? 1 : 0);
+      ThawStats mine = w->thaw_loop(all_archived, share);
+      std::lock_guard<std::mutex> g(mu);
+      total.thawed += mine.thawed;
+      total.failed += mine.failed;
+    } catch (...) {
+      std::lock_guard<std::mutex> g(mu);
+      if (!error) error = std::current_exception();
+    }
+  };
+  if (parts == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < parts; ++i) threads.emplace_back(work, i);
+    for (auto& t : threads) t.join();
+  }
+  if (error) std::rethrow_exception(error);
+  m.reap_released();
+  total.seconds = since(t0);
+  log::info("tier_thaw", {{"entity", m.cfg.name}, {"thawed", uint64_t{total.thawed}}, {"failed", uint64_t{total.failed}},
+                          {"seconds", total.seconds}, {"per_second", total.seconds > 0 ? total.thawed / total.seconds : 0.0}});
+  return total;
+}
+
+ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
+  Impl& m = *this;
   auto t0 = std::chrono::steady_clock::now();
   auto q = [](const std::string& s) { return quote_ident(s); };
   ThawStats st;
@@ -730,6 +855,7 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
           m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
                            " = NULL WHERE " + q(m.cfg.key) + " = ANY($1::" + m.key_type + "[])",
                        {text_array(ok)});
+          m.release_in_tx(done);
           failpoint("thaw.before_commit");
           tx.commit();
           failpoint("thaw.after_commit");
@@ -748,7 +874,7 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
       for (const auto& k : batch_keys) {
         if (failed.count(k)) continue;
         try {
-          if (thaw(k) == ThawOutcome::kThawed) ++st.thawed;
+          if (thaw_one(k) == ThawOutcome::kThawed) ++st.thawed;
         } catch (const StrataError& e) {
           failed.insert(k);
           ++st.failed;
@@ -757,15 +883,13 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
       }
       continue;
     }
-    m.shred_after_thaw(done);
-    log::debug("tier_thaw_shredded", {{"entity", m.cfg.name}, {"at_ms", since(t0) * 1000}});
   }
   for (const auto& k : failed) m.record_event(k, "thaw_failed", "see the log");
   st.seconds = since(t0);
-  log::info("tier_thaw", {{"entity", m.cfg.name}, {"thawed", uint64_t{st.thawed}}, {"failed", uint64_t{st.failed}},
-                          {"seconds", st.seconds}, {"per_second", st.seconds > 0 ? st.thawed / st.seconds : 0.0}});
   return st;
 }
+
+size_t Tierer::reap_released() { return impl_->reap_released(); }
 
 size_t Tierer::erase(const std::string& key) {
   auto& m = *impl_;

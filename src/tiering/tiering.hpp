@@ -80,6 +80,9 @@ class Tierer {
   ThawOutcome thaw(const std::string& key);
   // Entities marked 'restoring' (or, with all_archived, every archived one) in batches.
   ThawStats thaw_batch(bool all_archived, size_t limit = SIZE_MAX);
+  // Destroys the archive entries that committed thaws released (keep_after_thaw = false). Batch thaw and freeze
+  // do this themselves; a process that only thaws on demand calls it now and then. Returns entries destroyed.
+  size_t reap_released();
   // GDPR: destroys every archive of the entity, deletes its root row, and records the erasure.
   // Returns the number of archive entries destroyed.
   size_t erase(const std::string& key);
