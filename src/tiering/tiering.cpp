@@ -97,6 +97,10 @@ struct Tierer::Impl {
 
   Impl(EntityConfig c, Repository* r) : cfg(std::move(c)), repo(r), who("entity " + cfg.name) {
     conn = std::make_unique<PgConn>(cfg.database);
+    // Every statement here is driven by keys through indexes (setup creates one on every foreign-key column).
+    // The planner underestimates `= ANY(array of 500 keys)` and would hash-join whole child tables, which grows
+    // with the table instead of the batch; forbid that for this session only.
+    conn->exec("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off");
     if (repo) store = std::make_unique<ArchiveStore>(*repo, cfg.name, parse_compression(cfg.compression));
   }
 
@@ -230,13 +234,16 @@ struct Tierer::Impl {
     std::string arr = text_array(keys);
     PgTx tx(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const Table& root = tables[0];
-    auto rr = conn->exec("SELECT " + root.key_expr + "::text, " + root.col_list + " " + root.from_where + " AND t0." +
-                             q(cfg.tier_column) + " = 'warm'",
+    // The tier is checked here, not in SQL: with it in the WHERE clause the planner walks the (tier, activity)
+    // index over every warm row instead of the primary key.
+    auto rr = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", " + root.col_list + " " +
+                             root.from_where,
                          {arr});
     for (auto& row : rr.rows) {
+      if (row[1] != PgValue("warm")) continue;
       Snap& s = snaps[*row[0]];
       s.rows.resize(tables.size());
-      s.rows[0].push_back(tail(row));
+      s.rows[0].push_back(PgRow(row.begin() + 2, row.end()));
     }
     for (size_t t = 1; t < tables.size(); ++t) {
       auto r = conn->exec("SELECT " + tables[t].key_expr + "::text, " + tables[t].col_list + " " + tables[t].from_where, {arr});
@@ -293,8 +300,8 @@ struct Tierer::Impl {
       PgTx tx(*conn);
       const Table& root = tables[0];
       // The row lock also blocks new child rows: inserting one takes a KEY SHARE lock on this row.
-      auto locked = conn->exec("SELECT " + root.key_expr + "::text, " + root.col_list + " " + root.from_where + " AND t0." +
-                                   q(cfg.tier_column) + " = 'warm' ORDER BY 1 FOR UPDATE OF t0",
+      auto locked = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", " + root.col_list + " " +
+                                   root.from_where + " ORDER BY 1 FOR UPDATE OF t0",
                                {arr});
       std::unordered_map<std::string, std::vector<std::vector<PgRow>>> now;
       std::set<std::string> changed(candidates);
@@ -302,8 +309,8 @@ struct Tierer::Impl {
         const std::string& k = *row[0];
         auto& rows = now[k];
         rows.resize(tables.size());
-        rows[0].push_back(tail(row));
-        if (snaps[k].rows[0].size() == 1 && snaps[k].rows[0][0] == rows[0][0]) changed.erase(k);
+        rows[0].push_back(PgRow(row.begin() + 2, row.end()));
+        if (row[1] == PgValue("warm") && snaps[k].rows[0].size() == 1 && snaps[k].rows[0][0] == rows[0][0]) changed.erase(k);
       }
       if (!changed.empty()) {
         tx.commit();  // nothing done yet; release the locks before retrying
