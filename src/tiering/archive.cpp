@@ -120,12 +120,23 @@ std::vector<std::string> ArchiveStore::write_pack(const std::vector<ArchiveEntry
     idh.update(ByteView(&zero, 1));
     idh.update(entries[i].digest);
   }
-  std::string pack_id = digest_hex(idh.finish()).substr(0, 32);
+  std::string base_id = digest_hex(idh.finish()).substr(0, 32);
+  std::string pack_id = base_id;
 
   std::vector<std::string> locations;
-  if (storage_.stat(index_key(pack_id))) {
-    if (verify_existing(pack_id, entries, locations)) return locations;
-    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": pack " + pack_id + " exists but does not match the entities being frozen; run `strata check` and report it");
+  // A pack with this id exists when a run with the same batch died after storing it (reuse it), or when the same
+  // entities with the same rows were frozen, thawed and partly reaped before (then it no longer matches: take the
+  // next id in a fixed sequence, so re-runs still converge on one key).
+  for (int attempt = 1; storage_.stat(index_key(pack_id)); ++attempt) {
+    bool same = false;
+    try {
+      same = verify_existing(pack_id, entries, locations);
+    } catch (const StrataError& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+    }
+    if (same) return locations;
+    if (attempt >= 16) fail(ErrorCode::kCorrupt, "entity " + entity_ + ": packs " + base_id + "-* exist but none matches the entities being frozen; run `strata tier status` and report it");
+    pack_id = base_id + "-" + std::to_string(attempt);
   }
 
   Cipher cipher = preferred_cipher();

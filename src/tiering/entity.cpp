@@ -109,6 +109,9 @@ int EntityConfig::depth(const ChildTable& t) const {
 void EntityConfig::validate() const {
   std::string w = "entity " + name + ": ";
   if (database.empty()) fail(ErrorCode::kUsage, w + "set database (a libpq conninfo such as \"host=127.0.0.1 dbname=game\")");
+  if (database.find("password") != std::string::npos) {
+    fail(ErrorCode::kUsage, w + "database must not contain a password; use PGPASSWORD or ~/.pgpass");
+  }
   if (root.empty() || key.empty() || activity.empty()) fail(ErrorCode::kUsage, w + "set root, key and activity");
   if (warm_after <= 0 || freeze_after < warm_after) fail(ErrorCode::kUsage, w + "need 0 < warm_after <= freeze_after");
   std::set<std::string> seen{root};

@@ -452,6 +452,53 @@ TEST_F(TieringTest, StatusReportsTiersBacklogAndPacks) {
   EXPECT_NE(s.to_json().find("\"archived\":100"), std::string::npos) << s.to_json();
 }
 
+TEST_F(TieringTest, OneObjectPerEntityAndRefreezeOfUnchangedEntitiesReusesTheirPack) {
+  demo(10);
+  make_all_warm();
+  auto repo = open_repo();
+  EntityConfig e = entity(1, 500);
+  Tierer t(e, repo.get());
+  EXPECT_EQ(t.freeze().frozen, 10u);
+  EXPECT_EQ(repo->storage().list("tier/players/packs/").size(), 10u);
+  EXPECT_EQ(t.thaw_batch(true).thawed, 10u);
+  EXPECT_TRUE(repo->storage().list("tier/players/packs/").empty());
+  // Kept archives: freezing the same rows again lands on the same deterministic key and reuses it after checking it.
+  e.pack_size = 10;
+  e.keep_after_thaw = true;
+  Tierer k(e, repo.get());
+  make_all_warm();
+  EXPECT_EQ(k.freeze().frozen, 10u);
+  auto first = repo->storage().list("tier/players/index/");
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(k.thaw_batch(true).thawed, 10u);
+  make_all_warm();
+  EXPECT_EQ(k.freeze().frozen, 10u);
+  auto second = repo->storage().list("tier/players/index/");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].key, first[0].key);
+  EXPECT_EQ(k.thaw_batch(true).thawed, 10u);
+  EXPECT_EQ(count("SELECT count(*) FROM equipment"), 80u);
+}
+
+TEST_F(TieringTest, ConfigRejectsPasswordsAndBadDefinitions) {
+  std::string path = dir_ + "/bad.toml";
+  std::ofstream(path) << "[entity.p]\ndatabase = \"host=127.0.0.1 password=hunter2\"\nroot = \"p\"\nkey = \"id\"\nactivity = \"a\"\n";
+  try {
+    load_entity(path, "p");
+    FAIL();
+  } catch (const StrataError& e) {
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("PGPASSWORD"), std::string::npos) << e.what();
+  }
+  std::ofstream(path) << "[entity.p]\ndatabase = \"host=127.0.0.1\"\nroot = \"p\"\nkey = \"id\"\nactivity = \"a\"\n"
+                         "[[entity.p.child]]\ntable = \"c\"\nfk = \"p_id\"\nparent = \"nope\"\nparent_key = \"id\"\n";
+  EXPECT_THROW(load_entity(path, "p"), StrataError);
+  EXPECT_THROW(load_entity(path, "q"), StrataError);
+  EXPECT_EQ(parse_duration("3d"), 3 * 86400);
+  EXPECT_EQ(parse_duration("90m"), 5400);
+  EXPECT_THROW(parse_duration("3 days"), StrataError);
+}
+
 TEST_F(TieringTest, FreezeThawAndEraseThroughS3) {
   if (!have_moto()) GTEST_SKIP() << "moto_server is not installed (scripts/install-deps.sh)";
   use_s3();
