@@ -66,7 +66,9 @@ RepoLock::RepoLock(Storage& storage, LockKind kind, const std::string& command, 
                       {"backup_id", backup_id},
                       {"started", iso_utc(now_epoch())}};
   std::string text = j.dump();
-  storage_.put(key_, as_bytes(text), PutMode::kCreateOnly);
+  // Lock ids are random, so no create-only check is needed; and a lock matters only while its process lives, so
+  // it need not survive a crash (saves two fsyncs on every command, which WAL push feels).
+  storage_.put(key_, as_bytes(text), PutMode::kEphemeral);
   // Publish first, then look: of two conflicting writers at least one sees the other and backs off.
   try {
     for (const auto& other : list(storage_)) {

@@ -28,7 +28,13 @@ struct ObjectInfo {
   uint64_t size = 0;
 };
 
-enum class PutMode { kOverwrite, kCreateOnly };
+enum class PutMode {
+  kOverwrite,
+  kCreateOnly,
+  // Overwrite, and durability is not needed: records that only matter while their writer lives (locks). Drivers
+  // may skip fsync; a record lost in a crash is exactly as harmless as a stale one.
+  kEphemeral,
+};
 
 // A streaming write of one object. Nothing is visible until commit(); destroying an uncommitted writer aborts it.
 class ObjectWriter {

@@ -76,7 +76,7 @@ class LocalWriter final : public ObjectWriter {
 
   void commit() override {
     if (fd_ < 0) fail(ErrorCode::kStorage, "write of " + final_ + " was already aborted");
-    if (::fsync(fd_) != 0) {
+    if (mode_ != PutMode::kEphemeral && ::fsync(fd_) != 0) {
       int err = errno;
       abort();
       fail_errno("cannot sync " + final_, err);
@@ -100,7 +100,7 @@ class LocalWriter final : public ObjectWriter {
       fail_errno("cannot commit " + final_, err);
     }
     tmp_.clear();
-    fsync_dir(dir_);
+    if (mode_ != PutMode::kEphemeral) fsync_dir(dir_);
   }
 
   void abort() noexcept override {
