@@ -2,9 +2,10 @@
 # Tiering benchmark: the demo game schema (players with ~22 child rows each) in a PostgreSQL 15 on 127.0.0.1;
 # cooldown, freeze and thaw throughput (entities/s) through strata to a local repository, single-entity on-demand
 # thaw latency (p50/p99), and — in the same run, on a copy of the same database — a bare batched
-# `DELETE ... RETURNING` of the same rows into a file, without archive, verification or re-checks.
+# `DELETE ... RETURNING` of the same rows into a file, without archive, verification or re-checks. Then the same
+# freeze/thaw on a smaller database to S3 (moto_server on loopback), if moto_server is installed.
 #
-#   sudo bash bench/run_tier_bench.sh [path/to/strata]        (env PLAYERS=100000 LATENCY_KEYS=2000)
+#   sudo bash bench/run_tier_bench.sh [path/to/strata]        (env PLAYERS=100000 LATENCY_KEYS=2000 S3_PLAYERS=20000)
 #
 # Runs postgres as the unprivileged user strata-test (scripts/install-deps.sh creates it) in one temp dir on a
 # free port; removes it at the end. Only 127.0.0.1.
@@ -24,7 +25,9 @@ chmod 755 "$ROOT"
 as_owner() { runuser -u $OWNER -- "$@"; }
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 DATA=$ROOT/data
+MOTO_PID=
 cleanup() {
+  [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null
   as_owner $BIN/pg_ctl -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$ROOT"
 }
@@ -104,3 +107,39 @@ echo "thaw: $REST entities in $(secs $t0 $t1) s = $THAW_RATE entities/s"
 echo "hot again: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'hot'") of $PLAYERS"
 echo "== load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== freeze $(python3 -c "print(f'{100*$FREEZE_RATE/$BARE_RATE:.0f}')")% and thaw $(python3 -c "print(f'{100*$THAW_RATE/$BARE_RATE:.0f}')")% of the bare script's rate"
+
+# ---- S3: the same freeze / thaw against a loopback S3 server (moto), on a smaller database of its own, since moto
+# keeps every object in one Python process. Skipped when moto_server is missing (scripts/install-deps.sh).
+S3_PLAYERS=${S3_PLAYERS:-20000}
+if [ "$S3_PLAYERS" -gt 0 ] && command -v moto_server >/dev/null; then
+  MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$ROOT/moto"
+  (cd "$ROOT/moto" && exec moto_server -H 127.0.0.1 -p "$MPORT" > "$ROOT/moto/log" 2>&1) &
+  MOTO_PID=$!
+  for _ in $(seq 300); do
+    curl -sf -o /dev/null "http://127.0.0.1:$MPORT/" && break
+    kill -0 "$MOTO_PID" 2>/dev/null || { echo "moto_server died: $(tail -3 "$ROOT/moto/log")"; exit 1; }
+    sleep 0.1
+  done
+  # Credentials through the environment only, never on a command line.
+  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MPORT
+  curl -sf -X PUT "http://127.0.0.1:$MPORT/tierbench" >/dev/null
+  PSQL -c "CREATE DATABASE game_s3"
+  CONNINFO_S3="host=127.0.0.1 port=$PORT user=postgres dbname=game_s3"
+  "$STRATA" tier demo --database "$CONNINFO_S3" --print-config > "$ROOT/tier-s3.toml"
+  S3() { "$STRATA" --config "$ROOT/tier-s3.toml" --repo "s3://tierbench/repo" "$@"; }
+  S3 repo init >/dev/null
+  echo "== S3 (moto on 127.0.0.1): $S3_PLAYERS players"
+  S3 tier demo --database "$CONNINFO_S3" --players "$S3_PLAYERS" --inactive-percent 100 -q
+  S3 tier setup --apply -q
+  PSQL -d game_s3 -c "VACUUM ANALYZE"
+  S3 tier cooldown -q
+  t0=$(now); S3 tier freeze -q; t1=$(now)
+  echo "S3 freeze: $S3_PLAYERS entities in $(secs $t0 $t1) s = $(rate $S3_PLAYERS $t0 $t1) entities/s"
+  PSQL -d game_s3 -c "SELECT id FROM players ORDER BY random() LIMIT 500" > "$ROOT/keys-s3.txt"
+  S3 tier thaw --keys-from "$ROOT/keys-s3.txt"
+  REST=$(PSQL -d game_s3 -c "SELECT count(*) FROM players WHERE tier = 'archived'")
+  t0=$(now); S3 tier thaw --all-archived -q; t1=$(now)
+  echo "S3 thaw: $REST entities in $(secs $t0 $t1) s = $(rate $REST $t0 $t1) entities/s"
+  kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
+fi

@@ -143,6 +143,11 @@ struct Tierer::Impl {
     for (const auto& c : root.current) {
       if (c.name == cfg.key) key_type = c.type;
     }
+    auto bookkeeping = conn->exec("SELECT to_regclass('strata_tier_events') IS NOT NULL AND to_regclass('strata_tier_released') IS NOT NULL");
+    if (bookkeeping.rows[0][0] != PgValue("t")) {
+      fail(ErrorCode::kUsage, who + ": the tables strata_tier_events / strata_tier_released are missing in " + conn->describe() +
+                                  "; run `strata tier setup --entity " + cfg.name + " --apply`");
+    }
     std::set<std::string> skip(cfg.exclude.begin(), cfg.exclude.end());
     skip.insert(cfg.tier_column);
     skip.insert(cfg.location_column);
@@ -550,34 +555,49 @@ struct Tierer::Impl {
                {cfg.name, text_array(keys), text_array(locs)});
   }
 
+  // Destroys released entries (rows of strata_tier_released): one index rewrite per pack, under a per-pack lock.
+  size_t reap_entries(const std::vector<std::pair<std::string, std::string>>& loc_keys, std::set<std::string>& failed_packs) {
+    if (cfg.keep_after_thaw) return 0;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_pack;
+    for (const auto& lk : loc_keys) {
+      std::string pack = archive().pack_of(lk.first);
+      if (!failed_packs.count(pack)) by_pack[pack].push_back(lk);
+    }
+    size_t total = 0;
+    for (auto& [pack, lks] : by_pack) {
+      try {
+        PgTx tx(*conn);
+        // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
+        conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
+        archive().shred_many(lks);
+        std::vector<std::string> locs;
+        for (const auto& lk : lks) locs.push_back(lk.first);
+        conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND location = ANY($2::text[])", {cfg.name, text_array(locs)});
+        tx.commit();
+        total += lks.size();
+      } catch (const StrataError& e) {
+        // The entities are hot and correct; the entries stay listed and a later reap tries again.
+        failed_packs.insert(pack);
+        log::warn("tier_archive_not_removed", {{"entity", cfg.name}, {"pack", pack}, {"reason", e.what()}});
+      }
+    }
+    return total;
+  }
+
   size_t reap_released() {
     size_t total = 0;
     std::set<std::string> failed_packs;
+    // Keyset pagination: rows already reaped (dead until vacuum) are never scanned again.
+    std::string last;
     for (;;) {
-      auto r = conn->exec("SELECT location, key FROM strata_tier_released WHERE entity = $1 ORDER BY location LIMIT 5000", {cfg.name});
-      std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_pack;
-      for (auto& row : r.rows) {
-        std::string pack = archive().pack_of(*row[0]);
-        if (!failed_packs.count(pack)) by_pack[pack].emplace_back(*row[0], *row[1]);
-      }
-      if (by_pack.empty()) break;
-      for (auto& [pack, lks] : by_pack) {
-        try {
-          PgTx tx(*conn);
-          // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
-          conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
-          archive().shred_many(lks);
-          std::vector<std::string> locs;
-          for (const auto& lk : lks) locs.push_back(lk.first);
-          conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND location = ANY($2::text[])", {cfg.name, text_array(locs)});
-          tx.commit();
-          total += lks.size();
-        } catch (const StrataError& e) {
-          // The entities are hot and correct; the entries stay listed and the next run tries again.
-          failed_packs.insert(pack);
-          log::warn("tier_archive_not_removed", {{"entity", cfg.name}, {"pack", pack}, {"reason", e.what()}});
-        }
-      }
+      auto r = conn->exec("SELECT location, key FROM strata_tier_released WHERE entity = $1 AND location > $2 "
+                          "ORDER BY location LIMIT 5000",
+                          {cfg.name, last});
+      if (r.rows.empty()) break;
+      std::vector<std::pair<std::string, std::string>> lks;
+      for (auto& row : r.rows) lks.emplace_back(*row[0], *row[1]);
+      last = lks.back().first;
+      total += reap_entries(lks, failed_packs);
       if (r.rows.size() < 5000) break;
     }
     if (total) log::info("tier_reaped", {{"entity", cfg.name}, {"archives_destroyed", uint64_t{total}}});
@@ -814,6 +834,7 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
     std::vector<std::pair<std::string, std::string>> done;
     bool fallback = false;
     std::vector<std::string> batch_keys;
+    std::vector<std::pair<std::string, std::string>> reap_now;
     {
       PgTx tx(*m.conn);
       auto r = m.conn->exec("SELECT " + q(m.cfg.key) + "::text, " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
@@ -868,6 +889,7 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
           failpoint("thaw.after_commit");
           log::debug("tier_thaw_committed", {{"entity", m.cfg.name}, {"at_ms", since(t0) * 1000}});
           st.thawed += ok.size();
+          reap_now = done;
         } catch (const StrataError& e) {
           log::warn("tier_thaw_batch_fallback", {{"entity", m.cfg.name}, {"reason", e.what()}});
           fallback = true;
@@ -890,6 +912,9 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
       }
       continue;
     }
+    // This batch's entries while their pack's index is still warm in the cache; reap_released catches the rest.
+    std::set<std::string> failed_packs;
+    m.reap_entries(reap_now, failed_packs);
   }
   for (const auto& k : failed) m.record_event(k, "thaw_failed", "see the log");
   st.seconds = since(t0);
