@@ -27,7 +27,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 DATA=$ROOT/data
 MOTO_PID=
 cleanup() {
-  [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; fi
   as_owner $BIN/pg_ctl -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$ROOT"
 }
@@ -141,5 +141,7 @@ if [ "$S3_PLAYERS" -gt 0 ] && command -v moto_server >/dev/null; then
   REST=$(PSQL -d game_s3 -c "SELECT count(*) FROM players WHERE tier = 'archived'")
   t0=$(now); S3 tier thaw --all-archived -q; t1=$(now)
   echo "S3 thaw: $REST entities in $(secs $t0 $t1) s = $(rate $REST $t0 $t1) entities/s"
-  kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
+  kill "$MOTO_PID" 2>/dev/null || true
+  wait "$MOTO_PID" 2>/dev/null || true
+  MOTO_PID=
 fi
