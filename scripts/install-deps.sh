@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 BUILD_PKGS=(
   build-essential cmake pkg-config ninja-build
-  libssl-dev libsodium-dev libzstd-dev liblz4-dev
+  libssl-dev libsodium-dev libzstd-dev liblz4-dev libxxhash-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

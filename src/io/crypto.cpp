@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sodium.h>
+#include <xxhash.h>
 
 #include <cstring>
 
@@ -153,6 +154,26 @@ Digest32 Sha256::of(ByteView data) {
 }
 
 std::string digest_hex(const Digest32& d) { return hex_encode(ByteView(d.data(), d.size())); }
+std::string digest_hex(const Digest16& d) { return hex_encode(ByteView(d.data(), d.size())); }
+
+Xxh128::Xxh128() : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+Xxh128::~Xxh128() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Xxh128::update(ByteView data) { XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size()); }
+Digest16 Xxh128::finish() {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
+  Digest16 d;
+  std::memcpy(d.data(), c.digest, d.size());
+  return d;
+}
+Digest16 Xxh128::of(ByteView data) {
+  Xxh128 h;
+  h.update(data);
+  return h.finish();
+}
 
 bool equal_ct(ByteView a, ByteView b) {
   return a.size() == b.size() && (a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0);

@@ -13,6 +13,7 @@ namespace strata {
 
 using Key32 = std::array<uint8_t, 32>;
 using Digest32 = std::array<uint8_t, 32>;
+using Digest16 = std::array<uint8_t, 16>;
 
 enum class Cipher : uint8_t { kNone = 0, kAes256Gcm = 1, kChaCha20Poly1305 = 2 };
 inline constexpr size_t kTagSize = 16;
@@ -50,7 +51,25 @@ class Sha256 {
   std::unique_ptr<Impl> impl_;
 };
 
+// XXH3-128 (canonical big-endian form): the keyless check of stored bytes. It guards against bit rot and
+// truncation, not against an attacker — without keys nothing in the public manifest is authenticated anyway, and
+// with keys every frame's AEAD tag is. An order of magnitude cheaper than SHA-256 on the hot path of every backup.
+class Xxh128 {
+ public:
+  Xxh128();
+  ~Xxh128();
+  Xxh128(const Xxh128&) = delete;
+  Xxh128& operator=(const Xxh128&) = delete;
+  void update(ByteView data);
+  Digest16 finish();
+  static Digest16 of(ByteView data);
+
+ private:
+  void* state_;
+};
+
 std::string digest_hex(const Digest32& d);
+std::string digest_hex(const Digest16& d);
 // Constant-time comparison of equal-length buffers.
 bool equal_ct(ByteView a, ByteView b);
 

@@ -135,13 +135,13 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
 
   CommitQueue commits(settings.io_threads ? settings.io_threads : 1);
   std::unique_ptr<ObjectWriter> writer;
-  std::unique_ptr<Sha256> object_hash;
+  std::unique_ptr<Xxh128> object_hash;
   ObjectRecord* current = nullptr;
   uint64_t plain_done = 0;
 
   auto finish_object = [&] {
     if (!writer) return;
-    current->sha256 = object_hash->finish();
+    current->digest = object_hash->finish();
     commits.push(std::move(writer));
     if (written) written->push_back(current->key);
   };
@@ -159,7 +159,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
         result.objects.push_back(std::move(rec));
         current = &result.objects.back();
         writer = storage.open_write(current->key, PutMode::kCreateOnly);
-        object_hash = std::make_unique<Sha256>();
+        object_hash = std::make_unique<Xxh128>();
         Bytes header = object_header();
         writer->write(header);
         object_hash->update(header);

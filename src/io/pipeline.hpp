@@ -32,7 +32,7 @@ struct ObjectRecord {
   std::string name;    // bound into every frame's AAD
   std::string key;     // storage key
   uint64_t size = 0;   // whole stored object
-  Digest32 sha256{};   // of the whole stored object: checkable without keys
+  Digest16 digest{};   // XXH3-128 of the whole stored object: checkable without keys
   uint64_t offset = 0;
   uint64_t length = 0;
   uint64_t first_frame = 0;

@@ -14,7 +14,7 @@ constexpr char kMagic[8] = {'S', 'T', 'R', 'A', 'T', 'A', 'M', '1'};
 json public_json(const Manifest& m) {
   json objects = json::array();
   for (const auto& o : m.stream.objects) {
-    objects.push_back({{"key", o.key}, {"size", o.size}, {"sha256", digest_hex(o.sha256)}});
+    objects.push_back({{"key", o.key}, {"size", o.size}, {"xxh3_128", digest_hex(o.digest)}});
   }
   return {{"format_version", kManifestVersion},
           {"id", m.id},
@@ -59,6 +59,14 @@ Digest32 to_digest(const std::string& hex, const std::string& where) {
   if (b.size() != 32) fail(ErrorCode::kCorrupt, "manifest " + where + " has a malformed digest");
   Digest32 d;
   std::memcpy(d.data(), b.data(), 32);
+  return d;
+}
+
+Digest16 to_digest16(const std::string& hex, const std::string& where) {
+  Bytes b = hex_decode(hex);
+  if (b.size() != 16) fail(ErrorCode::kCorrupt, "manifest " + where + " has a malformed object digest");
+  Digest16 d;
+  std::memcpy(d.data(), b.data(), 16);
   return d;
 }
 
@@ -135,7 +143,7 @@ Manifest decode_manifest_public(ByteView data, const std::string& where) {
       ObjectRecord r;
       r.key = o.at("key").get<std::string>();
       r.size = o.at("size").get<uint64_t>();
-      r.sha256 = to_digest(o.at("sha256").get<std::string>(), where);
+      r.digest = to_digest16(o.at("xxh3_128").get<std::string>(), where);
       m.stream.objects.push_back(std::move(r));
     }
   } catch (const json::exception& e) {

@@ -385,7 +385,7 @@ namespace {
 std::string verify_object(Storage& storage, const ObjectRecord& obj, const ObjectKeying* keying, bool last_object,
                           Sha256* plain_hash, uint64_t* bytes_read) {
   constexpr uint64_t kBlock = 8u << 20;
-  Sha256 stored;
+  Xxh128 stored;
   Bytes pending;
   uint64_t offset = 0, frame = obj.first_frame, frames = 0;
   std::optional<FrameContext> ctx;
@@ -429,8 +429,8 @@ std::string verify_object(Storage& storage, const ObjectRecord& obj, const Objec
     }
     pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(pos));
   }
-  Digest32 d = stored.finish();
-  if (d != obj.sha256) return "object " + obj.key + " does not match its recorded SHA-256 (stored bytes damaged)";
+  Digest16 d = stored.finish();
+  if (d != obj.digest) return "object " + obj.key + " does not match its recorded digest (stored bytes damaged)";
   if (keying && (frames != obj.frame_count || !pending.empty())) {
     return "object " + obj.key + " holds " + std::to_string(frames) + " whole frames where the manifest records " +
            std::to_string(obj.frame_count);

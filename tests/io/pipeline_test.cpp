@@ -179,7 +179,7 @@ TEST_P(PipelineRoundTrip, RestoresExactBytesAndRecordsTheLayout) {
     expected_keys.push_back(o.key);
     Bytes bytes = storage.get(o.key, 0, Storage::kToEnd);
     EXPECT_EQ(o.size, bytes.size());
-    EXPECT_EQ(o.sha256, Sha256::of(bytes));
+    EXPECT_EQ(o.digest, Xxh128::of(bytes));
     EXPECT_TRUE(is_object_header(bytes));
     EXPECT_EQ(o.offset, kObjectHeaderSize);
     EXPECT_EQ(o.length, bytes.size() - kObjectHeaderSize);

@@ -38,7 +38,7 @@ Manifest sample_manifest() {
     o.name = m.id + "/00000" + std::to_string(i);
     o.key = "data/" + o.name;
     o.size = 30 << 20;
-    o.sha256 = Sha256::of(testing::bytes_of(o.key));
+    o.digest = Xxh128::of(testing::bytes_of(o.key));
     o.offset = 16;
     o.length = o.size - 16;
     o.first_frame = i * 64;
@@ -95,7 +95,7 @@ TEST(Manifest, EncodeDecodeRoundTrip) {
     // Public: what check needs without keys. The frame layout stays sealed.
     EXPECT_EQ(pub.stream.objects[i].key, m.stream.objects[i].key);
     EXPECT_EQ(pub.stream.objects[i].size, m.stream.objects[i].size);
-    EXPECT_EQ(pub.stream.objects[i].sha256, m.stream.objects[i].sha256);
+    EXPECT_EQ(pub.stream.objects[i].digest, m.stream.objects[i].digest);
     EXPECT_EQ(pub.stream.objects[i].name, "");
     EXPECT_EQ(pub.stream.objects[i].frame_count, 0u);
   }

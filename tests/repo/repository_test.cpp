@@ -334,7 +334,7 @@ TEST_P(RepositoryTest, CheckFindsMissingTruncatedAndFlippedObjects) {
   CheckReport nokeys = keyless->check(CheckOptions{1.0, 1});
   EXPECT_FALSE(nokeys.keys_used);
   ASSERT_EQ(nokeys.errors.size(), 3u);
-  EXPECT_TRUE(has_error_containing(nokeys, "object " + flipped.key + " does not match its recorded SHA-256"));
+  EXPECT_TRUE(has_error_containing(nokeys, "object " + flipped.key + " does not match its recorded digest"));
 
   // And restore refuses the damaged backups before writing anything.
   VectorSink sink;
