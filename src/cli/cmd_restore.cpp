@@ -77,14 +77,7 @@ void register_restore(CLI::App& app, CliContext& ctx) {
       return;
     }
     if (!plain_target) fail(ErrorCode::kUsage, "give --to FILE, --to - or --to-command CMD");
-    std::string id;
-    if (o->latest) {
-      auto all = repo->list(o->source);
-      if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + o->source + " in " + repo->location());
-      id = all.back().id;
-    } else {
-      id = repo->resolve_id(o->id);
-    }
+    std::string id = o->latest ? repo->latest_id(o->source) : repo->resolve_id(o->id);
     Manifest m = repo->load(id, true);
     auto sink = o->to_command.empty() ? open_file_sink(o->to, o->force) : open_command_sink(o->to_command);
     auto t0 = std::chrono::steady_clock::now();

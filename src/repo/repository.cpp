@@ -309,6 +309,12 @@ std::vector<Manifest> Repository::list(const std::string& source_filter, const s
   return out;
 }
 
+std::string Repository::latest_id(const std::string& source) {
+  auto all = list(source);
+  if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + source + " in " + location());
+  return all.back().id;
+}
+
 std::string Repository::resolve_id(const std::string& id) {
   if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + id + "'");
   if (storage_->stat(kBackupsPrefix + id)) return id;
@@ -450,12 +456,10 @@ CheckReport Repository::check(const CheckOptions& options) {
     ++report.backups;
     Manifest m;
     try {
-      m = decode_manifest_public(storage_->get(key), key);
+      Bytes raw = storage_->get(key);
+      m = decode_manifest_public(raw, key);
       if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + m.id + "; it was moved or replaced");
-      if (report.keys_used) {
-        Bytes raw = storage_->get(key);
-        decode_manifest_sealed(raw, m, manifest_key(data_key_of(m)), key);
-      }
+      if (report.keys_used) decode_manifest_sealed(raw, m, manifest_key(data_key_of(m)), key);
     } catch (const StrataError& e) {
       report.errors.push_back(std::string("backup ") + id + ": " + e.what());
       continue;

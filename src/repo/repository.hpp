@@ -93,6 +93,8 @@ class Repository {
   // Ids in a catalog, sorted, without reading the manifests.
   std::vector<std::string> list_ids(const std::string& catalog = "");
   bool exists(const std::string& id, const std::string& catalog = "");
+  // The newest committed backup of `source`; throws kNotFound naming the source.
+  std::string latest_id(const std::string& source);
   // Resolves a unique id prefix; throws kNotFound.
   std::string resolve_id(const std::string& id_or_prefix);
   // Loads and, when keys are available, verifies the sealed part.

@@ -101,12 +101,7 @@ std::vector<Manifest> RedisEngine::backup(Repository& repo, const SourceConfig& 
 
 std::string RedisEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                  const ProgressFn& progress) {
-  std::string id = req.id;
-  if (id.empty()) {
-    auto all = repo.list(source.name);
-    if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + source.name + " in " + repo.location());
-    id = all.back().id;
-  }
+  std::string id = req.id.empty() ? repo.latest_id(source.name) : req.id;
   Manifest m = repo.load(repo.resolve_id(id), true);
   if (m.source != source.name) fail(ErrorCode::kUsage, "backup " + m.id + " belongs to source " + m.source + ", not " + source.name);
   if (req.target_dir.empty()) fail(ErrorCode::kUsage, "restoring redis backup " + m.id + " needs --target-dir DIR (dump.rdb goes there)");
