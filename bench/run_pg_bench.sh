@@ -4,6 +4,9 @@
 # in the same run on the same machine; then WAL push latency per 16 MiB segment, strata vs pgbackrest archive-push.
 #
 #   sudo bash bench/run_pg_bench.sh [path/to/strata]        (env SCALE=100 SEGMENTS=20)
+#   WAL_ONLY=1 SCALE=25 sudo -E bash bench/run_pg_bench.sh   only the WAL push latencies
+#   WAL_DATA=random ...   push segments written by inserts of random hex text (compress ~2:1) instead of the
+#                         pgbench -i segments (which compress ~30:1): the worst case for push latency
 #
 # Runs everything as the unprivileged user strata-test (scripts/install-deps.sh creates it) in one temp dir on a
 # free 127.0.0.1 port; removes it at the end. Needs STRATA_BENCH_DEPS=1 bash scripts/install-deps.sh (pgbackrest).
@@ -12,6 +15,8 @@ set -euo pipefail
 STRATA=$(readlink -f "${1:-build/strata}")
 SCALE=${SCALE:-100}
 SEGMENTS=${SEGMENTS:-20}
+WAL_ONLY=${WAL_ONLY:-0}
+WAL_DATA=${WAL_DATA:-pgbench}
 BIN=/usr/lib/postgresql/15/bin
 OWNER=strata-test
 [ "$(id -u)" -eq 0 ] || { echo "run as root (postgres and pgBackRest run as $OWNER)"; exit 2; }
@@ -48,6 +53,15 @@ CONF
 as_owner $BIN/pg_ctl -D "$DATA" -l "$ROOT/server.log" -w start >/dev/null
 $BIN/pgbench -h 127.0.0.1 -p $PORT -U postgres -i -s "$SCALE" -q postgres 2>&1 | tail -1
 $BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "CHECKPOINT"
+if [ "$WAL_DATA" = random ]; then
+  # ~1 KB rows of md5 hex (below the TOAST threshold, so WAL carries them uncompressed), SEGMENTS+4 segments' worth.
+  FIRST_RANDOM=$($BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+  $BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtq -c "CREATE TABLE walrandom (x text)" \
+    -c "INSERT INTO walrandom SELECT (SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 31) g WHERE i > 0) FROM generate_series(1, $(( (SEGMENTS + 4) * 15000 ))) i"
+  LAST_RANDOM=$($BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+  $BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtqc "SELECT pg_switch_wal()" >/dev/null
+  until [ -f "$ROOT/walcopy/$LAST_RANDOM" ]; do sleep 0.1; done   # the archiver has copied them all
+fi
 # What a base backup carries: the data directory without pg_wal (which holds max_wal_size of recycled segments).
 DB_BYTES=$(du -sb --exclude=pg_wal "$DATA" | cut -f1)
 echo "data directory without pg_wal: $((DB_BYTES / 1048576)) MiB"
@@ -106,12 +120,21 @@ user = "postgres"
 [source.walasync]
 engine = "postgres"
 spool_dir = "$ROOT/spool"
+
+[source.walzstd3]
+engine = "postgres"
+wal_compression = "zstd:3"
+
+[source.wallz4]
+engine = "postgres"
+wal_compression = "lz4"
 CONF
 chown $OWNER "$ROOT/strata.toml"
 export STRATA_PASSPHRASE=$PASS
 as_owner "$STRATA" --config "$ROOT/strata.toml" repo init >/dev/null
 S="$STRATA --config $ROOT/strata.toml -q"
 
+if [ "$WAL_ONLY" != 1 ]; then
 echo "== full backups"
 t0=$(now); as_owner $PGBR --stanza=bench --type=full backup; t1=$(now)
 PGBR_B=$(secs $t0 $t1); PGBR_SIZE=$(du -sb "$ROOT/pgbr-repo/backup" | cut -f1)
@@ -126,10 +149,15 @@ t0=$(now); as_owner $PGBR --stanza=bench --pg1-path="$ROOT/restore-pgbr" restore
 PGBR_R=$(secs $t0 $t1); rm -rf "$ROOT/restore-pgbr"
 t0=$(now); as_owner $S restore --source pg1 --latest --target-dir "$ROOT/restore-strata"; t1=$(now)
 STRATA_R=$(secs $t0 $t1); rm -rf "$ROOT/restore-strata"
+fi
 
 echo "== WAL push latency ($SEGMENTS segments of 16 MiB, one process per segment as archive_command runs it)"
 as_owner $PGBR --stanza=walbench --repo1-path="$ROOT/pgbr-walrepo" stanza-create
-mapfile -t SEGS < <(ls "$ROOT/walcopy" | grep -E '^[0-9A-F]{24}$' | sort | head -n "$SEGMENTS")
+if [ "$WAL_DATA" = random ]; then
+  mapfile -t SEGS < <(ls "$ROOT/walcopy" | grep -E '^[0-9A-F]{24}$' | sort | awk -v f="$FIRST_RANDOM" '$0 > f' | head -n "$SEGMENTS")
+else
+  mapfile -t SEGS < <(ls "$ROOT/walcopy" | grep -E '^[0-9A-F]{24}$' | sort | head -n "$SEGMENTS")
+fi
 as_owner mkdir "$ROOT/walsrc"
 for f in "${SEGS[@]}"; do cp "$ROOT/walcopy/$f" "$ROOT/walsrc/$f"; done
 chown -R $OWNER "$ROOT/walsrc"
@@ -141,19 +169,22 @@ time_each() {  # prints per-push milliseconds, one per line
 }
 stats() { python3 -c "import sys,statistics as s; v=sorted(float(x) for x in sys.stdin); print(f'{s.mean(v):.0f} {v[len(v)//2]:.0f} {v[-1]:.0f}')"; }
 # Write-only: no passphrase reaches the WAL pusher.
-STRATA_WAL=$(STRATA_PASSPHRASE= time_each $S wal push --source walbench | stats)
+repo_bytes() { du -sb "$ROOT/strata-repo" | cut -f1; }
+per_seg() { python3 -c "print(f'{($2 - $1) / 1048576 / $SEGMENTS:.2f}')"; }
+b0=$(repo_bytes)
+STRATA_WAL=$(STRATA_PASSPHRASE= time_each $S wal push --source walbench | stats); b1=$(repo_bytes)
+STRATA_WAL_Z3=$(STRATA_PASSPHRASE= time_each $S wal push --source walzstd3 | stats); b2=$(repo_bytes)
+STRATA_WAL_LZ4=$(STRATA_PASSPHRASE= time_each $S wal push --source wallz4 | stats); b3=$(repo_bytes)
 T_ASYNC0=$(now)
 STRATA_ASYNC=$(STRATA_PASSPHRASE= time_each $S wal push --source walasync --async | stats)
 # Until the detached drainer has moved everything into the repository.
 while [ -n "$(ls "$ROOT/spool" | grep -E '^[0-9A-F]{24}$' || true)" ]; do sleep 0.05; done
 ASYNC_TOTAL=$(secs $T_ASYNC0 $(now))
 PGBR_WAL=$(time_each $PGBR --stanza=walbench --repo1-path="$ROOT/pgbr-walrepo" archive-push | stats)
-read -r SW_MEAN SW_P50 SW_MAX <<<"$STRATA_WAL"
-read -r PW_MEAN PW_P50 PW_MAX <<<"$PGBR_WAL"
-read -r SA_MEAN SA_P50 SA_MAX <<<"$STRATA_ASYNC"
 
 echo
-echo "PostgreSQL benchmark: pgbench scale $SCALE, data directory $((DB_BYTES / 1048576)) MiB without pg_wal, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)"
+echo "PostgreSQL benchmark (WAL segments: $WAL_DATA): pgbench scale $SCALE, data directory $((DB_BYTES / 1048576)) MiB without pg_wal, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)"
+if [ "$WAL_ONLY" != 1 ]; then
 printf "%-34s %9s %9s %11s\n" "full backup" "seconds" "MiB/s" "stored MiB"
 printf "%-34s %9s %9s %11s\n" "strata (zstd:3, AES-256-GCM)" "$STRATA_B" "$(mbps $DB_BYTES $STRATA_B)" "$((STRATA_SIZE / 1048576))"
 printf "%-34s %9s %9s %11s\n" "pgBackRest (zst, process-max=2)" "$PGBR_B" "$(mbps $DB_BYTES $PGBR_B)" "$((PGBR_SIZE / 1048576))"
@@ -161,8 +192,12 @@ printf "%-34s %9s %9s %11s\n" "pg_basebackup -Ft | zstd -1" "$PGBB_B" "$(mbps $D
 printf "%-34s %9s %9s\n" "restore" "seconds" "MiB/s"
 printf "%-34s %9s %9s\n" "strata" "$STRATA_R" "$(mbps $DB_BYTES $STRATA_R)"
 printf "%-34s %9s %9s\n" "pgBackRest" "$PGBR_R" "$(mbps $DB_BYTES $PGBR_R)"
-printf "%-34s %9s %9s %9s\n" "WAL push, ms per segment" "mean" "p50" "max"
-printf "%-34s %9s %9s %9s\n" "strata wal push (write-only)" "$SW_MEAN" "$SW_P50" "$SW_MAX"
-printf "%-34s %9s %9s %9s\n" "pgbackrest archive-push" "$PW_MEAN" "$PW_P50" "$PW_MAX"
-printf "%-34s %9s %9s %9s   (all $SEGMENTS in the repository after ${ASYNC_TOTAL}s)\n" "strata wal push --async (spool)" "$SA_MEAN" "$SA_P50" "$SA_MAX"
-python3 -c "print(f'backup: strata/pgBackRest = {$PGBR_B / $STRATA_B:.2f}x   restore: strata/pgBackRest = {$PGBR_R / $STRATA_R:.2f}x')"
+fi
+stored_mib() { python3 -c "print(f'{$(du -sb "$1" | cut -f1) / 1048576 / $SEGMENTS:.2f}')"; }
+printf "%-40s %6s %6s %6s %16s\n" "WAL push, ms per segment" "mean" "p50" "max" "stored MiB/seg"
+printf "%-40s %6s %6s %6s %16s\n" "strata wal push (default, zstd:1)" $STRATA_WAL "$(per_seg $b0 $b1)"
+printf "%-40s %6s %6s %6s %16s\n" "strata wal push wal_compression=zstd:3" $STRATA_WAL_Z3 "$(per_seg $b1 $b2)"
+printf "%-40s %6s %6s %6s %16s\n" "strata wal push wal_compression=lz4" $STRATA_WAL_LZ4 "$(per_seg $b2 $b3)"
+printf "%-40s %6s %6s %6s %16s\n" "pgbackrest archive-push (zst:3)" $PGBR_WAL "$(stored_mib "$ROOT/pgbr-walrepo/archive")"
+printf "%-40s %6s %6s %6s   (all $SEGMENTS in the repository after ${ASYNC_TOTAL}s)\n" "strata wal push --async (spool)" $STRATA_ASYNC
+[ "$WAL_ONLY" = 1 ] || python3 -c "print(f'backup: strata/pgBackRest = {$PGBR_B / $STRATA_B:.2f}x   restore: strata/pgBackRest = {$PGBR_R / $STRATA_R:.2f}x')"
