@@ -28,11 +28,21 @@ export BORG_BASE_DIR=$work/borg-home RESTIC_CACHE_DIR=$work/restic-cache
 
 results=$work/results.tsv
 : > "$results"
+# On a VM with free page reporting (this project's CI/bench machines: virtio-balloon), memory that has been free
+# for a few seconds is handed back to the host, and the next write into it costs a host page fault per page:
+# writing 330 MB into the page cache measured 0.07 s of system time on recently freed pages and 0.74 s on pages
+# free for 15 s. Whichever tool happened to run after a pause paid up to 10x for its output. So before every
+# measurement all tools get the same start: freshly recycled free memory, enough for their whole output.
+warm_free_pages() {
+  dd if=/dev/zero of="$work/warm" bs=1M count=$(( SIZE * 3 / 2 / 1048576 + 64 )) status=none
+  rm -f "$work/warm"
+}
 # measure NAME PHASE CMD...: runs CMD under /usr/bin/time, records seconds and peak RSS.
 measure() {
   local name=$1 phase=$2
   shift 2
   local t0 t1
+  warm_free_pages
   t0=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$work/rss" "$@"
   t1=$(date +%s.%N)

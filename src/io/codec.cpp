@@ -73,27 +73,38 @@ Compression parse_compression(std::string_view text) {
   return c;
 }
 
-Codec compress_frame(const Compression& c, ByteView in, Bytes& out) {
-  if (c.codec == Codec::kNone || in.empty()) {
-    out.assign(in.begin(), in.end());
-    return Codec::kNone;
+size_t compress_bound(const Compression& c, size_t in_len) {
+  switch (c.codec) {
+    case Codec::kZstd: return ZSTD_compressBound(in_len);
+    case Codec::kLz4: return static_cast<size_t>(LZ4_compressBound(static_cast<int>(in_len)));
+    case Codec::kNone: break;
   }
+  return 0;
+}
+
+size_t compress_into(const Compression& c, ByteView in, uint8_t* out, size_t cap) {
+  if (c.codec == Codec::kNone || in.empty()) return 0;
+  size_t n = 0;
   if (c.codec == Codec::kZstd) {
-    out.resize(ZSTD_compressBound(in.size()));
-    size_t n = ZSTD_compressCCtx(zstd_ctx().c, out.data(), out.size(), in.data(), in.size(), c.level);
+    n = ZSTD_compressCCtx(zstd_ctx().c, out, cap, in.data(), in.size(), c.level);
     if (ZSTD_isError(n)) fail(ErrorCode::kGeneric, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-    out.resize(n);
   } else {
-    out.resize(static_cast<size_t>(LZ4_compressBound(static_cast<int>(in.size()))));
-    int n = LZ4_compress_default(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out.data()),
-                                 static_cast<int>(in.size()), static_cast<int>(out.size()));
-    if (n <= 0) fail(ErrorCode::kGeneric, "lz4 compression failed");
-    out.resize(static_cast<size_t>(n));
+    int r = LZ4_compress_default(reinterpret_cast<const char*>(in.data()), reinterpret_cast<char*>(out),
+                                 static_cast<int>(in.size()), static_cast<int>(cap));
+    if (r <= 0) fail(ErrorCode::kGeneric, "lz4 compression failed");
+    n = static_cast<size_t>(r);
   }
-  if (out.size() >= in.size()) {
+  return n < in.size() ? n : 0;
+}
+
+Codec compress_frame(const Compression& c, ByteView in, Bytes& out) {
+  out.resize(compress_bound(c, in.size()));
+  size_t n = out.empty() ? 0 : compress_into(c, in, out.data(), out.size());
+  if (n == 0) {
     out.assign(in.begin(), in.end());
     return Codec::kNone;
   }
+  out.resize(n);
   return c.codec;
 }
 

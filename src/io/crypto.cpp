@@ -69,7 +69,7 @@ Cipher parse_cipher(std::string_view name) {
 void aead_seal(Cipher c, const Key32& key, const uint8_t nonce[kNonceSize], ByteView aad, ByteView plaintext,
                uint8_t* out) {
   if (c == Cipher::kNone) {
-    if (!plaintext.empty()) std::memcpy(out, plaintext.data(), plaintext.size());
+    if (!plaintext.empty()) std::memmove(out, plaintext.data(), plaintext.size());
     plain_tag(aad, plaintext, out + plaintext.size());
     return;
   }
@@ -92,7 +92,7 @@ bool aead_open(Cipher c, const Key32& key, const uint8_t nonce[kNonceSize], Byte
     uint8_t tag[kTagSize];
     plain_tag(aad, sealed.subspan(0, n), tag);
     if (!equal_ct(ByteView(tag, kTagSize), sealed.subspan(n))) return false;
-    if (n) std::memcpy(out, sealed.data(), n);
+    if (n) std::memmove(out, sealed.data(), n);
     return true;
   }
   CipherCtx cc;

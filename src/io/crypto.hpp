@@ -24,7 +24,8 @@ Cipher preferred_cipher();
 std::string cipher_name(Cipher c);
 Cipher parse_cipher(std::string_view name);  // throws StrataError(kCorrupt) for unknown names
 
-// out = ciphertext || tag (plaintext.size() + kTagSize bytes). `out` may not alias plaintext.
+// out = ciphertext || tag (plaintext.size() + kTagSize bytes). `out` may be plaintext.data() (sealed in place) but
+// must not overlap it otherwise.
 void aead_seal(Cipher c, const Key32& key, const uint8_t nonce[kNonceSize], ByteView aad, ByteView plaintext,
                uint8_t* out);
 // Returns false if the tag does not verify. `out` receives sealed.size() - kTagSize bytes.

@@ -1,5 +1,6 @@
 #include "io/frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace strata {
@@ -31,23 +32,29 @@ void frame_nonce(uint64_t frame_index, uint8_t nonce[kNonceSize]) {
 
 }  // namespace
 
-void encode_frame(const Compression& compression, const FrameContext& ctx, uint64_t frame_index, bool last,
-                  ByteView plain, Bytes& out) {
-  thread_local Bytes compressed;
-  Codec used = compress_frame(compression, plain, compressed);
-  uint8_t header[kFrameHeaderSize] = {};
+size_t max_encoded_frame(const Compression& compression, size_t plain_len) {
+  return kFrameHeaderSize + std::max(plain_len, compress_bound(compression, plain_len)) + kTagSize;
+}
+
+size_t encode_frame(const Compression& compression, const FrameContext& ctx, uint64_t frame_index, bool last,
+                    ByteView plain, uint8_t* out) {
+  uint8_t* payload = out + kFrameHeaderSize;
+  size_t packed = compress_into(compression, plain, payload, compress_bound(compression, plain.size()));
+  Codec used = packed ? compression.codec : Codec::kNone;
+  size_t body = packed ? packed : plain.size();
+  uint8_t* header = out;
+  std::memset(header, 0, kFrameHeaderSize);
   std::memcpy(header, kFrameMagic, 4);
-  put_u32le(header + 4, static_cast<uint32_t>(compressed.size() + kTagSize));
+  put_u32le(header + 4, static_cast<uint32_t>(body + kTagSize));
   put_u32le(header + 8, static_cast<uint32_t>(plain.size()));
   header[12] = static_cast<uint8_t>(used);
   header[13] = last ? kFrameFlagLast : 0;
-  size_t start = out.size();
-  out.resize(start + kFrameHeaderSize + compressed.size() + kTagSize);
-  std::memcpy(out.data() + start, header, kFrameHeaderSize);
   uint8_t nonce[kNonceSize];
   frame_nonce(frame_index, nonce);
   Bytes aad = frame_aad(ctx, frame_index, header);
-  aead_seal(ctx.cipher, ctx.key, nonce, aad, compressed, out.data() + start + kFrameHeaderSize);
+  // A raw frame is sealed straight from the caller's plaintext; a compressed one in place.
+  aead_seal(ctx.cipher, ctx.key, nonce, aad, packed ? ByteView(payload, packed) : plain, payload);
+  return kFrameHeaderSize + body + kTagSize;
 }
 
 std::optional<FrameHeader> parse_frame_header(const uint8_t* p) {
@@ -65,18 +72,29 @@ std::optional<FrameHeader> parse_frame_header(const uint8_t* p) {
   return h;
 }
 
-bool decode_frame(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes, ByteView payload,
-                  Bytes& out) {
+bool decode_frame_into(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes, ByteView payload,
+                       uint8_t* out) {
   auto h = parse_frame_header(header_bytes);
   if (!h || payload.size() != h->stored_len) return false;
   uint8_t nonce[kNonceSize];
   frame_nonce(frame_index, nonce);
   Bytes aad = frame_aad(ctx, frame_index, header_bytes);
-  thread_local Bytes opened;
+  if (h->codec == Codec::kNone) {
+    // Raw frames open straight into the destination.
+    return payload.size() - kTagSize == h->plain_len && aead_open(ctx.cipher, ctx.key, nonce, aad, payload, out);
+  }
+  thread_local FrameBuffer opened;
   opened.resize(payload.size() - kTagSize);
   if (!aead_open(ctx.cipher, ctx.key, nonce, aad, payload, opened.data())) return false;
+  return decompress_frame(h->codec, ByteView(opened.data(), opened.size()), out, h->plain_len);
+}
+
+bool decode_frame(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes, ByteView payload,
+                  Bytes& out) {
+  auto h = parse_frame_header(header_bytes);
+  if (!h) return false;
   out.resize(h->plain_len);
-  return decompress_frame(h->codec, opened, out.data(), h->plain_len);
+  return decode_frame_into(ctx, frame_index, header_bytes, payload, out.data());
 }
 
 Bytes object_header() {

@@ -32,9 +32,12 @@ struct FrameContext {
   std::string object_name;
 };
 
-// Compresses and seals `plain` as frame number `frame_index`, appending header + payload to `out`.
-void encode_frame(const Compression& compression, const FrameContext& ctx, uint64_t frame_index, bool last,
-                  ByteView plain, Bytes& out);
+// The most encode_frame can write for a frame of `plain_len` bytes (header, payload, tag).
+size_t max_encoded_frame(const Compression& compression, size_t plain_len);
+// Compresses and seals `plain` as frame number `frame_index` into out[0, max_encoded_frame()): header + payload.
+// Returns the bytes written. Compression and encryption share the buffer: the payload is sealed in place.
+size_t encode_frame(const Compression& compression, const FrameContext& ctx, uint64_t frame_index, bool last,
+                    ByteView plain, uint8_t* out);
 
 // Parses a header. Returns nullopt if the magic or a field is impossible.
 std::optional<FrameHeader> parse_frame_header(const uint8_t* p);
@@ -42,6 +45,9 @@ std::optional<FrameHeader> parse_frame_header(const uint8_t* p);
 // Verifies and opens one frame into `out` (resized to plain_len). Returns false on a bad tag or bad compressed data.
 [[nodiscard]] bool decode_frame(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes,
                                 ByteView payload, Bytes& out);
+// The same into out[0, header's plain_len), which the caller sized from parse_frame_header().
+[[nodiscard]] bool decode_frame_into(const FrameContext& ctx, uint64_t frame_index, const uint8_t* header_bytes,
+                                     ByteView payload, uint8_t* out);
 
 Bytes object_header();
 bool is_object_header(ByteView b);

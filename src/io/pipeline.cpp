@@ -1,5 +1,6 @@
 #include "io/pipeline.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -26,13 +27,13 @@ namespace {
 struct PlainFrame {
   uint64_t index = 0;
   bool last = false;
-  Bytes data;
+  FrameBuffer data;
 };
 
 struct SealedFrame {
   uint64_t index = 0;
   uint64_t plain_len = 0;
-  Bytes data;
+  FrameBuffer data;
 };
 
 // Caches the derived frame context per worker: every frame of an object shares it.
@@ -94,9 +95,10 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
         SealedFrame out;
         out.index = f.index;
         out.plain_len = f.data.size();
-        out.data.reserve(f.data.size() + f.data.size() / 64 + 64);
+        out.data.resize(max_encoded_frame(settings.compression, f.data.size()));
         const std::string name = keying.object_name(f.index / fpo);
-        encode_frame(settings.compression, context_for(keying, name), f.index, f.last, f.data, out.data);
+        out.data.resize(encode_frame(settings.compression, context_for(keying, name), f.index, f.last,
+                                     ByteView(f.data.data(), f.data.size()), out.data.data()));
         return out;
       });
 
@@ -109,10 +111,10 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
   std::thread reader([&] {
     try {
       uint64_t index = 0;
-      Bytes cur(settings.frame_size);
+      FrameBuffer cur(settings.frame_size);
       cur.resize(source.read_full(cur.data(), cur.size()));
       for (;;) {
-        Bytes next;
+        FrameBuffer next;
         if (cur.size() == settings.frame_size) {
           next.resize(settings.frame_size);
           next.resize(source.read_full(next.data(), next.size()));
@@ -120,7 +122,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
         // The stream is only complete if the source also ended cleanly: check before the last frame is sealed.
         bool last = next.empty();
         if (last) source.finish();
-        plain_hash.update(cur);
+        plain_hash.update(ByteView(cur.data(), cur.size()));
         result.plain_bytes += cur.size();
         if (!pool.submit(PlainFrame{index++, last, std::move(cur)})) break;
         if (last) break;
@@ -165,8 +167,9 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
         object_hash->update(header);
         current->size = header.size();
       }
-      writer->write(sealed->data);
-      object_hash->update(sealed->data);
+      ByteView sealed_bytes(sealed->data.data(), sealed->data.size());
+      writer->write(sealed_bytes);
+      object_hash->update(sealed_bytes);
       current->size += sealed->data.size();
       current->length += sealed->data.size();
       current->frame_count++;
@@ -208,16 +211,20 @@ struct BlockRequest {
   uint64_t length = 0;
 };
 
+// One sealed frame (header + payload). It points into the fetched block that holds it, which `owner` keeps alive,
+// so frames are not copied out of blocks; only a frame split across two blocks gets a buffer of its own.
 struct FrameJob {
   size_t object = 0;
   uint64_t index = 0;
-  Bytes bytes;  // header + payload
+  std::shared_ptr<const Bytes> owner;
+  const uint8_t* bytes = nullptr;
+  size_t size = 0;
 };
 
 struct PlainOut {
   uint64_t index = 0;
   bool last = false;
-  Bytes data;
+  FrameBuffer data;
 };
 
 // Hashes restored frames on its own thread, in order, so the SHA-256 of the plaintext overlaps with writing it:
@@ -226,7 +233,7 @@ class BackgroundHasher {
  public:
   explicit BackgroundHasher(size_t max_queued) : max_(max_queued), thread_([this] { run(); }) {}
   ~BackgroundHasher() { stop(); }
-  void push(std::shared_ptr<const Bytes> frame) {
+  void push(std::shared_ptr<const FrameBuffer> frame) {
     std::unique_lock<std::mutex> lock(mu_);
     space_cv_.wait(lock, [&] { return queue_.size() < max_; });
     queue_.push_back(std::move(frame));
@@ -248,7 +255,7 @@ class BackgroundHasher {
   }
   void run() {
     for (;;) {
-      std::shared_ptr<const Bytes> frame;
+      std::shared_ptr<const FrameBuffer> frame;
       {
         std::unique_lock<std::mutex> lock(mu_);
         work_cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
@@ -257,14 +264,14 @@ class BackgroundHasher {
         queue_.pop_front();
         space_cv_.notify_one();
       }
-      hash_.update(*frame);
+      hash_.update(ByteView(frame->data(), frame->size()));
     }
   }
   Sha256 hash_;
   size_t max_;
   std::mutex mu_;
   std::condition_variable work_cv_, space_cv_;
-  std::deque<std::shared_ptr<const Bytes>> queue_;
+  std::deque<std::shared_ptr<const FrameBuffer>> queue_;
   bool done_ = false;
   std::thread thread_;  // last: starts once everything above exists
 };
@@ -306,7 +313,9 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     PlainOut out;
     out.index = job.index;
     out.last = job.bytes[13] & kFrameFlagLast;
-    if (!decode_frame(ctx, job.index, job.bytes.data(), ByteView(job.bytes).subspan(kFrameHeaderSize), out.data)) {
+    out.data.resize(get_u32le(job.bytes + 8));  // plain_len; the parser has validated the header
+    if (!decode_frame_into(ctx, job.index, job.bytes, ByteView(job.bytes + kFrameHeaderSize, job.size - kFrameHeaderSize),
+                           out.data.data())) {
       corrupt(obj, "frame " + std::to_string(job.index) + " failed authentication (damaged or tampered data, or a key "
                    "that does not belong to this backup)");
     }
@@ -329,7 +338,7 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
   std::exception_ptr parser_error;
   std::thread parser([&] {
     try {
-      Bytes pending;
+      Bytes carry;  // the start of an object header or frame that continues in the next block
       size_t obj_index = 0;
       uint64_t consumed = 0;  // bytes of the current object consumed, including its header
       uint64_t frame = objects.empty() ? 0 : objects[0].first_frame;
@@ -337,12 +346,25 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
       bool header_seen = false;  // a read block may be shorter than the object header
       auto end_of_object = [&] {
         const ObjectRecord& obj = objects[obj_index];
-        if (!pending.empty() || frames_in_obj != obj.frame_count) {
+        if (!carry.empty() || frames_in_obj != obj.frame_count) {
           corrupt(obj, "it holds " + std::to_string(frames_in_obj) + " whole frames where the manifest records " +
                            std::to_string(obj.frame_count));
         }
       };
-      while (auto blk = fetch.next()) {
+      // Returns false once the decoders are cancelled.
+      auto emit = [&](std::shared_ptr<const Bytes> owner, const uint8_t* p, size_t n) {
+        ++frames_in_obj;
+        if (frames_in_obj > objects[obj_index].frame_count) {
+          corrupt(objects[obj_index], "it holds more frames than the manifest records");
+        }
+        return decode.submit(FrameJob{obj_index, frame++, std::move(owner), p, n});
+      };
+      auto frame_size = [&](const uint8_t* header) {
+        auto h = parse_frame_header(header);
+        if (!h) corrupt(objects[obj_index], "frame " + std::to_string(frame) + " has a damaged header");
+        return kFrameHeaderSize + h->stored_len;
+      };
+      while (auto fetched = fetch.next()) {
         // Blocks arrive in order; a block at offset 0 starts the next object.
         if (consumed > 0 && consumed == objects[obj_index].offset + objects[obj_index].length) {
           end_of_object();
@@ -353,28 +375,39 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
           frame = objects[obj_index].first_frame;
         }
         const ObjectRecord& obj = objects[obj_index];
-        pending.insert(pending.end(), blk->begin(), blk->end());
+        auto blk = std::make_shared<const Bytes>(std::move(*fetched));
         consumed += blk->size();
-        size_t pos = 0;
+        const uint8_t* p = blk->data();
+        size_t left = blk->size();
+        // Moves up to `want` bytes in total into `carry`; true once it holds them all.
+        auto fill_carry = [&](size_t want) {
+          size_t take = std::min(want - carry.size(), left);
+          carry.insert(carry.end(), p, p + take);
+          p += take;
+          left -= take;
+          return carry.size() == want;
+        };
         if (!header_seen) {
-          if (pending.size() < kObjectHeaderSize) continue;  // wait for the rest of the header
-          if (!is_object_header(pending)) corrupt(obj, "bad object header");
-          pos = kObjectHeaderSize;
+          if (!fill_carry(kObjectHeaderSize)) continue;  // wait for the rest of the header
+          if (!is_object_header(carry)) corrupt(obj, "bad object header");
+          carry.clear();
           header_seen = true;
         }
-        while (pending.size() - pos >= kFrameHeaderSize) {
-          auto h = parse_frame_header(pending.data() + pos);
-          if (!h) corrupt(obj, "frame " + std::to_string(frame) + " has a damaged header");
-          size_t total = kFrameHeaderSize + h->stored_len;
-          if (pending.size() - pos < total) break;
-          FrameJob job{obj_index, frame++, Bytes(pending.begin() + static_cast<ptrdiff_t>(pos),
-                                                 pending.begin() + static_cast<ptrdiff_t>(pos + total))};
-          ++frames_in_obj;
-          if (frames_in_obj > obj.frame_count) corrupt(obj, "it holds more frames than the manifest records");
-          pos += total;
-          if (!decode.submit(std::move(job))) return;
+        if (!carry.empty()) {
+          if (carry.size() < kFrameHeaderSize && !fill_carry(kFrameHeaderSize)) continue;
+          if (!fill_carry(frame_size(carry.data()))) continue;
+          auto whole = std::make_shared<const Bytes>(std::move(carry));
+          carry = Bytes();
+          if (!emit(whole, whole->data(), whole->size())) return;
         }
-        pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(pos));
+        while (left >= kFrameHeaderSize) {
+          size_t total = frame_size(p);
+          if (left < total) break;
+          if (!emit(blk, p, total)) return;
+          p += total;
+          left -= total;
+        }
+        carry.assign(p, p + left);
       }
       if (!objects.empty()) end_of_object();
     } catch (...) {
@@ -391,9 +424,9 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     while (auto out = decode.next()) {
       if (saw_last) fail(ErrorCode::kCorrupt, "backup data continues after its last frame; the manifest or objects were tampered with");
       saw_last = out->last;
-      auto frame = std::make_shared<const Bytes>(std::move(out->data));
+      auto frame = std::make_shared<const FrameBuffer>(std::move(out->data));
       hash.push(frame);
-      sink.write(*frame);
+      sink.write(ByteView(frame->data(), frame->size()));
       plain += frame->size();
       ++frames;
       if (progress) progress(plain, 0);

@@ -26,7 +26,8 @@ struct Encoded {
 Encoded encode(const FrameContext& ctx, uint64_t index, bool last, ByteView plain,
                Compression comp = Compression{Codec::kZstd, 3}) {
   Encoded e;
-  encode_frame(comp, ctx, index, last, plain, e.bytes);
+  e.bytes.resize(max_encoded_frame(comp, plain.size()));
+  e.bytes.resize(encode_frame(comp, ctx, index, last, plain, e.bytes.data()));
   return e;
 }
 
@@ -64,17 +65,20 @@ TEST_P(FrameTest, RoundTripWithHeaderFields) {
   }
 }
 
-TEST_P(FrameTest, EncodeAppendsToExistingBuffer) {
+TEST_P(FrameTest, EncodedSizeStaysWithinTheBoundAndRawFramesCostOnlyHeaderAndTag) {
   FrameContext ctx = context(GetParam(), 1, "o");
-  Bytes buf = {9, 9, 9};
-  Bytes plain = testing::bytes_of("abc");
-  encode_frame(Compression{Codec::kLz4, 0}, ctx, 0, true, plain, buf);
-  ASSERT_EQ(buf.size(), 3 + kFrameHeaderSize + 3 + kTagSize);
-  EXPECT_EQ(buf[0], 9);
-  Bytes frame(buf.begin() + 3, buf.end());
-  Bytes out;
-  ASSERT_TRUE(decode(ctx, 0, frame, &out));
-  EXPECT_EQ(out, plain);
+  for (Compression comp : {Compression{Codec::kZstd, 1}, Compression{Codec::kLz4, 0}, Compression{Codec::kNone, 0}}) {
+    for (const Bytes& plain : {testing::pseudo_random(70000, 3), testing::compressible(70000), Bytes{}}) {
+      Encoded e = encode(ctx, 2, true, plain, comp);
+      ASSERT_LE(e.bytes.size(), max_encoded_frame(comp, plain.size())) << comp.to_string();
+      auto h = parse_frame_header(e.header());
+      ASSERT_TRUE(h);
+      if (h->codec == Codec::kNone) EXPECT_EQ(e.bytes.size(), kFrameHeaderSize + plain.size() + kTagSize);
+      Bytes out;
+      ASSERT_TRUE(decode(ctx, 2, e.bytes, &out)) << comp.to_string();
+      EXPECT_EQ(out, plain);
+    }
+  }
 }
 
 TEST_P(FrameTest, WrongFrameIndexFails) {
