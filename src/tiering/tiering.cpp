@@ -81,8 +81,6 @@ Digest32 rows_digest(const std::vector<const Table*>& tables, const std::vector<
   return h.finish();
 }
 
-PgRow tail(const PgRow& r) { return PgRow(r.begin() + 1, r.end()); }
-
 }  // namespace
 
 struct Tierer::Impl {
@@ -91,7 +89,7 @@ struct Tierer::Impl {
   std::unique_ptr<PgConn> conn;
   std::unique_ptr<ArchiveStore> store;
   std::vector<Table> tables;  // [0] = root, then children sorted by depth (parents first)
-  std::string key_type;
+  std::string key_type, activity_type;
   bool schema_loaded = false;
   std::string who;  // "entity players"
 
@@ -99,8 +97,11 @@ struct Tierer::Impl {
     conn = std::make_unique<PgConn>(cfg.database);
     // Every statement here is driven by keys through indexes (setup creates one on every foreign-key column).
     // The planner underestimates `= ANY(array of 500 keys)` and would hash-join whole child tables, which grows
-    // with the table instead of the batch; forbid that for this session only.
-    conn->exec("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off");
+    // with the table instead of the batch; forbid that for this session only. No parallel workers either: for a
+    // batch-sized statement, starting and stopping two worker processes costs more than the scan itself (the
+    // snapshot of a two-level child table took ~30 ms with a Gather, ~10 ms without).
+    conn->exec("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off; "
+               "SET max_parallel_workers_per_gather = 0");
     if (repo) store = std::make_unique<ArchiveStore>(*repo, cfg.name, parse_compression(cfg.compression));
   }
 
@@ -142,6 +143,7 @@ struct Tierer::Impl {
     }
     for (const auto& c : root.current) {
       if (c.name == cfg.key) key_type = c.type;
+      if (c.name == cfg.activity) activity_type = c.type;
     }
     auto bookkeeping = conn->exec("SELECT to_regclass('strata_tier_events') IS NOT NULL AND to_regclass('strata_tier_released') IS NOT NULL");
     if (bookkeeping.rows[0][0] != PgValue("t")) {
@@ -231,6 +233,8 @@ struct Tierer::Impl {
   struct Snap {
     std::vector<std::vector<PgRow>> rows;  // per table, archived columns only
     Digest32 digest{};
+    // Per table, the physical versions ("ctid/xmin") of the rows the snapshot saw; see commit_batch.
+    std::vector<std::vector<std::string>> versions;
     std::string location;
   };
 
@@ -241,20 +245,26 @@ struct Tierer::Impl {
     const Table& root = tables[0];
     // The tier is checked here, not in SQL: with it in the WHERE clause the planner walks the (tier, activity)
     // index over every warm row instead of the primary key.
-    auto rr = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", " + root.col_list + " " +
-                             root.from_where,
+    auto rr = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin, " +
+                             root.col_list + " " + root.from_where,
                          {arr});
     for (auto& row : rr.rows) {
       if (row[1] != PgValue("warm")) continue;
       Snap& s = snaps[*row[0]];
       s.rows.resize(tables.size());
-      s.rows[0].push_back(PgRow(row.begin() + 2, row.end()));
+      s.versions.resize(tables.size());
+      s.versions[0].push_back(*row[2] + "/" + *row[3]);
+      s.rows[0].push_back(PgRow(std::make_move_iterator(row.begin() + 4), std::make_move_iterator(row.end())));
     }
     for (size_t t = 1; t < tables.size(); ++t) {
-      auto r = conn->exec("SELECT " + tables[t].key_expr + "::text, " + tables[t].col_list + " " + tables[t].from_where, {arr});
+      auto r = conn->exec("SELECT " + tables[t].key_expr + "::text, t0.ctid, t0.xmin, " + tables[t].col_list + " " +
+                              tables[t].from_where,
+                          {arr});
       for (auto& row : r.rows) {
         auto it = snaps.find(*row[0]);
-        if (it != snaps.end()) it->second.rows[t].push_back(tail(row));
+        if (it == snaps.end()) continue;
+        it->second.versions[t].push_back(*row[1] + "/" + *row[2]);
+        it->second.rows[t].push_back(PgRow(std::make_move_iterator(row.begin() + 3), std::make_move_iterator(row.end())));
       }
     }
     tx.commit();
@@ -295,27 +305,37 @@ struct Tierer::Impl {
   }
 
   // One deleting transaction for the entities in `snaps` that still match; returns the keys archived.
+  //
+  // "Unchanged since the snapshot" is decided by row versions, not by reading the values again: the snapshot noted
+  // each row's (ctid, xmin), and this transaction deletes the rows of the entity that exist *now* and compares their
+  // (ctid, xmin) multiset, per table, with the snapshot's. That is as strong as comparing values. PostgreSQL never
+  // changes a user table's tuple in place: an UPDATE (HOT or not) writes a new tuple at a new ctid whose xmin is the
+  // updating transaction, which committed after the snapshot and so differs from every xmin the snapshot saw; an
+  // INSERT adds a version the snapshot never saw; a DELETE removes one. Row locks (a concurrent child insert's KEY
+  // SHARE, our FOR UPDATE) touch only xmax. A slot is reused only after its tuple died and was pruned, and the new
+  // tuple carries a newer xmin. VACUUM FULL / CLUSTER keep xmin but move tuples, which can turn a match into a
+  // mismatch (skip; a later run takes the entity), never the reverse: a version whose xmin predates the snapshot is
+  // a tuple the snapshot saw, with the same contents. So an equal multiset proves the rows deleted are the rows
+  // archived, without converting every value to text a second time and digesting it again (that was a third of
+  // the deleting transaction's time, and most of strata's CPU in it).
   std::vector<std::string> commit_batch(std::unordered_map<std::string, Snap>& snaps, FreezeStats& stats) {
     std::set<std::string> candidates;
     for (auto& [k, s] : snaps) candidates.insert(k);
-    auto ptrs = table_ptrs();
     for (int attempt = 0; attempt < 4 && !candidates.empty(); ++attempt) {
       std::vector<std::string> keys(candidates.begin(), candidates.end());
       std::string arr = text_array(keys);
       PgTx tx(*conn);
       const Table& root = tables[0];
       // The row lock also blocks new child rows: inserting one takes a KEY SHARE lock on this row.
-      auto locked = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", " + root.col_list + " " +
+      auto locked = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin " +
                                    root.from_where + " ORDER BY 1 FOR UPDATE OF t0",
                                {arr});
-      std::unordered_map<std::string, std::vector<std::vector<PgRow>>> now;
       std::set<std::string> changed(candidates);
       for (auto& row : locked.rows) {
-        const std::string& k = *row[0];
-        auto& rows = now[k];
-        rows.resize(tables.size());
-        rows[0].push_back(PgRow(row.begin() + 2, row.end()));
-        if (row[1] == PgValue("warm") && snaps[k].rows[0].size() == 1 && snaps[k].rows[0][0] == rows[0][0]) changed.erase(k);
+        const Snap& s = snaps[*row[0]];
+        if (row[1] == PgValue("warm") && s.versions[0].size() == 1 && s.versions[0][0] == *row[2] + "/" + *row[3]) {
+          changed.erase(*row[0]);
+        }
       }
       if (!changed.empty()) {
         tx.commit();  // nothing done yet; release the locks before retrying
@@ -327,17 +347,29 @@ struct Tierer::Impl {
         continue;
       }
       // Deepest tables first, so no foreign key is ever left dangling inside the transaction.
+      std::unordered_map<std::string, std::vector<std::vector<std::string>>> now;
       for (size_t t = tables.size() - 1; t >= 1; --t) {
         auto del = conn->exec("DELETE FROM " + q(tables[t].name) + " t0 " + tables[t].using_where + " RETURNING " +
-                                  tables[t].key_expr + "::text, " + tables[t].col_list,
+                                  tables[t].key_expr + "::text, t0.ctid, t0.xmin",
                               {arr});
         for (auto& row : del.rows) {
-          auto& rows = now[*row[0]];
-          rows[t].push_back(tail(row));
+          auto& v = now[*row[0]];
+          v.resize(tables.size());
+          v[t].push_back(*row[1] + "/" + *row[2]);
         }
       }
       for (const auto& k : keys) {
-        if (rows_digest(ptrs, now[k]) != snaps[k].digest) changed.insert(k);
+        auto& v = now[k];
+        v.resize(tables.size());
+        Snap& s = snaps[k];
+        for (size_t t = 1; t < tables.size(); ++t) {
+          std::sort(s.versions[t].begin(), s.versions[t].end());
+          std::sort(v[t].begin(), v[t].end());
+          if (s.versions[t] != v[t]) {
+            changed.insert(k);
+            break;
+          }
+        }
       }
       if (!changed.empty()) {
         // A child row changed after the snapshot: undo every delete of this batch and try again without them.
@@ -363,30 +395,53 @@ struct Tierer::Impl {
   }
 
   // Batches of warm keys in this worker's share (hash of the key modulo parts) until none is left or `limit`.
-  FreezeStats freeze_loop(size_t limit, const FreezeHooks& hooks, size_t part, size_t parts) {
+  // The freeze workers' shared position in the warm keys. Keyset pagination over (activity, key): each batch starts
+  // where the last one ended, so a run never walks the index entries of rows it already froze (dead until vacuum:
+  // restarting from the oldest every time cost ~15 ms per batch and grew with the run), an entity skipped because it
+  // changed is not retried in this run, and workers never get overlapping batches (so never wait on each other's
+  // row locks). One ordered query without a per-worker filter keeps the plan an index range scan: a hash filter
+  // made the planner expect a few hundred matches and sort the whole remaining range instead.
+  struct KeyFeed {
+    std::mutex mu;
+    PgValue last_activity, last_key;
+    size_t remaining = SIZE_MAX;
+    bool done = false;
+  };
+
+  std::vector<std::string> next_keys(KeyFeed& feed) {
+    std::lock_guard<std::mutex> g(feed.mu);
+    if (feed.done || feed.remaining == 0) return {};
+    size_t n = std::min(cfg.batch, feed.remaining);
+    std::string sql = "SELECT r." + q(cfg.key) + "::text AS k, r." + q(cfg.activity) + "::text AS a FROM " + root_q() +
+                      " r WHERE r." + q(cfg.tier_column) + " = 'warm' AND r." + q(cfg.activity) +
+                      " < now() - make_interval(secs => $1::bigint)";
+    std::vector<PgValue> params{std::to_string(cfg.freeze_after)};
+    if (feed.last_key) {
+      sql += " AND (r." + q(cfg.activity) + ", r." + q(cfg.key) + ") > ($2::" + activity_type + ", $3::" + key_type + ")";
+      params.push_back(feed.last_activity);
+      params.push_back(feed.last_key);
+    }
+    sql += " ORDER BY r." + q(cfg.activity) + ", r." + q(cfg.key) + " LIMIT " + std::to_string(n);
+    auto r = conn->exec(sql, params);
+    std::vector<std::string> keys;
+    for (auto& row : r.rows) keys.push_back(*row[0]);
+    if (keys.empty()) {
+      feed.done = true;
+      return keys;
+    }
+    feed.last_key = r.rows.back()[0];
+    feed.last_activity = r.rows.back()[1];
+    feed.remaining -= keys.size();
+    return keys;
+  }
+
+  FreezeStats freeze_loop(KeyFeed& feed, const FreezeHooks& hooks) {
     FreezeStats total;
-    std::set<std::string> skipped;  // still warm after a try: changed meanwhile; the next run takes them
-    while (total.frozen + total.skipped < limit) {
-      size_t n = std::min(cfg.batch, limit - total.frozen - total.skipped);
-      std::string share = parts > 1 ? " AND abs(hashtext(" + q(cfg.key) + "::text) % " + std::to_string(parts) + ") = " +
-                                          std::to_string(part)
-                                    : "";
-      auto r = conn->exec("SELECT " + q(cfg.key) + "::text FROM " + root_q() + " WHERE " + q(cfg.tier_column) +
-                              " = 'warm' AND " + q(cfg.activity) + " < now() - make_interval(secs => $1::bigint)" + share +
-                              " ORDER BY " + q(cfg.activity) + " LIMIT " + std::to_string(n + skipped.size()),
-                          {std::to_string(cfg.freeze_after)});
-      std::vector<std::string> keys;
-      for (auto& row : r.rows) {
-        if (!skipped.count(*row[0]) && keys.size() < n) keys.push_back(*row[0]);
-      }
+    for (;;) {
+      std::vector<std::string> keys = next_keys(feed);
       if (keys.empty()) break;
       auto tb = std::chrono::steady_clock::now();
-      std::vector<std::string> done;
-      FreezeStats b = freeze_batch(keys, hooks, &done);
-      std::set<std::string> frozen(done.begin(), done.end());
-      for (const auto& k : keys) {
-        if (!frozen.count(k)) skipped.insert(k);
-      }
+      FreezeStats b = freeze_batch(keys, hooks);
       total.frozen += b.frozen;
       total.skipped += b.skipped;
       total.packs += b.packs;
@@ -672,8 +727,7 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   m.load_schema();
   m.archive();
   auto t0 = std::chrono::steady_clock::now();
-  // One freeze run per entity type at a time; inside it, workers split the keys by hash so their batches never
-  // overlap and never wait for each other's row locks.
+  // One freeze run per entity type at a time; inside it, workers take consecutive batches from one KeyFeed.
   auto got = m.conn->exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
   if (*got.rows[0][0] != "t") fail(ErrorCode::kLocked, "entity " + m.cfg.name + ": another freeze is running; wait for it or stop it");
   m.reap_released();
@@ -681,7 +735,9 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   std::mutex mu;
   std::exception_ptr error;
   size_t parts = std::max<size_t>(1, m.cfg.workers);
-  auto work = [&](size_t part) {
+  Impl::KeyFeed feed;
+  feed.remaining = limit;
+  auto work = [&](size_t) {
     try {
       std::unique_ptr<Impl> own;
       Impl* w = &m;
@@ -690,8 +746,7 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
         own->load_schema();
         w = own.get();
       }
-      size_t share = limit == SIZE_MAX ? SIZE_MAX : limit / parts + (part < limit % parts ? 1 : 0);
-      FreezeStats mine = w->freeze_loop(share, hooks, part, parts);
+      FreezeStats mine = w->freeze_loop(feed, hooks);
       std::lock_guard<std::mutex> g(mu);
       total.frozen += mine.frozen;
       total.skipped += mine.skipped;
