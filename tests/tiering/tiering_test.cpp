@@ -224,7 +224,12 @@ TEST_F(TieringTest, EntityActiveOrChangedDuringFreezeIsNotLost) {
   make_all_warm();
   auto repo = open_repo();
   Tierer t(entity(), repo.get());
-  std::string a = key_of(3), b = key_of(4), c = key_of(5), d = key_of(6);
+  std::string a = key_of(3), b = key_of(4), c = key_of(5), d = key_of(6), f = key_of(7), g = key_of(8);
+  // A player with equipment mods (the second foreign-key level).
+  std::string e = scalar("SELECT e.player_id::text FROM equipment e JOIN equipment_mods m ON m.equipment_id = e.id "
+                         "WHERE e.player_id <> ALL($1::uuid[]) ORDER BY 1 LIMIT 1",
+                         {text_array({a, b, c, d, f, g})});
+  ASSERT_FALSE(e.empty());
   std::string expected;
   FreezeHooks hooks;
   hooks.before_commit = [&](const std::vector<std::string>& keys) {
@@ -234,16 +239,23 @@ TEST_F(TieringTest, EntityActiveOrChangedDuringFreezeIsNotLost) {
     other.exec("INSERT INTO bank_items (player_id, item_code, qty) VALUES ($1::uuid, 'late-deposit', 1)", {b});
     other.exec("UPDATE equipment SET durability = 0.5 WHERE player_id = $1::uuid AND slot = 2", {c});
     other.exec("DELETE FROM friends WHERE player_id = $1::uuid", {d});
+    other.exec("UPDATE equipment_mods SET power = coalesce(power, 0) + 1 WHERE equipment_id IN "
+               "(SELECT id FROM equipment WHERE player_id = $1::uuid)", {e});
+    // Rewritten with the same values: the re-check compares row versions, so this counts as a change (a later
+    // run takes the entity), never the other way round.
+    other.exec("UPDATE player_stats SET kills = kills WHERE player_id = $1::uuid", {f});
+    // A column left out of the archive changed on the root row: also a new row version.
+    other.exec("UPDATE players SET session_token = 'rotated' WHERE id = $1::uuid", {g});
     expected = digest();
   };
   auto st = t.freeze(SIZE_MAX, hooks);
-  EXPECT_EQ(st.frozen, 56u);
-  EXPECT_EQ(st.skipped, 4u);
+  EXPECT_EQ(st.frozen, 53u);
+  EXPECT_EQ(st.skipped, 7u);
   EXPECT_EQ(tier_of(a), "hot");
-  for (const auto& k : {b, c, d}) EXPECT_EQ(tier_of(k), "warm") << k;
+  for (const auto& k : {b, c, d, e, f, g}) EXPECT_EQ(tier_of(k), "warm") << k;
   EXPECT_EQ(count("SELECT count(*) FROM bank_items WHERE item_code = 'late-deposit'"), 1u);
   // The ones left behind freeze on the next run.
-  EXPECT_EQ(t.freeze().frozen, 3u);
+  EXPECT_EQ(t.freeze().frozen, 6u);
   t.thaw_batch(true);
   EXPECT_EQ(digest(), expected);
 }
