@@ -12,6 +12,7 @@
 #include "storage/memory/memory_storage.hpp"
 #include "storage/s3/s3_storage.hpp"
 #include "common/config.hpp"
+#include "storage/s3/credentials.hpp"
 #include "storage/throttle/throttle_storage.hpp"
 
 namespace strata {
@@ -21,9 +22,13 @@ class S3ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
-                          "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SHARED_CREDENTIALS_FILE"}) {
+                          "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SHARED_CREDENTIALS_FILE",
+                          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"}) {
       ::unsetenv(v);
     }
+    // Hermetic: no ~/.aws/config of the machine, and never the link-local metadata service.
+    ::setenv("AWS_CONFIG_FILE", (::testing::TempDir() + "/strata-s3-no-config").c_str(), 1);
+    ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     ::setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
   }
@@ -85,10 +90,109 @@ TEST_F(S3ConfigTest, CredentialsFromProfileAndConfigFile) {
     FAIL() << "no credentials must fail";
   } catch (const StrataError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUsage);
-    EXPECT_EQ(std::string(e.what()),
-              "no S3 credentials for s3://bucket/x: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add profile 'nope' to " +
-                  path + ", or set access_key_id/secret_access_key under [s3] in the strata config");
+    EXPECT_EQ(std::string(e.what()), "no S3 credentials for s3://bucket/x: profile 'nope' has no credentials in " + path + " or " +
+                                         ::testing::TempDir() + "/strata-s3-no-config; add them, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
   }
+}
+
+TEST_F(S3ConfigTest, NoCredentialsAnywhereIsOneLine) {
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::setenv("AWS_SHARED_CREDENTIALS_FILE", (::testing::TempDir() + "/strata-s3-no-credentials").c_str(), 1);
+  try {
+    s3::resolve_s3_config("s3://bucket/x", {});
+    FAIL() << "no credentials must fail";
+  } catch (const StrataError& e) {
+    EXPECT_EQ(std::string(e.what()), "no S3 credentials for s3://bucket/x: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add profile "
+                                     "'default' to " + ::testing::TempDir() + "/strata-s3-no-credentials, or set access_key_id/"
+                                     "secret_access_key under [s3] in the strata config (last tried: EC2 instance metadata disabled by "
+                                     "AWS_EC2_METADATA_DISABLED)");
+  }
+}
+
+TEST(S3Credentials, Iso8601) {
+  EXPECT_EQ(s3::parse_iso8601("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(s3::parse_iso8601("2026-11-21T09:55:08.117699Z"), 1795254908);
+  EXPECT_EQ(s3::parse_iso8601("2026-11-21T10:55:08+01:00"), 1795254908);
+  EXPECT_EQ(s3::parse_iso8601("tomorrow"), -1);
+}
+
+TEST(S3Credentials, CommandLineSplitLikeAShellWithoutOne) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(s3::split_command("aws configure export-credentials --profile x --format process"),
+            (V{"aws", "configure", "export-credentials", "--profile", "x", "--format", "process"}));
+  EXPECT_EQ(s3::split_command(R"(/opt/my tool\ x "a b" 'c "d"' "e\"f" $(rm -rf /) ; |)"),
+            (V{"/opt/my", "tool x", "a b", "c \"d\"", "e\"f", "$(rm", "-rf", "/)", ";", "|"}));
+  EXPECT_EQ(s3::split_command("''"), (V{""}));
+  EXPECT_THROW(s3::split_command("cmd 'open"), StrataError);
+}
+
+TEST(S3Credentials, JsonDocuments) {
+  auto t = s3::parse_credentials_json(R"({"Version":1,"AccessKeyId":"A","SecretAccessKey":"S","SessionToken":"T","Expiration":"1970-01-01T01:00:00Z"})", "p");
+  EXPECT_EQ(t.credentials.access_key_id, "A");
+  EXPECT_EQ(t.credentials.session_token, "T");
+  EXPECT_EQ(t.expiration, 3600);
+  t = s3::parse_credentials_json(R"({"AccessKeyId":"A","SecretAccessKey":"S","Token":"T2"})", "p");  // container/IMDS spelling
+  EXPECT_EQ(t.credentials.session_token, "T2");
+  EXPECT_EQ(t.expiration, 0);
+  for (const char* bad : {"not json", R"({"Version":2,"AccessKeyId":"A","SecretAccessKey":"S"})", R"({"Code":"Failure","Message":"m"})",
+                          R"({"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"soon"})"}) {
+    EXPECT_THROW(s3::parse_credentials_json(bad, "p"), StrataError) << bad;
+  }
+}
+
+TEST(S3Credentials, ContainerHostsAllowedOverPlainHttp) {
+  for (const char* ok : {"http://127.0.0.1:51679/creds", "http://127.1.2.3/x", "http://localhost/x", "http://[::1]:80/x",
+                         "http://169.254.170.2/v2/credentials/id", "http://169.254.170.23/v1/credentials", "https://creds.example.com/x"}) {
+    EXPECT_TRUE(s3::container_host_allowed(ok)) << ok;
+  }
+  for (const char* bad : {"http://10.0.0.1/x", "http://169.254.169.254/x", "http://127.0.0.1.evil.com/x", "ftp://127.0.0.1/x", "http://localhost.evil/x"}) {
+    EXPECT_FALSE(s3::container_host_allowed(bad)) << bad;
+  }
+}
+
+class CountingProvider final : public s3::CredentialProvider {
+ public:
+  CountingProvider(int64_t* clock, int64_t lifetime, bool* broken) : clock_(clock), lifetime_(lifetime), broken_(broken) {}
+  std::string name() const override { return "counting"; }
+  s3::TimedCredentials fetch() override {
+    if (*broken_) fail(ErrorCode::kStorage, "counting provider is down");
+    ++n_;
+    return {{"AKID" + std::to_string(n_), "s", "t"}, lifetime_ ? *clock_ + lifetime_ : 0};
+  }
+
+ private:
+  int64_t* clock_;
+  int64_t lifetime_;
+  bool* broken_;
+  int n_ = 0;
+};
+
+TEST(S3Credentials, CacheRefreshesAheadOfExpiryAndRidesOutAFailedRefresh) {
+  int64_t clock = 1000000;
+  bool broken = false;
+  s3::CredentialCache cache(std::make_unique<CountingProvider>(&clock, 3600, &broken), [&] { return clock; });
+  EXPECT_EQ(cache.get().access_key_id, "AKID1");
+  clock += 3600 - s3::CredentialCache::kRefreshAheadSeconds - 1;
+  EXPECT_EQ(cache.get().access_key_id, "AKID1");  // not yet
+  clock += 2;
+  EXPECT_EQ(cache.get().access_key_id, "AKID2");  // inside the window: refreshed before expiry
+  clock += 3600 - 60;
+  broken = true;
+  EXPECT_EQ(cache.get().access_key_id, "AKID2");  // a failed early refresh keeps the still-valid credentials
+  clock += 61;
+  EXPECT_THROW(cache.get(), StrataError);         // expired and no refresh: an error, not a doomed request
+  broken = false;
+  EXPECT_EQ(cache.get().access_key_id, "AKID3");
+  EXPECT_TRUE(cache.force_refresh());
+  EXPECT_EQ(cache.get().access_key_id, "AKID4");
+  EXPECT_EQ(cache.fetches(), 4u);
+
+  s3::CredentialCache fixed(std::make_unique<CountingProvider>(&clock, 0, &broken), [&] { return clock; });
+  EXPECT_EQ(fixed.get().access_key_id, "AKID1");
+  clock += 100 * 86400;
+  EXPECT_EQ(fixed.get().access_key_id, "AKID1");
+  EXPECT_FALSE(fixed.force_refresh());
 }
 
 TEST_F(S3ConfigTest, RefusesSecretsInLocationAndBadOptions) {

@@ -222,6 +222,7 @@ Outcome classify(const S3Config& c, const Call& call, int curl_code, const std::
     o.message = "this host's clock differs from the S3 server's by more than 15 minutes (RequestTimeTooSkewed); fix the clock (NTP) and retry";
   } else if (code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired") {
     o.message = "the S3 session token from " + c.credentials_source + " is expired or invalid (" + code + "); get fresh credentials";
+    o.expired_credentials = true;
   } else if (code == "NoSuchBucket") {
     o.message = "bucket " + c.bucket + " does not exist at " + c.host + " (NoSuchBucket); create it or fix the repository location";
   } else if (code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || status == 301) {
@@ -287,7 +288,7 @@ Response Client::attempt(const Call& call, const std::string& md5_b64, const std
   opt.region = config_.region;
   opt.amz_date = sigv4::amz_date(std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::system_clock::now().time_since_epoch()).count());
-  sigv4::Signed s = sigv4::sign(req, config_.credentials, opt);
+  sigv4::Signed s = sigv4::sign(req, config_.credential_cache ? config_.credential_cache->get() : config_.credentials, opt);
 
   std::vector<std::pair<std::string, std::string>> encoded;
   for (const auto& [k, v] : call.query) encoded.emplace_back(sigv4::uri_encode(k, false), sigv4::uri_encode(v, false));
@@ -358,6 +359,7 @@ Response Client::execute(const Call& call) {
   }
   thread_local std::mt19937_64 rng(std::random_device{}());
   Outcome last;
+  bool refreshed = false;
   for (unsigned n = 1;; ++n) {
     if (call.sink) call.sink->clear();
     int curl_code = 0;
@@ -368,7 +370,15 @@ Response Client::execute(const Call& call) {
       if (n > 1) log::info("s3_request_recovered", {{"request", call.what.empty() ? call.method + " " + call.key : call.what}, {"attempts", uint64_t(n)}});
       return r;
     }
-    if (last.verdict == Verdict::kFail) fail(last.code, last.message);
+    if (last.verdict == Verdict::kFail) {
+      // Temporary credentials can expire between our refresh and the request (or be revoked early): fetch new
+      // ones once. Static credentials cannot get better by retrying.
+      if (last.expired_credentials && !refreshed && config_.credential_cache && config_.credential_cache->force_refresh()) {
+        refreshed = true;
+        continue;
+      }
+      fail(last.code, last.message);
+    }
     if (n >= config_.max_attempts) break;
     // Exponential backoff with "equal jitter": half the window fixed, half random, so retries spread out.
     uint64_t window = std::min<uint64_t>(config_.retry_max_ms, uint64_t(config_.retry_base_ms) << std::min(n - 1, 20u));

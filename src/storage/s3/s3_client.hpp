@@ -42,6 +42,7 @@ struct Outcome {
   Verdict verdict = Verdict::kOk;
   ErrorCode code = ErrorCode::kStorage;
   std::string message;  // without the "after N attempts" suffix
+  bool expired_credentials = false;  // ExpiredToken & co: worth one retry with freshly fetched credentials
 };
 
 // Decides what one attempt's result means. Pure, so the messages are unit-tested without a server.

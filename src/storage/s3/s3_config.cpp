@@ -1,7 +1,6 @@
 #include "storage/s3/s3_config.hpp"
 
 #include <cstdlib>
-#include <fstream>
 
 #include "common/bytes.hpp"
 #include "common/error.hpp"
@@ -12,13 +11,6 @@ namespace {
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 bool parse_bool(const std::string& key, const std::string& v) {
@@ -35,31 +27,6 @@ unsigned parse_count(const std::string& key, const std::string& v, unsigned min)
   } catch (...) {
   }
   fail(ErrorCode::kUsage, "S3 option '" + key + "' must be a whole number of at least " + std::to_string(min) + ", not '" + v + "'");
-}
-
-// "[name]" sections of ~/.aws/credentials; also accepts the config file's "[profile name]" spelling.
-bool read_profile(const std::string& path, const std::string& profile, sigv4::Credentials& out) {
-  std::ifstream f(path);
-  if (!f) return false;
-  std::string line, section;
-  bool found = false;
-  while (std::getline(f, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = trim(line.substr(1, line.size() - 2));
-      if (section.rfind("profile ", 0) == 0) section = trim(section.substr(8));
-      continue;
-    }
-    if (section != profile) continue;
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string k = trim(line.substr(0, eq)), v = trim(line.substr(eq + 1));
-    if (k == "aws_access_key_id") out.access_key_id = v, found = true;
-    if (k == "aws_secret_access_key") out.secret_access_key = v;
-    if (k == "aws_session_token") out.session_token = v;
-  }
-  return found;
 }
 
 void set_endpoint(S3Config& c, std::string url) {
@@ -168,33 +135,13 @@ S3Config resolve_s3_config(const std::string& location, const std::map<std::stri
   } else {
     fail(ErrorCode::kUsage, "S3 option 'addressing' must be path, virtual or auto, not '" + addressing + "'");
   }
-  if (c.upload_buffer == 0) c.upload_buffer = c.part_size * (c.upload_concurrency + 1);
+  // A part buffer is part_size plus an eighth (s3_storage.hpp, part_tail_allowance).
+  if (c.upload_buffer == 0) c.upload_buffer = (c.part_size + c.part_size / 8) * (c.upload_concurrency + 1);
 
-  // Credentials: environment, then the strata config file, then the shared credentials file's profile.
-  if (auto id = env("AWS_ACCESS_KEY_ID"); !id.empty()) {
-    c.credentials = {id, env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
-    c.credentials_source = "environment (AWS_ACCESS_KEY_ID)";
-  } else if (file_options.count("access_key_id")) {
-    c.credentials.access_key_id = file_options.at("access_key_id");
-    c.credentials.secret_access_key = file_options.count("secret_access_key") ? file_options.at("secret_access_key") : "";
-    c.credentials.session_token = file_options.count("session_token") ? file_options.at("session_token") : "";
-    c.credentials_source = "the strata config file ([s3] access_key_id)";
-  } else {
-    std::string profile = env("AWS_PROFILE");
-    if (profile.empty() && file_options.count("profile")) profile = file_options.at("profile");
-    if (profile.empty()) profile = "default";
-    std::string file = env("AWS_SHARED_CREDENTIALS_FILE");
-    if (file.empty() && !env("HOME").empty()) file = env("HOME") + "/.aws/credentials";
-    if (!read_profile(file, profile, c.credentials)) {
-      fail(ErrorCode::kUsage, "no S3 credentials for " + c.describe() + ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                              "add profile '" + profile + "' to " + (file.empty() ? "~/.aws/credentials" : file) +
-                              ", or set access_key_id/secret_access_key under [s3] in the strata config");
-    }
-    c.credentials_source = "profile '" + profile + "' in " + file;
-  }
-  if (c.credentials.secret_access_key.empty()) {
-    fail(ErrorCode::kUsage, "S3 credentials from " + c.credentials_source + " have an access key id but no secret access key");
-  }
+  // Credentials: the provider chain of credentials.hpp, resolved now so that a missing credential fails early.
+  c.credential_cache = resolve_credentials(file_options, c.describe());
+  c.credentials = c.credential_cache->get();
+  c.credentials_source = c.credential_cache->name();
   return c;
 }
 

@@ -6,6 +6,9 @@
 #include <map>
 #include <string>
 
+#include <memory>
+
+#include "storage/s3/credentials.hpp"
 #include "storage/s3/sigv4.hpp"
 
 namespace strata::s3 {
@@ -20,12 +23,14 @@ struct S3Config {
   std::string region = "us-east-1";
   Addressing addressing = Addressing::kPath;
   std::string storage_class;  // empty = the bucket's default
-  sigv4::Credentials credentials;
+  sigv4::Credentials credentials;  // as first resolved; requests sign with credential_cache when it is set
   std::string credentials_source;  // "environment", "config file", "profile NAME in FILE": for messages only
+  // Shared by copies of the config (the client and the storage), so all requests see one refresh.
+  std::shared_ptr<CredentialCache> credential_cache;
 
   uint64_t part_size = 8u << 20;      // first multipart part; grows so 10,000 parts are never reached
   unsigned upload_concurrency = 8;    // parts in flight per process
-  uint64_t upload_buffer = 0;         // bytes of part buffers per process; 0 = part_size * (concurrency + 1)
+  uint64_t upload_buffer = 0;         // bytes of part buffers per process; 0 = 9/8 part_size * (concurrency + 1)
   unsigned max_requests = 32;         // HTTP requests in flight per process
   unsigned max_attempts = 8;          // per request, including the first
   unsigned retry_base_ms = 200;       // backoff: base * 2^n with jitter, capped at retry_max_ms

@@ -63,6 +63,8 @@ void TaskPool::submit(std::function<void()> task) {
   cv_.notify_one();
 }
 
+uint64_t part_tail_allowance(uint64_t part_size) { return part_size / 8; }
+
 uint64_t part_size_for(uint64_t base, uint64_t part_number) {
   uint64_t tier = (part_number - 1) / 1000;
   uint64_t size = base << std::min<uint64_t>(tier, 20);
@@ -97,13 +99,16 @@ class S3Writer final : public ObjectWriter {
     throw_part_error();
     while (!data.empty()) {
       if (cap_ == 0) {
-        cap_ = part_size_for(s_.client().config().part_size, part_ + 1);
+        uint64_t part = part_size_for(s_.client().config().part_size, part_ + 1);
+        cap_ = part + part_tail_allowance(part);
         s_.budget().acquire(cap_);
         buf_.reserve(cap_);
       }
       if (buf_.size() == cap_) {
-        // Flushed only when more data follows, so an object of exactly one part still goes up as one PUT.
-        flush_part();
+        // Flushed only when more data follows, and only part_size of it: the allowance stays for the next part.
+        // So an object of up to part_size + allowance (a data object of --object-size plus its frame overhead)
+        // is one PUT, and a stream's short tail rides in the last part instead of costing a request of its own.
+        flush_part(part_size_for(s_.client().config().part_size, part_ + 1));
         continue;
       }
       size_t n = std::min<size_t>(data.size(), cap_ - buf_.size());
@@ -118,7 +123,7 @@ class S3Writer final : public ObjectWriter {
       if (upload_id_.empty()) {
         put_single();
       } else {
-        if (!buf_.empty()) flush_part();
+        if (!buf_.empty()) flush_part(buf_.size());
         wait_parts();
         throw_part_error();
         complete();
@@ -245,7 +250,8 @@ class S3Writer final : public ObjectWriter {
     if (upload_id_.empty()) fail(ErrorCode::kStorage, "S3 returned no upload id for " + describe() + "; the service may not support multipart uploads");
   }
 
-  void flush_part() {
+  // Sends the first `size` bytes of the buffer as the next part; the rest (at most the allowance) starts the next.
+  void flush_part(size_t size) {
     if (upload_id_.empty()) create_upload();
     uint64_t number = ++part_;
     if (number > 10000) fail(ErrorCode::kStorage, describe() + " would need more than 10,000 parts; raise the s3 part_size option");
@@ -253,6 +259,10 @@ class S3Writer final : public ObjectWriter {
     uint64_t held = cap_;
     buf_ = Bytes();
     cap_ = 0;
+    // The carried tail (at most the allowance) waits outside the budget until this part is submitted: taking
+    // the next buffer first could wait for budget that only this part's upload releases.
+    Bytes carry(task_buf->begin() + static_cast<ptrdiff_t>(std::min(size, task_buf->size())), task_buf->end());
+    task_buf->resize(std::min(size, task_buf->size()));
     {
       std::lock_guard<std::mutex> lock(sh_->mu);
       sh_->in_flight++;
@@ -299,6 +309,13 @@ class S3Writer final : public ObjectWriter {
       sh->in_flight--;
       sh->cv.notify_all();
     });
+    if (!carry.empty()) {
+      uint64_t part = part_size_for(s_.client().config().part_size, part_ + 1);
+      cap_ = part + part_tail_allowance(part);
+      s_.budget().acquire(cap_);
+      buf_.reserve(cap_);
+      buf_.assign(carry.begin(), carry.end());
+    }
   }
 
   void complete() {

@@ -47,6 +47,10 @@ class TaskPool {
 // Part n (1-based) of a multipart upload: part_size for the first 1,000 parts, then doubling every 1,000, so a
 // stream of unknown length reaches S3's 5 TiB object limit before the 10,000-part limit.
 uint64_t part_size_for(uint64_t base, uint64_t part_number);
+// Extra bytes a part buffer holds beyond its part size (an eighth). An object up to part_size + this is one PUT,
+// and a tail up to this joins the last part: fewer requests, and no multipart upload at all for data objects of
+// --object-size = part_size, whose frame headers and tags make them a few KiB larger than the round size.
+uint64_t part_tail_allowance(uint64_t part_size);
 
 class S3Storage final : public Storage {
  public:
