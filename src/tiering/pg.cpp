@@ -41,8 +41,21 @@ PgConn::PgConn(const std::string& conninfo) {
 
 PgConn::~PgConn() = default;
 
-PgResult PgConn::exec(const std::string& sql, const std::vector<PgValue>& params) {
-  auto* c = static_cast<PGconn*>(conn_.get());
+void PgRows::Deleter::operator()(void* r) const { PQclear(static_cast<PGresult*>(r)); }
+
+bool PgRows::null(size_t row, int col) const {
+  return PQgetisnull(static_cast<PGresult*>(res_.get()), static_cast<int>(row), col) != 0;
+}
+
+std::string_view PgRows::get(size_t row, int col) const {
+  auto* r = static_cast<PGresult*>(res_.get());
+  return std::string_view(PQgetvalue(r, static_cast<int>(row), col),
+                          static_cast<size_t>(PQgetlength(r, static_cast<int>(row), col)));
+}
+
+namespace {
+
+PGresult* run(PGconn* c, const std::string& sql, const std::vector<PgValue>& params, const std::string& where) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -52,8 +65,24 @@ PgResult PgConn::exec(const std::string& sql, const std::vector<PgValue>& params
                 &PQclear);
   auto st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    fail(ErrorCode::kSourceFailed, "PostgreSQL at " + where_ + " rejected a statement: " + first_line(PQerrorMessage(c)));
+    fail(ErrorCode::kSourceFailed, "PostgreSQL at " + where + " rejected a statement: " + first_line(PQerrorMessage(c)));
   }
+  return res.release();
+}
+
+}  // namespace
+
+PgRows PgConn::query(const std::string& sql, const std::vector<PgValue>& params) {
+  PgRows out;
+  out.res_.reset(run(static_cast<PGconn*>(conn_.get()), sql, params, where_));
+  out.rows_ = static_cast<size_t>(PQntuples(static_cast<PGresult*>(out.res_.get())));
+  out.cols_ = PQnfields(static_cast<PGresult*>(out.res_.get()));
+  return out;
+}
+
+PgResult PgConn::exec(const std::string& sql, const std::vector<PgValue>& params) {
+  auto* c = static_cast<PGconn*>(conn_.get());
+  ResultPtr res(run(c, sql, params, where_), &PQclear);
   PgResult out;
   int n = PQntuples(res.get()), f = PQnfields(res.get());
   out.columns.reserve(f);

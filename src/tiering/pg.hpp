@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace strata::tiering {
@@ -18,6 +19,24 @@ struct PgResult {
   uint64_t affected = 0;
 };
 
+// A result read in place from libpq's memory, without a copy per value: for statements returning many rows.
+class PgRows {
+ public:
+  size_t size() const { return rows_; }
+  int width() const { return cols_; }
+  bool null(size_t row, int col) const;
+  std::string_view get(size_t row, int col) const;  // "" for NULL
+
+ private:
+  friend class PgConn;
+  struct Deleter {
+    void operator()(void* r) const;
+  };
+  std::unique_ptr<void, Deleter> res_;
+  size_t rows_ = 0;
+  int cols_ = 0;
+};
+
 class PgConn {
  public:
   // conninfo as libpq takes it ("host=127.0.0.1 port=5432 dbname=game user=app"). Passwords belong in PGPASSWORD or
@@ -28,6 +47,7 @@ class PgConn {
   PgConn& operator=(const PgConn&) = delete;
 
   PgResult exec(const std::string& sql, const std::vector<PgValue>& params = {});
+  PgRows query(const std::string& sql, const std::vector<PgValue>& params = {});
   // COPY ... FROM STDIN with `data` in COPY text format.
   void copy_in(const std::string& copy_sql, const std::string& data);
   // Best effort; used on error paths.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -42,6 +43,7 @@ struct Table {
   std::string key_expr, from_where;  // "t1.player_id", "FROM a t0, b t1 WHERE ... AND t1.player_id = ANY($1::uuid[])"
   std::string using_where;           // for DELETE: "USING b t1 WHERE ..." or "WHERE ..."
   std::string col_list;              // t0."a", t0."b"
+  std::string json_head, json_tail;  // this table in a document, around its rows
 };
 
 void encode_row(std::string& out, const PgRow& row, size_t from) {
@@ -76,6 +78,129 @@ Digest32 rows_digest(const std::vector<const Table*>& tables, const std::vector<
       uint32_t n = static_cast<uint32_t>(e.size());
       h.update(ByteView(reinterpret_cast<const uint8_t*>(&n), 4));
       h.update(as_bytes(e));
+    }
+  }
+  return h.finish();
+}
+
+// Appends `s` as a JSON string (the escapes nlohmann::json writes). Returns false if `s` is not valid UTF-8.
+bool json_string(std::string& out, std::string_view s) {
+  static const char* kHex = "0123456789abcdef";
+  out += '"';
+  size_t i = 0, run = 0;
+  auto flush = [&] {
+    out.append(s.data() + run, i - run);
+  };
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      // Validate one UTF-8 sequence: no overlong forms, no surrogates, nothing past U+10FFFF.
+      size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+      if (n == 0 || c > 0xf4 || i + n > s.size()) return false;
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c1 & 0xc0) != 0x80) return false;
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)) {
+        return false;
+      }
+      for (size_t k = 2; k < n; ++k) {
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+      }
+      i += n;
+      continue;
+    }
+    flush();
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    run = ++i;
+  }
+  flush();
+  out += '"';
+  return true;
+}
+
+// The physical version of a row: (ctid, xmin). See commit_batch for why it stands for the row's contents.
+struct RowVersion {
+  uint64_t tid = 0;  // block << 16 | line pointer
+  uint32_t xmin = 0;
+  bool operator<(const RowVersion& o) const { return tid != o.tid ? tid < o.tid : xmin < o.xmin; }
+  bool operator==(const RowVersion& o) const { return tid == o.tid && xmin == o.xmin; }
+};
+
+RowVersion parse_version(std::string_view ctid, std::string_view xmin) {
+  // ctid's text form is "(block,offset)".
+  RowVersion v;
+  uint64_t block = 0, off = 0;
+  size_t i = 1;
+  for (; i < ctid.size() && ctid[i] != ','; ++i) block = block * 10 + static_cast<uint64_t>(ctid[i] - '0');
+  for (++i; i < ctid.size() && ctid[i] != ')'; ++i) off = off * 10 + static_cast<uint64_t>(ctid[i] - '0');
+  v.tid = block << 16 | off;
+  for (char ch : xmin) v.xmin = v.xmin * 10 + static_cast<uint32_t>(ch - '0');
+  return v;
+}
+
+// One table's rows of one entity as the snapshot read them: already as JSON (for the document) and in the digest's
+// encoding (one buffer, a span per row), so no value is copied into a string of its own.
+struct TableRows {
+  std::string json;  // "[..],[..]"
+  std::string enc;
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, length in enc
+  std::vector<RowVersion> versions;
+};
+
+// Appends row `r` of `res` (columns from `from` on) to `tr`. Returns false on text that is not valid UTF-8.
+bool add_row(TableRows& tr, const PgRows& res, size_t r, int from) {
+  if (!tr.spans.empty()) tr.json += ',';
+  tr.json += '[';
+  auto start = static_cast<uint32_t>(tr.enc.size());
+  for (int c = from; c < res.width(); ++c) {
+    if (c > from) tr.json += ',';
+    if (res.null(r, c)) {
+      tr.json += "null";
+      tr.enc += '\xff';
+      continue;
+    }
+    std::string_view v = res.get(r, c);
+    if (!json_string(tr.json, v)) return false;
+    tr.enc += '\0';
+    auto n = static_cast<uint32_t>(v.size());
+    tr.enc.append(reinterpret_cast<const char*>(&n), 4);
+    tr.enc.append(v);
+  }
+  tr.json += ']';
+  tr.spans.emplace_back(start, static_cast<uint32_t>(tr.enc.size()) - start);
+  return true;
+}
+
+// rows_digest over rows held as TableRows: the same bytes hashed in the same order.
+Digest32 spans_digest(const std::vector<const Table*>& tables, std::vector<TableRows>& rows) {
+  Sha256 h;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    std::string head = "T" + tables[t]->name;
+    head += '\0';
+    h.update(as_bytes(head));
+    TableRows& tr = rows[t];
+    auto view = [&](const std::pair<uint32_t, uint32_t>& s) { return std::string_view(tr.enc.data() + s.first, s.second); };
+    // Byte order, as std::string compares: the same order rows_digest sorts in.
+    std::sort(tr.spans.begin(), tr.spans.end(), [&](const auto& a, const auto& b) { return view(a) < view(b); });
+    for (const auto& s : tr.spans) {
+      uint32_t n = s.second;
+      h.update(ByteView(reinterpret_cast<const uint8_t*>(&n), 4));
+      h.update(ByteView(reinterpret_cast<const uint8_t*>(tr.enc.data() + s.first), s.second));
     }
   }
   return h.finish();
@@ -209,6 +334,8 @@ struct Tierer::Impl {
     }
     for (auto& t : tables) {
       for (size_t k = 0; k < t.cols.size(); ++k) t.col_list += (k ? ", t0." : "t0.") + q(t.cols[k]);
+      t.json_head = "{\"columns\":" + json(t.cols).dump() + ",\"name\":" + json(t.name).dump() + ",\"rows\":[";
+      t.json_tail = "],\"types\":" + json(t.types).dump() + "}";
     }
     schema_loaded = true;
   }
@@ -231,12 +358,14 @@ struct Tierer::Impl {
   // ---------------------------------------------------------------- freeze
 
   struct Snap {
-    std::vector<std::vector<PgRow>> rows;  // per table, archived columns only
+    std::vector<TableRows> t;  // per table, archived columns only
     Digest32 digest{};
-    // Per table, the physical versions ("ctid/xmin") of the rows the snapshot saw; see commit_batch.
-    std::vector<std::vector<std::string>> versions;
     std::string location;
   };
+
+  [[noreturn]] void not_utf8(std::string_view key) {
+    fail(ErrorCode::kSourceFailed, "entity " + ent(std::string(key)) + " has text that is not valid UTF-8; the database encoding must be UTF8");
+  }
 
   std::unordered_map<std::string, Snap> snapshot(const std::vector<std::string>& keys) {
     std::unordered_map<std::string, Snap> snaps;
@@ -245,63 +374,58 @@ struct Tierer::Impl {
     const Table& root = tables[0];
     // The tier is checked here, not in SQL: with it in the WHERE clause the planner walks the (tier, activity)
     // index over every warm row instead of the primary key.
-    auto rr = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin, " +
-                             root.col_list + " " + root.from_where,
-                         {arr});
-    for (auto& row : rr.rows) {
-      if (row[1] != PgValue("warm")) continue;
-      Snap& s = snaps[*row[0]];
-      s.rows.resize(tables.size());
-      s.versions.resize(tables.size());
-      s.versions[0].push_back(*row[2] + "/" + *row[3]);
-      s.rows[0].push_back(PgRow(std::make_move_iterator(row.begin() + 4), std::make_move_iterator(row.end())));
-    }
-    for (size_t t = 1; t < tables.size(); ++t) {
-      auto r = conn->exec("SELECT " + tables[t].key_expr + "::text, t0.ctid, t0.xmin, " + tables[t].col_list + " " +
-                              tables[t].from_where,
+    auto rr = conn->query("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin, " +
+                              root.col_list + " " + root.from_where,
                           {arr});
-      for (auto& row : r.rows) {
-        auto it = snaps.find(*row[0]);
+    for (size_t i = 0; i < rr.size(); ++i) {
+      if (rr.null(i, 1) || rr.get(i, 1) != "warm") continue;
+      Snap& s = snaps[std::string(rr.get(i, 0))];
+      s.t.resize(tables.size());
+      s.t[0].versions.push_back(parse_version(rr.get(i, 2), rr.get(i, 3)));
+      if (!add_row(s.t[0], rr, i, 4)) not_utf8(rr.get(i, 0));
+    }
+    std::string key;
+    for (size_t t = 1; t < tables.size(); ++t) {
+      auto r = conn->query("SELECT " + tables[t].key_expr + "::text, t0.ctid, t0.xmin, " + tables[t].col_list + " " +
+                               tables[t].from_where,
+                           {arr});
+      for (size_t i = 0; i < r.size(); ++i) {
+        key.assign(r.get(i, 0));
+        auto it = snaps.find(key);
         if (it == snaps.end()) continue;
-        it->second.versions[t].push_back(*row[1] + "/" + *row[2]);
-        it->second.rows[t].push_back(PgRow(std::make_move_iterator(row.begin() + 3), std::make_move_iterator(row.end())));
+        TableRows& tr = it->second.t[t];
+        tr.versions.push_back(parse_version(r.get(i, 1), r.get(i, 2)));
+        if (!add_row(tr, r, i, 3)) not_utf8(key);
       }
     }
     tx.commit();
     auto ptrs = table_ptrs();
-    for (auto& [k, s] : snaps) s.digest = rows_digest(ptrs, s.rows);
+    for (auto& [k, s] : snaps) s.digest = spans_digest(ptrs, s.t);
     return snaps;
   }
 
   std::string document(const std::string& key, const Snap& s, const std::string& now) {
-    json doc;
-    doc["format"] = "strata-tier-entity";
-    doc["version"] = kDocVersion;
-    doc["entity"] = cfg.name;
-    doc["key"] = key;
-    doc["frozen_at"] = now;
-    doc["digest"] = digest_hex(s.digest);
-    json tabs = json::array();
+    // Written directly rather than through a JSON tree: the rows are already JSON (TableRows::json). The keys are
+    // in the order nlohmann::json writes them, so documents look the same as before.
+    size_t size = 256 + key.size();
+    for (size_t t = 0; t < tables.size(); ++t) size += tables[t].json_head.size() + s.t[t].json.size() + tables[t].json_tail.size();
+    std::string out;
+    out.reserve(size);
+    out += "{\"digest\":\"" + digest_hex(s.digest) + "\",\"entity\":";
+    json_string(out, cfg.name);
+    out += ",\"format\":\"strata-tier-entity\",\"frozen_at\":";
+    json_string(out, now);
+    out += ",\"key\":";
+    if (!json_string(out, key)) not_utf8(key);
+    out += ",\"tables\":[";
     for (size_t t = 0; t < tables.size(); ++t) {
-      json jt;
-      jt["name"] = tables[t].name;
-      jt["columns"] = tables[t].cols;
-      jt["types"] = tables[t].types;
-      json rows = json::array();
-      for (const auto& r : s.rows[t]) {
-        json jr = json::array();
-        for (const auto& v : r) jr.push_back(v ? json(*v) : json(nullptr));
-        rows.push_back(std::move(jr));
-      }
-      jt["rows"] = std::move(rows);
-      tabs.push_back(std::move(jt));
+      if (t) out += ',';
+      out += tables[t].json_head;
+      out += s.t[t].json;
+      out += tables[t].json_tail;
     }
-    doc["tables"] = std::move(tabs);
-    try {
-      return doc.dump();
-    } catch (const json::exception&) {
-      fail(ErrorCode::kSourceFailed, "entity " + ent(key) + " has text that is not valid UTF-8; the database encoding must be UTF8");
-    }
+    out += "],\"version\":" + std::to_string(kDocVersion) + "}";
+    return out;
   }
 
   // One deleting transaction for the entities in `snaps` that still match; returns the keys archived.
@@ -333,7 +457,7 @@ struct Tierer::Impl {
       std::set<std::string> changed(candidates);
       for (auto& row : locked.rows) {
         const Snap& s = snaps[*row[0]];
-        if (row[1] == PgValue("warm") && s.versions[0].size() == 1 && s.versions[0][0] == *row[2] + "/" + *row[3]) {
+        if (row[1] == PgValue("warm") && s.t[0].versions.size() == 1 && s.t[0].versions[0] == parse_version(*row[2], *row[3])) {
           changed.erase(*row[0]);
         }
       }
@@ -347,15 +471,17 @@ struct Tierer::Impl {
         continue;
       }
       // Deepest tables first, so no foreign key is ever left dangling inside the transaction.
-      std::unordered_map<std::string, std::vector<std::vector<std::string>>> now;
+      std::unordered_map<std::string, std::vector<std::vector<RowVersion>>> now;
+      std::string key;
       for (size_t t = tables.size() - 1; t >= 1; --t) {
-        auto del = conn->exec("DELETE FROM " + q(tables[t].name) + " t0 " + tables[t].using_where + " RETURNING " +
-                                  tables[t].key_expr + "::text, t0.ctid, t0.xmin",
-                              {arr});
-        for (auto& row : del.rows) {
-          auto& v = now[*row[0]];
+        auto del = conn->query("DELETE FROM " + q(tables[t].name) + " t0 " + tables[t].using_where + " RETURNING " +
+                                   tables[t].key_expr + "::text, t0.ctid, t0.xmin",
+                               {arr});
+        for (size_t i = 0; i < del.size(); ++i) {
+          key.assign(del.get(i, 0));
+          auto& v = now[key];
           v.resize(tables.size());
-          v[t].push_back(*row[1] + "/" + *row[2]);
+          v[t].push_back(parse_version(del.get(i, 1), del.get(i, 2)));
         }
       }
       for (const auto& k : keys) {
@@ -363,9 +489,10 @@ struct Tierer::Impl {
         v.resize(tables.size());
         Snap& s = snaps[k];
         for (size_t t = 1; t < tables.size(); ++t) {
-          std::sort(s.versions[t].begin(), s.versions[t].end());
+          auto& want = s.t[t].versions;
+          std::sort(want.begin(), want.end());
           std::sort(v[t].begin(), v[t].end());
-          if (s.versions[t] != v[t]) {
+          if (want != v[t]) {
             changed.insert(k);
             break;
           }

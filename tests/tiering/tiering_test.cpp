@@ -195,6 +195,12 @@ TEST_F(TieringTest, RoundTripOfEveryColumnTypeThroughFreezeAndThaw) {
               {k});
   conn_->exec("UPDATE bank_items SET note = E'\\\\N is not null', props = '[]' WHERE player_id = $1::uuid AND qty = 30", {k});
   conn_->exec("UPDATE player_stats SET ratio = '-Infinity', playtime = '-1 day 02:03:04.5', extra = '{\"dup\": 1, \"dup\": 2}' WHERE player_id = $1::uuid", {k});
+  // Every control character, DEL, quotes, and UTF-8 of every length (documents are written without a JSON library).
+  std::string every;
+  for (int c = 1; c < 0x20; ++c) every += static_cast<char>(c);
+  every += "\x7f \" \\ / é € 𝄞 \xef\xbf\xbf end";
+  conn_->exec("UPDATE bank_items SET note = $2 WHERE player_id = $1::uuid AND qty = 40", {k, every});
+  EXPECT_EQ(scalar("SELECT note FROM bank_items WHERE player_id = $1::uuid AND qty = 40", {k}), every);
   std::string before = digest();
   auto repo = open_repo();
   Tierer t(entity(100, 100, 2), repo.get());
