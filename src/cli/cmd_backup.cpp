@@ -55,8 +55,11 @@ void register_backup(CLI::App& app, CliContext& ctx) {
     }
     bo.pipeline = ctx.pipeline(o->compression, o->frame_size, o->object_size, o->threads);
     bool write_only = o->write_only || ctx.settings.write_only;
-    auto repo = ctx.open_repo(!write_only);
+    // Engines read earlier manifests (incremental parents) before they start, so they need the key first; a plain
+    // stream overlaps the passphrase check with its start (Repository::unlock_async).
+    auto repo = ctx.open_repo(!write_only && via_engine);
     if (write_only && repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
+    if (!write_only && !via_engine && repo->config().encrypted) repo->unlock_async(ctx.passphrase());
     if (via_engine) {
       SourceConfig sc{o->source, configured->second};
       auto engine = make_engine(sc.require("engine"));

@@ -125,9 +125,9 @@ bool poll_until(const std::function<bool()>& ready, std::chrono::milliseconds ti
   }
 }
 
-int64_t parse_target_time(const std::string& text) {
+int64_t parse_target_time(const std::string& text, bool zone_required) {
   std::string t = trim(text);
-  if (!t.empty() && t[0] == '@') {
+  if (!zone_required && !t.empty() && t[0] == '@') {
     try {
       return std::stoll(t.substr(1));
     } catch (...) {
@@ -135,8 +135,10 @@ int64_t parse_target_time(const std::string& text) {
   }
   static const std::regex re(R"(^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)?$)");
   std::smatch m;
-  if (!std::regex_match(t, m, re)) {
-    fail(ErrorCode::kUsage, "invalid --target-time '" + text + "': use 'YYYY-MM-DD HH:MM:SS' (UTC) or add +HH:MM");
+  if (!std::regex_match(t, m, re) || (zone_required && !m[8].matched)) {
+    fail(ErrorCode::kUsage, "invalid --target-time '" + text + "': " +
+                                (zone_required ? "use 'YYYY-MM-DD HH:MM:SS+TZ', e.g. '2026-11-21 05:43:00+00'"
+                                               : "use 'YYYY-MM-DD HH:MM:SS' (UTC) or add +HH:MM"));
   }
   std::tm tm{};
   tm.tm_year = std::stoi(m[1]) - 1900;

@@ -47,8 +47,9 @@ void launch_detached(const std::string& command, const std::string& log_file);
 bool poll_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 
 // "2026-11-21 06:00:00", "2026-11-21 06:00:00+02:00", "...Z" or "@1795240000" -> epoch seconds (UTC when no zone).
-// Throws StrataError(kUsage) on anything else.
-int64_t parse_target_time(const std::string& text);
+// zone_required: only the forms with a zone. PostgreSQL reads a zoneless recovery_target_time in the server's
+// TimeZone, so strata could not compare the instant it names with a backup's end. Throws StrataError(kUsage).
+int64_t parse_target_time(const std::string& text, bool zone_required = false);
 std::string format_utc(int64_t epoch);  // "YYYY-MM-DD HH:MM:SS"
 
 class ByteSource;

@@ -82,7 +82,7 @@ class CommitQueue {
 
 StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKeying& keying,
                            const PipelineSettings& settings, const ProgressFn& progress,
-                           std::vector<std::string>* written) {
+                           std::vector<std::string>* written, const WriteGate* gate) {
   if (settings.frame_size == 0 || settings.frame_size > kMaxFramePlain) {
     fail(ErrorCode::kUsage, "frame size must be between 1 byte and 64 MiB");
   }
@@ -148,37 +148,60 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
     if (written) written->push_back(current->key);
   };
 
+  auto store = [&](SealedFrame& sealed) {
+    uint64_t seq = sealed.index / fpo;
+    if (sealed.index % fpo == 0) {
+      finish_object();
+      ObjectRecord rec;
+      rec.name = keying.object_name(seq);
+      rec.key = keying.storage_key(rec.name);
+      rec.offset = kObjectHeaderSize;
+      rec.first_frame = sealed.index;
+      result.objects.push_back(std::move(rec));
+      current = &result.objects.back();
+      writer = storage.open_write(current->key, PutMode::kCreateOnly);
+      object_hash = std::make_unique<Xxh128>();
+      Bytes header = object_header();
+      writer->write(header);
+      object_hash->update(header);
+      current->size = header.size();
+    }
+    ByteView sealed_bytes(sealed.data.data(), sealed.data.size());
+    writer->write(sealed_bytes);
+    object_hash->update(sealed_bytes);
+    current->size += sealed.data.size();
+    current->length += sealed.data.size();
+    current->frame_count++;
+    current->plain_bytes += sealed.plain_len;
+    result.stored_bytes += sealed.data.size();
+    result.frames++;
+    plain_done += sealed.plain_len;
+    if (progress) progress(plain_done, result.stored_bytes);
+  };
+  std::deque<SealedFrame> held;  // sealed while the gate was closed
+  uint64_t held_bytes = 0;
+  bool gate_open = gate == nullptr;
+  auto open_gate = [&] {
+    gate->open();
+    gate_open = true;
+    for (auto& f : held) store(f);
+    held.clear();
+  };
+
   try {
     while (auto sealed = pool.next()) {
-      uint64_t seq = sealed->index / fpo;
-      if (sealed->index % fpo == 0) {
-        finish_object();
-        ObjectRecord rec;
-        rec.name = keying.object_name(seq);
-        rec.key = keying.storage_key(rec.name);
-        rec.offset = kObjectHeaderSize;
-        rec.first_frame = sealed->index;
-        result.objects.push_back(std::move(rec));
-        current = &result.objects.back();
-        writer = storage.open_write(current->key, PutMode::kCreateOnly);
-        object_hash = std::make_unique<Xxh128>();
-        Bytes header = object_header();
-        writer->write(header);
-        object_hash->update(header);
-        current->size = header.size();
+      if (!gate_open) {
+        if (gate->ready() || held_bytes + sealed->data.size() > WriteGate::kBudget) {
+          open_gate();
+        } else {
+          held_bytes += sealed->data.size();
+          held.push_back(std::move(*sealed));
+          continue;
+        }
       }
-      ByteView sealed_bytes(sealed->data.data(), sealed->data.size());
-      writer->write(sealed_bytes);
-      object_hash->update(sealed_bytes);
-      current->size += sealed->data.size();
-      current->length += sealed->data.size();
-      current->frame_count++;
-      current->plain_bytes += sealed->plain_len;
-      result.stored_bytes += sealed->data.size();
-      result.frames++;
-      plain_done += sealed->plain_len;
-      if (progress) progress(plain_done, result.stored_bytes);
+      store(*sealed);
     }
+    if (!gate_open) open_gate();
     reader.join();
     if (reader_error) std::rethrow_exception(reader_error);
     if (result.frames == 0) fail(ErrorCode::kGeneric, "backup produced no frames");

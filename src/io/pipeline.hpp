@@ -59,11 +59,19 @@ class ObjectKeying {
 
 using ProgressFn = std::function<void(uint64_t plain_bytes, uint64_t stored_bytes)>;
 
+// Holds a backup's writes until the caller may store anything (the repository key check of unlock_async): sealed
+// frames wait in memory, at most kBudget bytes, then the writer blocks in open() until it returns or throws.
+struct WriteGate {
+  static constexpr uint64_t kBudget = 32u << 20;
+  std::function<bool()> ready;  // non-blocking
+  std::function<void()> open;   // blocks; throws when nothing may be written
+};
+
 // Streams `source` into objects. On failure every object already committed is listed in `written` (so the caller
 // can remove it) and the exception propagates.
 StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKeying& keying,
                            const PipelineSettings& settings, const ProgressFn& progress,
-                           std::vector<std::string>* written);
+                           std::vector<std::string>* written, const WriteGate* gate = nullptr);
 
 // Streams the objects back into `sink`, verifying every frame, the frame count, the size and the SHA-256 before
 // calling sink.finish(). On any mismatch sink.abort() is called and StrataError(kCorrupt) thrown.

@@ -1,6 +1,8 @@
 #include "repo/repository.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -138,8 +140,7 @@ Repository::~Repository() = default;
 
 std::string Repository::location() const { return storage_->describe(); }
 
-void Repository::unlock(const std::string& passphrase) {
-  if (!config_.encrypted) return;
+Repository::OpenedKey Repository::open_secret(const std::string& passphrase) const {
   auto list = storage_->list(kKeysPrefix);
   if (list.empty()) fail(ErrorCode::kWrongKey, "repository " + location() + " has no keys left; it cannot be opened");
   for (const auto& o : list) {
@@ -158,14 +159,33 @@ void Repository::unlock(const std::string& passphrase) {
       if (sk->public_key() != config_.public_key) {
         fail(ErrorCode::kCorrupt, "key " + o.key + " does not match the repository's public key; the config may have been replaced");
       }
-      secret_ = *sk;
-      current_key_id_ = w.id;
       log::debug("key_opened", {{"key", w.id}});
-      return;
+      return OpenedKey{*sk, w.id};
     }
   }
   fail(ErrorCode::kWrongKey, "wrong passphrase: none of the " + std::to_string(list.size()) + " keys of repository " +
                                  location() + " opens with it; check STRATA_PASSPHRASE or --passphrase-file");
+}
+
+void Repository::unlock(const std::string& passphrase) {
+  if (!config_.encrypted) return;
+  OpenedKey k = open_secret(passphrase);
+  secret_ = k.secret;
+  current_key_id_ = k.key_id;
+}
+
+void Repository::unlock_async(const std::string& passphrase) {
+  if (!config_.encrypted) return;
+  pending_unlock_ = std::async(std::launch::async, [this, passphrase] { return open_secret(passphrase); }).share();
+}
+
+void Repository::finish_unlock() {
+  if (!pending_unlock_.valid()) return;
+  auto pending = std::move(pending_unlock_);
+  pending_unlock_ = {};
+  const OpenedKey& k = pending.get();  // rethrows the unlock's error
+  secret_ = k.secret;
+  current_key_id_ = k.key_id;
 }
 
 void Repository::use_public_key_only(const std::string& pinned_hex) {
@@ -213,7 +233,8 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   if (options.source.empty() || !valid_id(options.source)) {
     fail(ErrorCode::kUsage, "invalid source name '" + options.source + "': use letters, digits, '-', '_' or '.'");
   }
-  if (config_.encrypted && !secret_ && !public_only_) {
+  const bool unlocking = pending_unlock_.valid();
+  if (config_.encrypted && !secret_ && !public_only_ && !unlocking) {
     fail(ErrorCode::kWrongKey, "repository " + location() + " is locked: give the passphrase or use --write-only");
   }
   Manifest m;
@@ -229,7 +250,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   m.compression = options.pipeline.compression.to_string();
   m.frame_size = options.pipeline.frame_size;
   m.frames_per_object = options.pipeline.frames_per_object;
-  m.writer = config_.encrypted ? (secret_ ? "passphrase" : "public-key") : "unencrypted";
+  m.writer = config_.encrypted ? (secret_ || unlocking ? "passphrase" : "public-key") : "unencrypted";
   Cipher cipher = config_.encrypted ? preferred_cipher() : Cipher::kNone;
   m.cipher = cipher_name(cipher);
   Key32 data_key{};
@@ -243,8 +264,14 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   log::info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
   auto keying = keying_for(m, data_key);
   std::vector<std::string> written;
+  WriteGate gate;
+  if (unlocking) {
+    gate.ready = [this] { return pending_unlock_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; };
+    gate.open = [this] { finish_unlock(); };
+  }
   try {
-    m.stream = backup_stream(source, *storage_, *keying, options.pipeline, progress, &written);
+    m.stream = backup_stream(source, *storage_, *keying, options.pipeline, progress, &written, unlocking ? &gate : nullptr);
+    finish_unlock();
     if (options.engine_json_after) m.engine_json = options.engine_json_after();
     m.finished_epoch = now_epoch();
     m.finished = iso_utc(m.finished_epoch);

@@ -2,6 +2,7 @@
 // A Strata repository: config, keys, backups (manifests), data objects and locks on one Storage.
 // The repository is self-describing: everything needed to list, restore and check lives in it.
 #include <map>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,11 @@ class Repository {
 
   // Opens the secret key with a passphrase. Throws kWrongKey if no stored key opens.
   void unlock(const std::string& passphrase);
+  // unlock() on a background thread, for a backup() that follows: the Argon2id derivation (~0.1 s and 64 MiB) then
+  // overlaps with reading and compressing the stream, while no byte reaches storage before it has succeeded — the
+  // check that the repository's public key is really ours comes before anything is encrypted to it. backup()
+  // completes the unlock and throws its error.
+  void unlock_async(const std::string& passphrase);
   bool unlocked() const { return secret_.has_value() || !config_.encrypted; }
   // Write-only mode: back up with just the public key; `pinned` (hex) must match the repository's if given.
   void use_public_key_only(const std::string& pinned_hex);
@@ -122,12 +128,19 @@ class Repository {
   std::vector<std::pair<std::string, std::string>> all_manifests();
   std::unique_ptr<ObjectKeying> keying_for(const Manifest& m, const Key32& data_key) const;
   Key32 data_key_of(const Manifest& m) const;
+  struct OpenedKey {
+    SecretKey secret;
+    std::string key_id;
+  };
+  OpenedKey open_secret(const std::string& passphrase) const;
+  void finish_unlock();
 
   std::unique_ptr<Storage> storage_;
   RepoConfig config_;
   std::optional<SecretKey> secret_;
   std::string current_key_id_;
   bool public_only_ = false;
+  std::shared_future<OpenedKey> pending_unlock_;
 };
 
 }  // namespace strata

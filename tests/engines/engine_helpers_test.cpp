@@ -27,6 +27,20 @@ TEST(EngineHelpers, TargetTimeZonesAndEpochs) {
   }
 }
 
+TEST(EngineHelpers, TargetTimeWithRequiredZoneRefusesZonelessTimesAndEpochs) {
+  EXPECT_EQ(parse_target_time(" 2026-11-21 08:00:00.25 +02 ", true), 1795240800);
+  EXPECT_EQ(parse_target_time("2026-11-21 06:00:00 UTC", true), 1795240800);
+  for (const char* bad : {"2026-11-21 06:00:00", "@1795240800"}) {
+    try {
+      parse_target_time(bad, true);
+      FAIL() << "accepted " << bad;
+    } catch (const StrataError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUsage);
+      EXPECT_NE(std::string(e.what()).find("HH:MM:SS+TZ"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(EngineHelpers, BinlogIndexAndGaps) {
   EXPECT_EQ(binlog_index("binlog.000042"), 42u);
   EXPECT_EQ(binlog_index("mysql-bin.1000000"), 1000000u);

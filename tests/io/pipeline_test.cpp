@@ -251,6 +251,48 @@ TEST(Pipeline, ExistingObjectIsNeverOverwritten) {
   EXPECT_EQ(to_string(storage.get("data/s/000001", 0, Storage::kToEnd)), "someone else's");
 }
 
+// A closed gate keeps every byte from storage: frames wait in memory until the budget is used up or the stream
+// ends, and the writer opens the gate exactly once before its first write.
+TEST(Pipeline, ClosedWriteGateKeepsStorageEmptyUntilItOpens) {
+  for (size_t size : {size_t{300}, size_t{WriteGate::kBudget + (3u << 20)}}) {
+    MemoryStorage storage;
+    TestKeying keying("s", Cipher::kAes256Gcm);
+    Bytes data = testing::pseudo_random(size, 4);
+    BufferSource source(data);
+    int opened = 0;
+    size_t keys_when_opened = SIZE_MAX;
+    WriteGate gate;
+    gate.ready = [] { return false; };
+    gate.open = [&] {
+      ++opened;
+      keys_when_opened = storage.list("").size();
+    };
+    StreamResult r = backup_stream(source, storage, keying, tiny_settings(1u << 20, 4), nullptr, nullptr, &gate);
+    EXPECT_EQ(opened, 1) << size;
+    EXPECT_EQ(keys_when_opened, 0u) << size;
+    EXPECT_EQ(r.plain_bytes, data.size());
+    VectorSink sink;
+    restore_stream(storage, keying, r, sink, tiny_settings(1u << 20, 4), nullptr);
+    EXPECT_EQ(sink.data(), data) << size;
+  }
+}
+
+TEST(Pipeline, GateThatFailsStoresNothingAndReportsItsError) {
+  for (size_t size : {size_t{300}, size_t{WriteGate::kBudget + (3u << 20)}}) {
+    MemoryStorage storage;
+    TestKeying keying("s", Cipher::kAes256Gcm);
+    BufferSource source(testing::pseudo_random(size, 5));
+    WriteGate gate;
+    gate.ready = [] { return false; };
+    gate.open = [] { fail(ErrorCode::kWrongKey, "wrong passphrase: test"); };
+    std::vector<std::string> written;
+    EXPECT_STRATA_ERROR(backup_stream(source, storage, keying, tiny_settings(1u << 20, 4), nullptr, &written, &gate),
+                        ErrorCode::kWrongKey, "wrong passphrase: test");
+    EXPECT_TRUE(written.empty());
+    EXPECT_TRUE(storage.list("").empty()) << size;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Tampering: each case must end in StrataError(kCorrupt) with the sink aborted, never finished.
 

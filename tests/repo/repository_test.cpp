@@ -202,6 +202,29 @@ TEST_P(RepositoryTest, LockedRepositoryRefusesToBackUp) {
   EXPECT_TRUE(keys("data/").empty());
 }
 
+TEST_P(RepositoryTest, BackgroundUnlockBacksUpAsThePassphraseHolder) {
+  init();
+  auto r = open("");
+  r->unlock_async("pw-one");
+  Bytes data = testing::pseudo_random(kFrame * kPerObject * 3 + 5, 6);
+  Manifest m = backup(*r, data);
+  EXPECT_EQ(m.writer, "passphrase");
+  EXPECT_TRUE(r->unlocked());
+  EXPECT_EQ(restore(*r, m.id), data) << "the same handle holds the key afterwards";
+}
+
+TEST_P(RepositoryTest, BackgroundUnlockWithAWrongPassphraseStoresNothing) {
+  init();
+  auto r = open("");
+  r->unlock_async("pw-two");
+  BufferSource src(testing::pseudo_random(kFrame * kPerObject * 3 + 5, 7));
+  EXPECT_STRATA_ERROR(r->backup(src, options("db"), nullptr), ErrorCode::kWrongKey, "wrong passphrase");
+  EXPECT_TRUE(keys("data/").empty());
+  EXPECT_TRUE(keys("backups/").empty());
+  EXPECT_TRUE(keys("locks/").empty());
+  EXPECT_FALSE(r->unlocked());
+}
+
 TEST_P(RepositoryTest, InvalidSourceNameOrIdIsAUsageError) {
   init();
   auto r = open();

@@ -22,6 +22,7 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "engines/postgres/pg_conn.hpp"
+#include "engines/tool_util.hpp"
 #include "engines/postgres/tar_extract.hpp"
 #include "engines/postgres/tar_observer.hpp"
 #include "engines/postgres/wal.hpp"
@@ -120,35 +121,6 @@ std::string match_last(const std::string& text, const std::string& pattern) {
   std::string last;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) last = (*it)[1];
   return last;
-}
-
-int64_t parse_target_epoch(const std::string& text) {
-  // 'YYYY-MM-DD HH:MM:SS[.frac][ ](Z|UTC|+HH[:MM]|-HH[:MM])': the zone is required so we compare the same instant
-  // postgres will.
-  std::regex re(R"(^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|UTC|[+-]\d{2}(:?\d{2})?)\s*$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, re)) {
-    fail(ErrorCode::kUsage, "invalid --target-time '" + text + "': use 'YYYY-MM-DD HH:MM:SS+TZ', e.g. '2026-11-21 05:43:00+00'");
-  }
-  std::tm tm{};
-  tm.tm_year = std::stoi(m[1]) - 1900;
-  tm.tm_mon = std::stoi(m[2]) - 1;
-  tm.tm_mday = std::stoi(m[3]);
-  tm.tm_hour = std::stoi(m[4]);
-  tm.tm_min = std::stoi(m[5]);
-  tm.tm_sec = std::stoi(m[6]);
-  int64_t epoch = ::timegm(&tm);
-  std::string zone = m[8];
-  if (zone != "Z" && zone != "UTC") {
-    int sign = zone[0] == '-' ? -1 : 1;
-    std::string digits;
-    for (char c : zone.substr(1)) {
-      if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
-    }
-    int hh = std::stoi(digits.substr(0, 2)), mm = digits.size() >= 4 ? std::stoi(digits.substr(2, 2)) : 0;
-    epoch -= sign * (hh * 3600 + mm * 60);
-  }
-  return epoch;
 }
 
 std::string utc_text(int64_t epoch) {
@@ -537,7 +509,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   }
   int n_targets = !req.target_time.empty() + !req.target_lsn.empty() + !req.target_xid.empty();
   if (n_targets > 1) fail(ErrorCode::kUsage, "give at most one of --target-time, --target-lsn, --target-xid");
-  int64_t target_epoch = req.target_time.empty() ? 0 : parse_target_epoch(req.target_time);
+  int64_t target_epoch = req.target_time.empty() ? 0 : parse_target_time(req.target_time, true);
   Manifest m = choose_backup(repo, src, req, true, target_epoch);
   json meta = engine_meta(m);
   if (target_epoch && target_epoch < meta.value("stop_epoch", int64_t{0})) {
