@@ -6,6 +6,8 @@
 #   STRATA_S3_OPTIONS='checksum=crc32' bash bench/run_s3_bench.sh  # S3 options (docs/S3.md) for the strata runs
 #
 # Random bytes by default so strata's compression cannot flatter it: every tool moves the same number of bytes.
+# Besides throughput and peak RSS it prints each run's CPU seconds of the client and of moto_server, which is
+# where the loopback ceiling is (docs/BENCHMARKS.md, S3).
 # Needs the build (scripts/build.sh, or STRATA_BUILD_DIR=...) plus moto_server and aws on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,14 +50,20 @@ cat "$corpus" > /dev/null
 
 results=$work/results.tsv
 : > "$results"
+# CPU seconds (user + system) of moto_server so far: what each tool's requests cost the server.
+server_cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$moto_pid/stat"; }
 measure() {
   local name=$1 phase=$2
   shift 2
-  local t0 t1
+  local t0 t1 c0 c1
+  c0=$(server_cpu)
   t0=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$work/rss" "$@"
+  /usr/bin/time -f "%M %U %S" -o "$work/rss" "$@"
   t1=$(date +%s.%N)
-  printf '%s\t%s\t%s\t%s\n' "$name" "$phase" "$(echo "$t1 - $t0" | bc -l)" "$(cat "$work/rss")" >> "$results"
+  c1=$(server_cpu)
+  read -r rss ucpu scpu < "$work/rss"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$phase" "$(echo "$t1 - $t0" | bc -l)" "$rss" \
+    "$(echo "$ucpu + $scpu" | bc -l)" "$(echo "$c1 - $c0" | bc -l)" >> "$results"
 }
 check_restore() {
   local got
@@ -103,10 +111,12 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 total, kind = int(sys.argv[2]), sys.argv[3]
 mib = 1024 * 1024
 data = {}
-for name, phase, secs, rss in rows:
+cpu = {}  # (name, phase) -> [(client CPU s, server CPU s)] per round
+for name, phase, secs, rss, ccpu, scpu in rows:
     prev = data.setdefault(name, {}).get(phase)
     secs, rss = float(secs), int(rss) // 1024
     data[name][phase] = (min(secs, prev[0]), max(rss, prev[1])) if prev else (secs, rss)
+    cpu.setdefault((name, phase), []).append((float(ccpu), float(scpu)))
 load = " ".join(open("/proc/loadavg").read().split()[:3])
 rounds = sum(1 for r in rows if r[0] == "aws s3 cp" and r[1] == "backup")
 print(f"corpus: {total / mib:.0f} MiB of {kind} bytes; moto_server on 127.0.0.1; 2 cores shared by every process; "
@@ -116,6 +126,11 @@ print("|---|---:|---:|---:|---:|")
 for name, ph in data.items():
     b, r = ph["backup"], ph["restore"]
     print(f"| {name} | {total / mib / b[0]:.0f} | {b[1]} | {total / mib / r[0]:.0f} | {r[1]} |")
+print()
+print("CPU seconds per run, client / moto_server, each round (backup; restore):")
+for name in data:
+    fmt = lambda ph: ", ".join(f"{c:.2f}/{m:.2f}" for c, m in cpu[(name, ph)])
+    print(f"  {name}: {fmt('backup')}; {fmt('restore')}")
 print()
 for name in data:
     if not name.startswith("strata s3"):
