@@ -1,4 +1,4 @@
-// `strata tier setup|demo|cooldown|freeze|thaw|reap|erase|status`: data tiering of database entities (docs/TIERING.md).
+// `strata tier setup|demo|cooldown|freeze|thaw|reap|gc|erase|status`: data tiering of database entities (docs/TIERING.md).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <algorithm>
@@ -187,6 +187,15 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
     size_t n = t.reap_released();
     if (!ctx.quiet) std::printf("%zu released archive entries destroyed\n", n);
+  });
+
+  auto* gc = tier->add_subcommand("gc", "Destroy archive entries no database row refers to (skipped or crashed freezes)");
+  gc->callback([&ctx, o] {
+    ctx.finalize();
+    auto repo = ctx.open_repo(true);
+    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    size_t n = t.collect_garbage();
+    if (!ctx.quiet) std::printf("%zu unreferenced archive entries destroyed\n", n);
   });
 
   auto* status = tier->add_subcommand("status", "Entities per tier, backlog, failures, packs");

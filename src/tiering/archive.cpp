@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "common/error.hpp"
 #include "repo/repository.hpp"
@@ -377,43 +378,86 @@ size_t ArchiveStore::shred_many(const std::vector<std::pair<std::string, std::st
     by_pack[pack_id].emplace_back(slot, &key);
   }
   size_t destroyed = 0;
-  for (const auto& [pack_id, slots] : by_pack) {
-    if (!storage_.stat(index_key(pack_id))) continue;
-    Bytes index = storage_.get(index_key(pack_id));
-    if (index.size() < kHeaderSize || std::memcmp(index.data(), kIndexMagic, 8) != 0) {
-      fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is damaged (bad header)");
-    }
-    uint32_t count = get_u32le(index.data() + 12);
-    if (index.size() < kHeaderSize + kRecordSize * uint64_t{count}) {
-      fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is truncated");
-    }
-    size_t changed = 0;
-    for (const auto& [slot, key] : slots) {
-      if (slot >= count) fail(ErrorCode::kCorrupt, "entity " + entity_ + ": location " + pack_id + "/" + std::to_string(slot) + " is past the end of its pack");
-      uint8_t* p = index.data() + kHeaderSize + kRecordSize * slot;
-      Record r = decode_record(p);
-      if (r.key_hash != key_hash(*key)) fail(ErrorCode::kCorrupt, "archive of " + entity_ + "/" + *key + ": location " + pack_id + "/" + std::to_string(slot) + " holds another entity");
-      if (r.flags & kFlagShredded) continue;
-      r.flags |= kFlagShredded;
-      std::memset(r.wrapped, 0, sizeof r.wrapped);
-      encode_record(r, p);
-      ++changed;
-    }
-    if (!changed) continue;
-    destroyed += changed;
-    uint32_t live = 0;
-    for (uint32_t s = 0; s < count; ++s) {
-      if (!(get_u32le(index.data() + kHeaderSize + kRecordSize * s + 12) & kFlagShredded)) ++live;
-    }
-    if (live == 0) {
-      // Data first: an index whose data is gone still says every entry was destroyed.
-      storage_.remove(data_key(pack_id));
-      storage_.remove(index_key(pack_id));
-    } else {
-      storage_.put(index_key(pack_id), index, PutMode::kOverwrite);
-    }
-  }
+  for (const auto& [pack_id, slots] : by_pack) destroyed += shred_in_pack(pack_id, slots);
   return destroyed;
+}
+
+size_t ArchiveStore::shred_slots(const std::string& pack_id, const std::vector<uint32_t>& slots) {
+  std::vector<std::pair<uint32_t, const std::string*>> s;
+  for (uint32_t slot : slots) s.emplace_back(slot, nullptr);
+  return shred_in_pack(pack_id, s);
+}
+
+size_t ArchiveStore::shred_in_pack(const std::string& pack_id, const std::vector<std::pair<uint32_t, const std::string*>>& slots) {
+  if (!storage_.stat(index_key(pack_id))) return 0;
+  Bytes index = storage_.get(index_key(pack_id));
+  if (index.size() < kHeaderSize || std::memcmp(index.data(), kIndexMagic, 8) != 0) {
+    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is damaged (bad header)");
+  }
+  uint32_t count = get_u32le(index.data() + 12);
+  if (index.size() < kHeaderSize + kRecordSize * uint64_t{count}) {
+    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is truncated");
+  }
+  size_t changed = 0;
+  for (const auto& [slot, key] : slots) {
+    if (slot >= count) fail(ErrorCode::kCorrupt, "entity " + entity_ + ": location " + pack_id + "/" + std::to_string(slot) + " is past the end of its pack");
+    uint8_t* p = index.data() + kHeaderSize + kRecordSize * slot;
+    Record r = decode_record(p);
+    if (key && r.key_hash != key_hash(*key)) fail(ErrorCode::kCorrupt, "archive of " + entity_ + "/" + *key + ": location " + pack_id + "/" + std::to_string(slot) + " holds another entity");
+    if (r.flags & kFlagShredded) continue;
+    r.flags |= kFlagShredded;
+    std::memset(r.wrapped, 0, sizeof r.wrapped);
+    encode_record(r, p);
+    ++changed;
+  }
+  if (!changed) return 0;
+  uint32_t live = 0;
+  for (uint32_t s = 0; s < count; ++s) {
+    if (!(get_u32le(index.data() + kHeaderSize + kRecordSize * s + 12) & kFlagShredded)) ++live;
+  }
+  if (live == 0) {
+    // Data first: an index whose data is gone still says every entry was destroyed.
+    storage_.remove(data_key(pack_id));
+    storage_.remove(index_key(pack_id));
+  } else {
+    storage_.put(index_key(pack_id), index, PutMode::kOverwrite);
+  }
+  return changed;
+}
+
+void ArchiveStore::remove_pack(const std::string& pack_id) {
+  storage_.remove(data_key(pack_id));
+  storage_.remove(index_key(pack_id));
+}
+
+std::vector<std::string> ArchiveStore::pack_ids() {
+  std::vector<std::string> out;
+  for (const auto& o : storage_.list(prefix_ + "index/")) out.push_back(o.key.substr(prefix_.size() + 6));
+  return out;
+}
+
+std::vector<std::string> ArchiveStore::orphan_data_objects() {
+  std::vector<std::string> ids = pack_ids();
+  std::set<std::string> indexed(ids.begin(), ids.end());
+  std::vector<std::string> out;
+  for (const auto& o : storage_.list(prefix_ + "packs/")) {
+    std::string id = o.key.substr(prefix_.size() + 6);
+    if (!indexed.count(id)) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<uint32_t> ArchiveStore::live_slots(const std::string& pack_id) {
+  Bytes index = storage_.get(index_key(pack_id));
+  if (index.size() < kHeaderSize || std::memcmp(index.data(), kIndexMagic, 8) != 0) {
+    fail(ErrorCode::kCorrupt, "entity " + entity_ + ": index of pack " + pack_id + " is damaged (bad header)");
+  }
+  uint32_t count = get_u32le(index.data() + 12);
+  std::vector<uint32_t> out;
+  for (uint32_t s = 0; s < count && kHeaderSize + kRecordSize * (uint64_t{s} + 1) <= index.size(); ++s) {
+    if (!(get_u32le(index.data() + kHeaderSize + kRecordSize * s + 12) & kFlagShredded)) out.push_back(s);
+  }
+  return out;
 }
 
 std::vector<std::string> ArchiveStore::find_all(const std::string& key) {

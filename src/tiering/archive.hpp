@@ -62,6 +62,17 @@ class ArchiveStore {
   // Every entry of `key` in any pack of this entity (old archives kept after thaw included).
   std::vector<std::string> find_all(const std::string& key);
   std::vector<PackInfo> packs();
+  // For the garbage collector. Pack ids with an index object, and data objects that have none (what a crash between
+  // a pack's two writes leaves).
+  std::vector<std::string> pack_ids();
+  std::vector<std::string> orphan_data_objects();
+  // Slots of a pack whose key has not been destroyed.
+  std::vector<uint32_t> live_slots(const std::string& pack_id);
+  // Destroys these slots' keys without knowing the entities' keys (shred_many checks them); removes the pack when
+  // nothing in it is live any more. Returns how many keys were destroyed.
+  size_t shred_slots(const std::string& pack_id, const std::vector<uint32_t>& slots);
+  // Removes a pack's data object, then its index.
+  void remove_pack(const std::string& pack_id);
   std::string pack_of(const std::string& location) const;
 
   std::string data_key(const std::string& pack_id) const { return prefix_ + "packs/" + pack_id; }
@@ -72,6 +83,8 @@ class ArchiveStore {
   struct Header;
   Header read_header(const std::string& pack_id);
   Key32 pack_key(const std::string& pack_id, const Header& h);
+  // Destroys `slots` of one pack; a non-null key hash per slot must match its record.
+  size_t shred_in_pack(const std::string& pack_id, const std::vector<std::pair<uint32_t, const std::string*>>& slots);
   bool verify_existing(const std::string& pack_id, const std::vector<ArchiveEntry>& entries,
                        std::vector<std::string>& locations);
 

@@ -206,6 +206,27 @@ Digest32 spans_digest(const std::vector<const Table*>& tables, std::vector<Table
   return h.finish();
 }
 
+// Holds a session-level advisory lock in shared mode for a scope (see Impl::gc_lock).
+class SharedAdvisoryLock {
+ public:
+  SharedAdvisoryLock(PgConn& c, std::string name) : c_(c), name_(std::move(name)) {
+    c_.exec("SELECT pg_advisory_lock_shared(hashtextextended($1, 0))", {name_});
+  }
+  ~SharedAdvisoryLock() {
+    try {
+      c_.exec("SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))", {name_});
+    } catch (const StrataError&) {
+      // The connection is gone, and the lock with it.
+    }
+  }
+  SharedAdvisoryLock(const SharedAdvisoryLock&) = delete;
+  SharedAdvisoryLock& operator=(const SharedAdvisoryLock&) = delete;
+
+ private:
+  PgConn& c_;
+  std::string name_;
+};
+
 }  // namespace
 
 struct Tierer::Impl {
@@ -231,6 +252,9 @@ struct Tierer::Impl {
   }
 
   std::string q(const std::string& s) const { return quote_ident(s); }
+  // A freeze holds this lock shared from before it stores a pack until its deleting transaction has committed (or
+  // given up); `tier gc` holds it exclusively. Session-level, so a killed freeze releases it with its connection.
+  std::string gc_lock() const { return "strata-tier-gc:" + cfg.name; }
   std::string root_q() const { return q(cfg.root); }
   std::string ent(const std::string& key) const { return cfg.name + "/" + key; }
 
@@ -590,6 +614,8 @@ struct Tierer::Impl {
     st.skipped += keys.size() - snaps.size();
     if (snaps.empty()) return st;
     failpoint("freeze.after_snapshot");
+    // From here until the commit, the packs stored are referenced by nothing in the database: keep gc out.
+    SharedAdvisoryLock in_flight(*conn, gc_lock());
     std::string now = iso_utc(now_epoch());
     std::vector<std::string> order;
     for (auto& [k, s] : snaps) order.push_back(k);
@@ -754,7 +780,11 @@ struct Tierer::Impl {
         archive().shred_many(lks);
         std::vector<std::string> locs;
         for (const auto& lk : lks) locs.push_back(lk.first);
-        conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND location = ANY($2::text[])", {cfg.name, text_array(locs)});
+        // One primary-key probe per location. With `location = ANY(...)` the planner (on a table whose statistics
+        // see only dead rows) used the index for `entity` alone and filtered every row ever released: ~6 ms per
+        // pack, 15% of a batch thaw's database time.
+        conn->exec("DELETE FROM strata_tier_released r USING unnest($2::text[]) AS v(l) WHERE r.entity = $1 AND r.location = v.l",
+                   {cfg.name, text_array(locs)});
         tx.commit();
         total += lks.size();
       } catch (const StrataError& e) {
@@ -801,6 +831,9 @@ std::string Tierer::setup_ddl() {
   s += "ALTER TABLE " + q(c.root) + " ADD COLUMN IF NOT EXISTS " + q(c.location_column) + " text;\n";
   s += "CREATE INDEX IF NOT EXISTS " + idx(c.root, c.tier_column) + " ON " + q(c.root) + " (" + q(c.tier_column) + ", " +
        q(c.activity) + ");\n";
+  // For `tier gc`: which archive entries are still referenced, one index probe per entry.
+  s += "CREATE INDEX IF NOT EXISTS " + idx(c.root, c.location_column) + " ON " + q(c.root) + " (" + q(c.location_column) +
+       ") WHERE " + q(c.location_column) + " IS NOT NULL;\n";
   for (const auto& ch : c.children) {
     s += "CREATE INDEX IF NOT EXISTS " + idx(ch.table, ch.fk) + " ON " + q(ch.table) + " (" + q(ch.fk) + ");\n";
   }
@@ -1104,6 +1137,70 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
 }
 
 size_t Tierer::reap_released() { return impl_->reap_released(); }
+
+size_t Tierer::collect_garbage() {
+  auto& m = *impl_;
+  m.load_schema();
+  auto& a = m.archive();
+  auto q = [](const std::string& s) { return quote_ident(s); };
+  const auto& c = m.cfg;
+  if (c.keep_after_thaw) {
+    fail(ErrorCode::kUsage, "entity " + c.name + " keeps archives after thaw (keep_after_thaw = true), so unreferenced entries are kept on purpose; gc does nothing for it");
+  }
+  std::string index = (c.root + "_" + c.location_column + "_strata_idx").substr(0, 63);
+  if (m.conn->exec("SELECT to_regclass($1) IS NOT NULL", {q(index)}).rows[0][0] != PgValue("t")) {
+    fail(ErrorCode::kUsage, "entity " + c.name + ": gc needs the index on " + c.root + "." + c.location_column + "; run `strata tier setup --entity " + c.name + " --apply`");
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  // Exclusive: waits for freezes that have stored a pack but not committed it, and holds new ones before they
+  // store anything. Without it, such a pack's entries look unreferenced and would be destroyed under the freeze,
+  // which would then commit locations pointing at nothing. (A grace period by age would rely on clocks and on
+  // freezes being fast; the lock relies on neither.)
+  m.conn->exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {m.gc_lock()});
+  struct Unlock {
+    Impl& m;
+    ~Unlock() {
+      try {
+        m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {m.gc_lock()});
+      } catch (const StrataError&) {
+      }
+    }
+  } unlock{m};
+  size_t destroyed = 0, packs_removed = 0;
+  for (const auto& id : a.orphan_data_objects()) {
+    // A crash between a pack's data and index writes: no location can name an entry without an index.
+    a.remove_pack(id);
+    ++packs_removed;
+  }
+  for (const auto& pack : a.pack_ids()) {
+    std::vector<uint32_t> live = a.live_slots(pack);
+    PgTx tx(*m.conn);
+    // Index rewrites of one pack never interleave with reap's or erase's.
+    m.conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + c.name + ":" + pack});
+    if (live.empty()) {
+      a.remove_pack(pack);  // every key destroyed; a crash between removing the data and the index left this
+      ++packs_removed;
+      tx.commit();
+      continue;
+    }
+    std::vector<std::string> locs;
+    for (uint32_t s : live) locs.push_back(pack + "/" + std::to_string(s));
+    auto r = m.conn->exec("SELECT " + q(c.location_column) + " FROM " + q(c.root) + " WHERE " + q(c.location_column) +
+                              " = ANY($1::text[])",
+                          {text_array(locs)});
+    std::set<std::string> referenced;
+    for (auto& row : r.rows) referenced.insert(*row[0]);
+    std::vector<uint32_t> garbage;
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (!referenced.count(locs[i])) garbage.push_back(live[i]);
+    }
+    if (!garbage.empty()) destroyed += a.shred_slots(pack, garbage);
+    tx.commit();
+  }
+  log::info("tier_gc", {{"entity", c.name}, {"archives_destroyed", uint64_t{destroyed}}, {"packs_removed", uint64_t{packs_removed}},
+                        {"seconds", since(t0)}});
+  return destroyed;
+}
 
 size_t Tierer::erase(const std::string& key) {
   auto& m = *impl_;

@@ -83,6 +83,12 @@ class Tierer {
   // Destroys the archive entries that committed thaws released (keep_after_thaw = false). Batch thaw and freeze
   // do this themselves; a process that only thaws on demand calls it now and then. Returns entries destroyed.
   size_t reap_released();
+  // Destroys archive entries that no root row refers to: entities skipped because they changed during their freeze,
+  // packs a crashed freeze stored but never committed. Excludes freezes for its duration (a stored but not yet
+  // committed pack is referenced by nothing), so in-flight packs are never touched. Refused with
+  // keep_after_thaw = true, which keeps unreferenced archives on purpose. Also removes data objects without an index
+  // (a crash between a pack's two writes). Returns the number of entries destroyed.
+  size_t collect_garbage();
   // GDPR: destroys every archive of the entity, deletes its root row, and records the erasure.
   // Returns the number of archive entries destroyed.
   size_t erase(const std::string& key);

@@ -452,6 +452,79 @@ TEST_F(TieringTest, EraseCryptoShredsOnePackedEntityAndRecordsIt) {
   }
 }
 
+TEST_F(TieringTest, GcDestroysUnreferencedEntriesButNeverAnInFlightFreeze) {
+  demo(30);
+  make_all_warm();
+  auto repo = open_repo();
+  Tierer t(entity(10, 10, 1), repo.get());
+  ArchiveStore store(*repo, "players", Compression{});
+  std::vector<std::string> k;
+  for (int i = 0; i < 30; ++i) k.push_back(key_of(i));
+  auto slice = [&](size_t a, size_t b) { return std::vector<std::string>(k.begin() + a, k.begin() + b); };
+
+  // 1. An entity that changes during its freeze: its entry in the stored pack is referenced by nothing.
+  std::string expected;
+  FreezeHooks change;
+  change.before_commit = [&](const std::vector<std::string>&) {
+    PgConn other(conninfo_);
+    other.exec("UPDATE bank_items SET qty = qty + 1 WHERE player_id = $1::uuid", {k[3]});
+    expected = digest();  // nothing deleted yet
+  };
+  auto s1 = t.freeze_keys(slice(0, 10), change);
+  EXPECT_EQ(s1.frozen, 9u);
+  EXPECT_EQ(store.find_all(k[3]).size(), 1u);
+
+  // 2. A freeze that dies after storing its pack, and a re-run whose batch differs: the first pack is garbage.
+  FreezeHooks die;
+  die.before_commit = [](const std::vector<std::string>&) { fail(ErrorCode::kGeneric, "killed after the store"); };
+  EXPECT_THROW(t.freeze_keys(slice(10, 20), die), StrataError);
+  EXPECT_EQ(t.freeze_keys(slice(10, 19)).frozen, 9u);
+  EXPECT_EQ(store.find_all(k[19]).size(), 1u);
+  // A data object whose index was never written (a crash between the two writes).
+  std::string stray = "tier/players/packs/00000000000000000000000000000000";
+  repo->storage().put(stray, as_bytes(std::string("STRTPAK1 half a pack")), PutMode::kCreateOnly);
+
+  // 3. gc starts while a freeze has stored its pack but not committed it: it must wait, not destroy that pack.
+  size_t collected = SIZE_MAX;
+  std::atomic<bool> gc_done{false};
+  std::thread gc;
+  FreezeHooks race;
+  race.before_commit = [&](const std::vector<std::string>&) {
+    gc = std::thread([&] {
+      auto r = open_repo();
+      collected = Tierer(entity(), r.get()).collect_garbage();
+      gc_done = true;
+    });
+    // Wait (without a timer) until gc is queued behind this freeze's lock.
+    PgConn watch(conninfo_);
+    for (;;) {
+      ASSERT_FALSE(gc_done.load()) << "gc ran while a stored pack was not yet committed";
+      if (watch.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").rows[0][0] == PgValue("1")) break;
+    }
+  };
+  EXPECT_EQ(t.freeze_keys(slice(20, 30), race).frozen, 10u);
+  gc.join();
+  // The changed entity's entry and the dead run's ten (one of them, k[19]'s, never frozen since).
+  EXPECT_EQ(collected, 11u);
+  EXPECT_FALSE(repo->storage().stat(stray));
+  EXPECT_TRUE(store.find_all(k[3]).empty());
+  EXPECT_TRUE(store.find_all(k[19]).empty());
+  for (size_t i = 20; i < 30; ++i) EXPECT_EQ(store.find_all(k[i]).size(), 1u) << i;
+  EXPECT_EQ(t.collect_garbage(), 0u);  // converged
+
+  // Everything referenced still thaws; what gc took was never needed.
+  EXPECT_EQ(t.freeze_keys({k[3], k[19]}).frozen, 2u);
+  auto ts = t.thaw_batch(true);
+  EXPECT_EQ(ts.thawed, 30u);
+  EXPECT_EQ(ts.failed, 0u);
+  EXPECT_EQ(digest(), expected);
+
+  // keep_after_thaw keeps unreferenced archives on purpose: gc refuses instead of guessing.
+  EntityConfig keep = entity();
+  keep.keep_after_thaw = true;
+  EXPECT_THROW(Tierer(keep, repo.get()).collect_garbage(), StrataError);
+}
+
 TEST_F(TieringTest, StatusReportsTiersBacklogAndPacks) {
   demo(200, 50);
   auto repo = open_repo();
