@@ -29,7 +29,7 @@ void register_backup(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--label", o->labels, "Attach a label k=v (repeatable)");
   cmd->add_option("--compression", o->compression, "zstd[:LEVEL] (default zstd:3), lz4 or none");
   cmd->add_option("--frame-size", o->frame_size, "Plaintext bytes per frame (default 1MiB)");
-  cmd->add_option("--object-size", o->object_size, "Plaintext bytes per data object (default 64MiB)");
+  cmd->add_option("--object-size", o->object_size, "Plaintext bytes per data object (default 64MiB; 8MiB on s3://)");
   cmd->add_option("--threads", o->threads, "Compression/encryption threads (default: one per core)");
   cmd->add_flag("--write-only", o->write_only, "Use only the repository's public key: this host can write but never read");
   cmd->add_flag("--json", o->json, "Print the new backup's manifest as JSON");

@@ -109,6 +109,15 @@ TEST_P(CoreE2E, RoundTripAtFrameAndObjectBoundaries) {
   EXPECT_EQ(list_json().size(), 9u);
 }
 
+TEST_P(CoreE2E, DefaultObjectSizeFollowsTheLocation) {
+  init();
+  std::string data = make_data((17 << 20) + 3, 21);
+  std::string id = backup_file(data, {"--compression", "none"});
+  EXPECT_EQ(restore_bytes(id), data);
+  // 64 MiB of plaintext per object on local disk; 8 MiB (one PUT each) on S3.
+  EXPECT_EQ(data_objects(id).size(), repo_.location.rfind("s3://", 0) == 0 ? 3u : 1u) << repo_.location;
+}
+
 TEST_P(CoreE2E, CompressionChoicesRoundTrip) {
   init();
   std::string data = make_data(3 << 20, 5, true);

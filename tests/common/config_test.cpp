@@ -48,7 +48,7 @@ TEST_F(ConfigTest, DefaultsWithoutAFile) {
   EXPECT_EQ(s.config_path, "");
   EXPECT_EQ(s.compression, "zstd:3");
   EXPECT_EQ(s.frame_size, 1u << 20);
-  EXPECT_EQ(s.object_size, 64u << 20);
+  EXPECT_EQ(s.object_size, 0u) << "0: chosen by repository location (8 MiB on s3://, else 64 MiB)";
   EXPECT_EQ(s.threads, 0u);
   EXPECT_EQ(s.io_threads, 4u);
   EXPECT_EQ(s.log_level, "warn");

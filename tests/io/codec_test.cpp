@@ -43,6 +43,28 @@ TEST_P(CodecRoundTrip, IncompressibleDataFallsBackToNone) {
   EXPECT_EQ(packed, plain);
 }
 
+// After an incompressible frame the next one is sampled first: a run of random frames stays raw, and compressible
+// data right after it is still compressed (and every frame round-trips either way).
+TEST_P(CodecRoundTrip, SamplingAfterARawFrameStillCompressesWhatShrinks) {
+  if (GetParam().codec == Codec::kNone) GTEST_SKIP();
+  const size_t n = 256u << 10;
+  std::vector<std::pair<Bytes, Codec>> frames = {
+      {testing::pseudo_random(n, 11), Codec::kNone},
+      {testing::pseudo_random(n, 12), Codec::kNone},
+      {testing::compressible(n), GetParam().codec},
+      {testing::pseudo_random(n, 13), Codec::kNone},
+      {testing::compressible(n + 1), GetParam().codec},
+  };
+  for (const auto& [plain, want] : frames) {
+    Bytes packed;
+    Codec used = compress_frame(GetParam(), plain, packed);
+    EXPECT_EQ(used, want);
+    Bytes out(plain.size());
+    ASSERT_TRUE(decompress_frame(used, packed, out.data(), out.size()));
+    EXPECT_EQ(out, plain);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Codecs, CodecRoundTrip,
                          ::testing::Values(Compression{Codec::kZstd, 1}, Compression{Codec::kZstd, 19},
                                            Compression{Codec::kLz4, 0}, Compression{Codec::kNone, 0}),
