@@ -1,16 +1,8 @@
-// Hermetic tests of the postgres engine's pure parts: LSN and segment names, archive gap arithmetic, and the tar
-// reader/extractor that sit between pg_basebackup and the pipeline.
+// Hermetic tests of the postgres engine's pure parts: LSN and segment names and archive gap arithmetic (the tar
+// reader and extractor are tested in tar_test.cpp).
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "common/error.hpp"
-#include "engines/postgres/tar_extract.hpp"
-#include "engines/postgres/tar_observer.hpp"
 #include "engines/postgres/wal.hpp"
 
 namespace strata::pg {
@@ -58,110 +50,6 @@ TEST(PgWal, InventoryFindsGapsPerTimeline) {
   EXPECT_EQ(inv.contiguous_end(1, 6), 5u);  // the starting segment itself is missing
   EXPECT_EQ(inv.contiguous_end(2, 12), 13u);
   EXPECT_EQ(inv.count(), 8u);
-}
-
-// A minimal ustar member: header (name, mode, size, type) + data + padding.
-std::string member(const std::string& name, const std::string& data, char type = '0', const std::string& link = "") {
-  std::string h(512, '\0');
-  std::memcpy(&h[0], name.data(), std::min<size_t>(name.size(), 100));
-  std::snprintf(&h[100], 8, "%07o", type == '5' ? 0700 : 0600);
-  std::snprintf(&h[124], 12, "%011llo", static_cast<unsigned long long>(data.size()));
-  h[156] = type;
-  std::memcpy(&h[157], link.data(), std::min<size_t>(link.size(), 100));
-  std::memcpy(&h[257], "ustar", 5);
-  std::string out = h + data;
-  out.append((512 - data.size() % 512) % 512, '\0');
-  return out;
-}
-std::string end_of_archive() { return std::string(1024, '\0'); }
-
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string s) : s_(std::move(s)) {}
-  size_t read(uint8_t* buf, size_t n) override {
-    n = std::min<size_t>({n, s_.size() - pos_, 333});  // odd chunk sizes cross header boundaries
-    std::memcpy(buf, s_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  std::string describe() const override { return "test"; }
-
- private:
-  std::string s_;
-  size_t pos_ = 0;
-};
-
-TEST(PgTar, ObserverKeepsNamedMembersAndTails) {
-  std::string big(5000, 'x');
-  big += "\"End-LSN\": \"0/5000138\"";
-  std::string tar = member("base/1/1234", std::string(3000, 'd')) + member("backup_label", "START WAL LOCATION: 0/5000028\n") +
-                    member("pg_wal/", "", '5') + member("backup_manifest", big) + end_of_archive();
-  StringSource src(tar);
-  TarObserver obs(src, {{"backup_label", 1024}, {"backup_manifest", 64}});
-  std::vector<uint8_t> buf(4096);
-  std::string passed;
-  for (size_t n; (n = obs.read(buf.data(), buf.size())) > 0;) passed.append(reinterpret_cast<char*>(buf.data()), n);
-  EXPECT_EQ(passed, tar);  // observing never alters the stream
-  EXPECT_EQ(obs.members().at("backup_label"), "START WAL LOCATION: 0/5000028\n");
-  EXPECT_EQ(obs.members().at("backup_manifest"), big.substr(big.size() - 64));
-  EXPECT_EQ(obs.member_count(), 4u);
-}
-
-class PgTarExtract : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/strata-tar-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
-
-TEST_F(PgTarExtract, WritesFilesDirsAndLinks) {
-  TarExtractSink sink(dir_);
-  std::string tar = member("global/", "", '5') + member("global/pg_control", std::string(8192, 'c')) +
-                    member("./pg_wal/archive_status/", "", '5') + member("PG_VERSION", "15\n") +
-                    member("pg_tblspc/x", "", '2', "/elsewhere") + end_of_archive();
-  for (size_t i = 0; i < tar.size(); i += 777) sink.write(as_bytes(std::string_view(tar).substr(i, 777)));
-  sink.finish();
-  std::ifstream f(dir_ + "/PG_VERSION");
-  std::string v((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(v, "15\n");
-  EXPECT_EQ(std::filesystem::file_size(dir_ + "/global/pg_control"), 8192u);
-  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/pg_wal/archive_status"));
-  EXPECT_EQ(std::filesystem::read_symlink(dir_ + "/pg_tblspc/x"), "/elsewhere");
-  struct stat st;
-  ASSERT_EQ(::stat((dir_ + "/PG_VERSION").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(sink.files(), 2u);
-}
-
-TEST_F(PgTarExtract, RefusesPathsLeavingTheTarget) {
-  for (const char* evil : {"../escape", "base/../../escape", "/etc/escape"}) {
-    TarExtractSink sink(dir_);
-    std::string tar = member(evil, "boom");
-    try {
-      sink.write(as_bytes(tar));
-      FAIL() << evil << " was extracted";
-    } catch (const StrataError& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
-    }
-  }
-  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir_).parent_path() / "escape"));
-}
-
-TEST_F(PgTarExtract, TruncatedStreamFailsAtFinish) {
-  TarExtractSink sink(dir_);
-  std::string tar = member("base/1/1", std::string(2000, 'z'));
-  sink.write(as_bytes(std::string_view(tar).substr(0, 1200)));
-  try {
-    sink.finish();
-    FAIL() << "a stream ending inside a member was accepted";
-  } catch (const StrataError& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
-    EXPECT_NE(std::string(e.what()).find("base/1/1"), std::string::npos);
-  }
 }
 
 }  // namespace

@@ -7,28 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <thread>
 
 #include "common/error.hpp"
 
 namespace strata::pg {
 namespace {
-
-uint64_t tar_number(const char* p, size_t n) {
-  if (static_cast<unsigned char>(p[0]) & 0x80) {  // GNU base-256
-    uint64_t v = static_cast<unsigned char>(p[0]) & 0x7f;
-    for (size_t i = 1; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-    return v;
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < n && p[i]; ++i) {
-    if (p[i] >= '0' && p[i] <= '7') v = v * 8 + static_cast<uint64_t>(p[i] - '0');
-  }
-  return v;
-}
-
-std::string tar_string(const char* p, size_t n) { return std::string(p, strnlen(p, n)); }
 
 // The member name relative to the target, or "" for the archive root. The stream is authenticated, but a path
 // that could leave the target directory is refused all the same.
@@ -74,54 +58,12 @@ TarExtractSink::~TarExtractSink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void TarExtractSink::write(ByteView data) {
-  const uint8_t* p = data.data();
-  size_t n = data.size();
-  while (n) {
-    if (data_left_) {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(data_left_, n));
-      if (fd_ >= 0) {
-        size_t off = 0;
-        while (off < take) {
-          ssize_t w = ::write(fd_, p + off, take - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) fail_errno("cannot write " + dir_ + "/" + current_, errno);
-          off += static_cast<size_t>(w);
-        }
-      }
-      data_left_ -= take;
-      p += take;
-      n -= take;
-      if (data_left_ == 0) end_file();
-      continue;
-    }
-    if (pad_left_) {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(pad_left_, n));
-      pad_left_ -= take;
-      p += take;
-      n -= take;
-      continue;
-    }
-    size_t take = std::min<size_t>(512 - header_.size(), n);
-    header_.append(reinterpret_cast<const char*>(p), take);
-    p += take;
-    n -= take;
-    if (header_.size() == 512) {
-      start_member();
-      header_.clear();
-    }
-  }
-}
+void TarExtractSink::write(ByteView data) { parser_.feed(data); }
 
-void TarExtractSink::start_member() {
-  const char* h = header_.data();
-  if (h[0] == 0) return;  // end-of-archive blocks
-  std::string name = tar_string(h, 100);
-  if (std::memcmp(h + 257, "ustar", 5) == 0 && h[345]) name = tar_string(h + 345, 155) + "/" + name;
-  std::string rel = safe_relative(name);
-  uint64_t size = tar_number(h + 124, 12);
-  mode_t mode = static_cast<mode_t>(tar_number(h + 100, 8) & 07777);
-  char type = h[156];
+void TarExtractSink::member_start(const TarMember& m) {
+  std::string rel = safe_relative(m.name);
+  auto mode = static_cast<mode_t>(m.mode);
+  char type = m.type;
   current_ = rel;
   std::string path = dir_ + "/" + rel;
   if (type == '5') {
@@ -135,26 +77,33 @@ void TarExtractSink::start_member() {
   if (rel.empty()) fail(ErrorCode::kCorrupt, "base backup has a non-directory member named like the root");
   make_parents(dir_, rel);
   if (type == '2' || type == '1') {
-    std::string target = tar_string(h + 157, 100);
-    if (type == '2' ? ::symlink(target.c_str(), path.c_str()) != 0
-                    : ::link((dir_ + "/" + safe_relative(target)).c_str(), path.c_str()) != 0) {
+    if (type == '2' ? ::symlink(m.link.c_str(), path.c_str()) != 0
+                    : ::link((dir_ + "/" + safe_relative(m.link)).c_str(), path.c_str()) != 0) {
       fail_errno("cannot create link " + path, errno);
     }
     return;
   }
   if (type != '0' && type != '\0') {
-    fail(ErrorCode::kCorrupt, std::string("base backup member '") + name + "' has tar type '" + type +
+    fail(ErrorCode::kCorrupt, std::string("base backup member '") + m.name + "' has tar type '" + type +
                                   "', which pg_basebackup never writes; refusing to extract");
   }
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode ? mode : 0600);
   if (fd_ < 0) fail_errno("cannot create " + path, errno);
   files_.push_back(path);
-  data_left_ = size;
-  pad_left_ = (512 - size % 512) % 512;
-  if (size == 0) end_file();
 }
 
-void TarExtractSink::end_file() {
+void TarExtractSink::member_data(ByteView data) {
+  if (fd_ < 0) return;  // a link's or an unknown member's bytes
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t w = ::write(fd_, data.data() + off, data.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) fail_errno("cannot write " + dir_ + "/" + current_, errno);
+    off += static_cast<size_t>(w);
+  }
+}
+
+void TarExtractSink::member_end() {
   if (fd_ < 0) return;
   // Start writeback now, while the rest of the stream is still being decrypted, instead of all at the end.
   ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
@@ -163,7 +112,7 @@ void TarExtractSink::end_file() {
 }
 
 void TarExtractSink::finish() {
-  if (fd_ >= 0 || data_left_ || !header_.empty()) {
+  if (fd_ >= 0 || parser_.data_left() || parser_.header_pending()) {
     fail(ErrorCode::kCorrupt, "base backup stream ended inside member '" + current_ + "'");
   }
   // A few threads: fsync latency, not bandwidth, dominates for thousands of small files.

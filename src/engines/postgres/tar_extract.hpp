@@ -6,11 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "engines/postgres/tar_stream.hpp"
 #include "io/stream.hpp"
 
 namespace strata::pg {
 
-class TarExtractSink final : public ByteSink {
+class TarExtractSink final : public ByteSink, private TarVisitor {
  public:
   explicit TarExtractSink(std::string dir);
   ~TarExtractSink() override;
@@ -22,12 +23,12 @@ class TarExtractSink final : public ByteSink {
   size_t files() const { return files_.size(); }
 
  private:
-  void start_member();
-  void end_file();
+  void member_start(const TarMember& m) override;
+  void member_data(ByteView data) override;
+  void member_end() override;
 
   std::string dir_;
-  std::string header_;
-  uint64_t data_left_ = 0, pad_left_ = 0;
+  TarStreamParser parser_{*this};
   int fd_ = -1;
   std::string current_;
   std::vector<std::string> files_, dirs_;

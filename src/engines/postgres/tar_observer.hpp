@@ -5,11 +5,12 @@
 #include <memory>
 #include <string>
 
+#include "engines/postgres/tar_stream.hpp"
 #include "io/stream.hpp"
 
 namespace strata::pg {
 
-class TarObserver final : public ByteSource {
+class TarObserver final : public ByteSource, private TarVisitor {
  public:
   // `keep`: member name -> how many bytes to keep (the last N of a larger member).
   TarObserver(ByteSource& inner, std::map<std::string, size_t> keep);
@@ -23,14 +24,13 @@ class TarObserver final : public ByteSource {
   size_t member_count() const { return count_; }
 
  private:
-  void consume(const uint8_t* p, size_t n);
-  void parse_header();
+  void member_start(const TarMember& m) override;
+  void member_data(ByteView data) override;
 
   ByteSource& inner_;
   std::map<std::string, size_t> keep_;
   std::map<std::string, std::string> members_;
-  std::string header_;
-  uint64_t data_left_ = 0, pad_left_ = 0;
+  TarStreamParser parser_{*this};
   std::string current_;
   size_t count_ = 0;
 };
