@@ -573,7 +573,13 @@ struct Tierer::Impl {
       params.push_back(feed.last_key);
     }
     sql += " ORDER BY r." + q(cfg.activity) + ", r." + q(cfg.key) + " LIMIT " + std::to_string(n);
+    PgTx tx(*conn);
+    // With statistics from before the cooldown (every row 'hot'), the planner expects a handful of warm rows and
+    // would read and sort all of them for every batch (a bitmap scan or a full Sort), which grows with the run; the
+    // ordered index scan under an incremental sort stops after n.
+    conn->exec("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off");
     auto r = conn->exec(sql, params);
+    tx.commit();
     std::vector<std::string> keys;
     for (auto& row : r.rows) keys.push_back(*row[0]);
     if (keys.empty()) {
@@ -1043,7 +1049,54 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
   auto q = [](const std::string& s) { return quote_ident(s); };
   ThawStats st;
   std::set<std::string> failed;
-  std::string tiers = all_archived ? "IN ('archived', 'restoring')" : "= 'restoring'";
+  // Rows the application is waiting for first. Per tier, a keyset cursor over (activity, key) through the
+  // (tier, activity) index, then the rows without an activity by key: each worker walks the range once, instead of
+  // re-walking from the start the index entries of every row already thawed (dead until vacuum), which grew with the
+  // run. A row skipped (locked by an on-demand thaw, or failed) is not retried in this run.
+  std::vector<std::string> tiers = {"restoring"};
+  if (all_archived) tiers.push_back("archived");
+  size_t phase = 0;
+  bool null_phase = false;
+  PgValue last_activity, last_key;
+  std::string k = "r." + q(m.cfg.key), a = "r." + q(m.cfg.activity);
+  auto fetch = [&](size_t n) -> PgResult {
+    while (phase < tiers.size()) {
+      std::string sql = "SELECT " + k + "::text, r." + q(m.cfg.location_column) + ", " + a + "::text FROM " + q(m.cfg.root) +
+                        " r WHERE r." + q(m.cfg.tier_column) + " = $1";
+      std::vector<PgValue> params{tiers[phase]};
+      if (null_phase) {
+        sql += " AND " + a + " IS NULL";
+        if (last_key) {
+          sql += " AND " + k + " > $2::" + m.key_type;
+          params.push_back(last_key);
+        }
+        sql += " ORDER BY " + k;
+      } else {
+        if (last_key) {
+          sql += " AND (" + a + ", " + k + ") > ($2::" + m.activity_type + ", $3::" + m.key_type + ")";
+          params.push_back(last_activity);
+          params.push_back(last_key);
+        }
+        sql += " ORDER BY " + a + ", " + k;
+      }
+      auto r = m.conn->exec(sql + " LIMIT " + std::to_string(n) + " FOR UPDATE OF r SKIP LOCKED", params);
+      if (!r.rows.empty()) {
+        last_key = r.rows.back()[0];
+        last_activity = r.rows.back()[2];
+        if (!last_activity) null_phase = true;  // NULLs sort last: the rest of this tier has none
+        return r;
+      }
+      last_key.reset();
+      last_activity.reset();
+      if (!null_phase) {
+        null_phase = true;
+      } else {
+        null_phase = false;
+        ++phase;
+      }
+    }
+    return {};
+  };
   while (st.thawed < limit) {
     size_t n = std::min(m.cfg.batch, limit - st.thawed);
     std::vector<std::pair<std::string, std::string>> done;
@@ -1052,10 +1105,9 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
     std::vector<std::pair<std::string, std::string>> reap_now;
     {
       PgTx tx(*m.conn);
-      auto r = m.conn->exec("SELECT " + q(m.cfg.key) + "::text, " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
-                                " WHERE " + q(m.cfg.tier_column) + " " + tiers + " AND NOT (" + q(m.cfg.key) + "::text = ANY($1::text[])) LIMIT " +
-                                std::to_string(n) + " FOR UPDATE SKIP LOCKED",
-                            {text_array(std::vector<std::string>(failed.begin(), failed.end()))});
+      // As in next_keys: keep the cursor on the ordered index scan whatever the statistics say about the tiers.
+      m.conn->exec("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off");
+      auto r = fetch(n);
       if (r.rows.empty()) break;
       std::vector<std::pair<std::string, std::string>> lks;
       for (auto& row : r.rows) {

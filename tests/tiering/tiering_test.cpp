@@ -525,6 +525,29 @@ TEST_F(TieringTest, GcDestroysUnreferencedEntriesButNeverAnInFlightFreeze) {
   EXPECT_THROW(Tierer(keep, repo.get()).collect_garbage(), StrataError);
 }
 
+TEST_F(TieringTest, BatchThawWalksEveryRowOnceIncludingRowsWithoutActivity) {
+  demo(30);
+  make_all_warm();
+  auto repo = open_repo();
+  Tierer t(entity(4, 4, 2), repo.get());  // batches of 4: the cursor crosses many pages, two workers share the rows
+  std::string expected = digest();
+  ASSERT_EQ(t.freeze().frozen, 30u);
+  // Rows without an activity timestamp sort last; the cursor must still reach all of them.
+  conn_->exec("CREATE TABLE saved AS SELECT id, last_active FROM players");
+  conn_->exec("ALTER TABLE players ALTER COLUMN last_active DROP NOT NULL");
+  conn_->exec("UPDATE players SET last_active = NULL WHERE id IN (SELECT id FROM players ORDER BY id LIMIT 9)");
+  conn_->exec("UPDATE players SET tier = 'restoring' WHERE id IN (SELECT id FROM players ORDER BY id DESC LIMIT 5)");
+  auto only_restoring = t.thaw_batch(false);
+  EXPECT_EQ(only_restoring.thawed, 5u);
+  EXPECT_EQ(count("SELECT count(*) FROM players WHERE tier = 'archived'"), 25u);
+  auto rest = t.thaw_batch(true);
+  EXPECT_EQ(rest.thawed, 25u);
+  EXPECT_EQ(rest.failed, 0u);
+  EXPECT_EQ(count("SELECT count(*) FROM players WHERE tier = 'hot'"), 30u);
+  conn_->exec("UPDATE players p SET last_active = s.last_active FROM saved s WHERE p.id = s.id");
+  EXPECT_EQ(digest(), expected);
+}
+
 TEST_F(TieringTest, StatusReportsTiersBacklogAndPacks) {
   demo(200, 50);
   auto repo = open_repo();
