@@ -49,7 +49,7 @@ struct Restored {
 Restored restore_and_start(const StrataCli& cli, const TempDir& tmp, const std::string& name,
                            std::vector<std::string> extra) {
   Restored r;
-  r.port = free_port();
+  r.port = free_loopback_port();
   r.datadir = tmp / name;
   std::vector<std::string> args = {"restore", "--source", "db", "--target-dir", r.datadir, "--start", "--port",
                                    std::to_string(r.port)};

@@ -60,7 +60,7 @@ TEST(RedisEngine, RdbRoundTripRestoresEveryKeyAndValue) {
   ASSERT_EQ(b.rc, 0) << b.err;
   EXPECT_NE(b.out.find("(rdb)"), std::string::npos) << b.out;
 
-  int port = free_port();
+  int port = free_loopback_port();
   auto r = cli.run({"restore", "--source", "cache", "--latest", "--target-dir", tmp / "restored", "--start", "--port",
                     std::to_string(port)});
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -78,7 +78,7 @@ TEST(RedisEngine, RdbRoundTripRestoresEveryKeyAndValue) {
 
 TEST(RedisEngine, UnreachableServerIsOneClearError) {
   TempDir tmp("strata-rd");
-  int port = free_port();
+  int port = free_loopback_port();
   write_file(tmp / "strata.toml", "[source.cache]\nengine = \"redis\"\nport = " + std::to_string(port) + "\n");
   StrataCli cli(tmp / "repo", tmp / "strata.toml");
   ASSERT_EQ(cli.init().rc, 0);

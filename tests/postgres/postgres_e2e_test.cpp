@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "support/postgres_fixture.hpp"
 
@@ -29,12 +28,7 @@ constexpr const char* kChecksumSql =
 // Waits for a condition owned by another process (the server, the archiver); fails the test on timeout.
 template <typename F>
 bool wait_for(F ready, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return wait_until(ready, deadline_in(timeout));
 }
 
 class PostgresE2E : public ::testing::Test {
@@ -143,7 +137,7 @@ TEST_F(PostgresE2E, PointInTimeRestoreUnderLoadReachesExactStates) {
   EXPECT_NE(check.out.find("restorable"), std::string::npos) << check.out;
 
   // Restore to T1.
-  int port1 = free_port();
+  int port1 = free_loopback_port();
   std::string dir1 = *root_ / "restore-t1";
   root_->track(dir1);
   auto r1 = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-time", time1, "--target-dir", dir1,
@@ -158,7 +152,7 @@ TEST_F(PostgresE2E, PointInTimeRestoreUnderLoadReachesExactStates) {
   stop_cluster(dir1);
 
   // Restore to the end of the archive.
-  int port2 = free_port();
+  int port2 = free_loopback_port();
   std::string dir2 = *root_ / "restore-latest";
   root_->track(dir2);
   auto r2 = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-dir", dir2, "--start", "--port",

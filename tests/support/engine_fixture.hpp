@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "support/net_util.hpp"
+
 namespace strata::test {
 
 struct CmdResult {
@@ -28,10 +30,7 @@ class TempDir {
   std::string path_;
 };
 
-// A port on 127.0.0.1 that was free a moment ago (bind to 0, read it back).
-int free_port();
-
-// Polls every 50 ms; the bound makes a hung server a test failure instead of a hung CI job.
+// wait_until() with a timeout; the bound makes a hung server a test failure instead of a hung CI job.
 bool wait_for(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 
 void write_file(const std::string& path, const std::string& content);

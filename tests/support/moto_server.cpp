@@ -1,18 +1,14 @@
 #include "support/moto_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
+
+#include "support/net_util.hpp"
 
 namespace strata::test {
 namespace {
@@ -28,49 +24,7 @@ std::string find_on_path(const std::string& name) {
   return "";
 }
 
-std::string tail_of(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  return s.size() > 600 ? s.substr(s.size() - 600) : s;
-}
-
 }  // namespace
-
-int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool wait_for_port(int port, int timeout_ms, pid_t must_stay_alive) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (ok) return true;
-    if (must_stay_alive > 0 && ::waitpid(must_stay_alive, nullptr, WNOHANG) == must_stay_alive) return false;
-    // Polling interval, not synchronisation: the loop ends as soon as the port answers.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
 
 MotoServer::MotoServer() {
   std::string exe = find_on_path("moto_server");
@@ -95,13 +49,16 @@ MotoServer::MotoServer() {
       _exit(127);
     }
     ::setpgid(pid, pid);
-    if (wait_for_port(port_, 30000, pid)) {
+    try {
+      // A port taken between free_loopback_port() and moto's bind shows up as an early exit: try another port.
+      wait_for_port(port_, deadline_in(std::chrono::seconds(30)), "moto_server", log,
+                    [pid] { return ::waitpid(pid, nullptr, WNOHANG) == 0; });
       pid_ = pid;
-      break;
+    } catch (const std::runtime_error&) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      if (attempt == 2) throw;
     }
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    if (attempt == 2) throw std::runtime_error("moto_server did not start on 127.0.0.1:" + std::to_string(port_) + ": " + tail_of(log));
   }
 }
 

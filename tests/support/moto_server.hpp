@@ -37,9 +37,4 @@ class MotoServer {
   int port_ = 0;
 };
 
-// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
-int free_loopback_port();
-// Waits until something accepts TCP connections on 127.0.0.1:port, polling; false after timeout_ms.
-bool wait_for_port(int port, int timeout_ms, pid_t must_stay_alive = -1);
-
 }  // namespace strata::test

@@ -1,12 +1,9 @@
 #include "support/postgres_fixture.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,19 +60,6 @@ std::string unavailable_reason() {
   if (::access(bin("postgres").c_str(), X_OK) != 0) return "PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin)";
   if (running_as_root() && !::getpwnam(kOwner)) return std::string("user ") + kOwner + " is missing: run scripts/install-deps.sh";
   return "";
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind 127.0.0.1:0 failed");
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 ProcResult run(const std::vector<std::string>& argv, const Env& env) {
@@ -197,7 +181,7 @@ void PgRoot::write(const std::string& name, const std::string& content) const {
 }
 
 PostgresServer::PostgresServer(PgRoot& root, const std::string& name)
-    : root_(root), data_dir_(root / name), port_(free_port()) {
+    : root_(root), data_dir_(root / name), port_(free_loopback_port()) {
   auto r = run_as_owner({bin("initdb"), "-D", data_dir_, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
                          "--locale=C"});
   if (r.code != 0) throw std::runtime_error("initdb failed: " + r.err + r.out);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "support/net_util.hpp"
+
 namespace strata::test::pg {
 
 using Env = std::map<std::string, std::string>;
@@ -20,7 +22,6 @@ struct ProcResult {
 std::string bin(const std::string& tool);  // /usr/lib/postgresql/15/bin/<tool>
 // Empty when a server can be started here; otherwise the reason (for GTEST_SKIP).
 std::string unavailable_reason();
-int free_port();
 bool running_as_root();
 
 // Runs argv directly (no shell) with our environment plus `env`; captures stdout and stderr.

@@ -100,15 +100,13 @@ RespValue RespClient::read_value() {
 }
 
 RedisServer::RedisServer(const std::string& d) : dir(d) {
-  port = free_port();
+  port = free_loopback_port();
   pid_file_ = dir + "/redis.pid";
   auto r = run_sh("mkdir -p " + shq(dir) + " && redis-server --port " + std::to_string(port) + " --bind 127.0.0.1 --dir " +
                   shq(dir) + " --daemonize yes --pidfile " + shq(pid_file_) + " --logfile " + shq(dir + "/redis.log") +
                   " --save '' --appendonly no");
   if (r.rc != 0) throw std::runtime_error("cannot start redis-server: " + r.err);
-  bool up = wait_for([&] { return run_sh("redis-cli -p " + std::to_string(port) + " PING 2>/dev/null | grep -q PONG").rc == 0; },
-                     std::chrono::seconds(60));
-  if (!up) throw std::runtime_error("redis-server did not answer; see " + dir + "/redis.log");
+  wait_for_port(port, deadline_in(std::chrono::seconds(60)), "redis-server", dir + "/redis.log");
 }
 
 RedisServer::~RedisServer() { stop_pidfile(pid_file_); }
