@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/child_process.hpp"
+
 extern char** environ;
 
 namespace strata::test {
@@ -112,29 +114,13 @@ RunResult run_strata(const std::vector<std::string>& args, const Env& env, const
 }
 
 pid_t spawn_strata(const std::vector<std::string>& args, const Env& env, const std::string& log_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (log_path + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  std::vector<std::string> envs = build_env(env);
-  std::vector<char*> envp, argv;
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> all = {strata_binary()};
-  all.insert(all.end(), args.begin(), args.end());
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("cannot spawn strata");
-  return pid;
+  std::vector<std::string> argv = {strata_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildOptions o;
+  o.stdout_path = log_path;
+  o.stderr_path = log_path + ".err";
+  o.env = build_env(env);
+  return spawn_child(argv, o);
 }
 
 void kill_group(pid_t pid, int sig) { ::kill(-pid, sig); }

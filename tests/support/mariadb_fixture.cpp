@@ -1,9 +1,12 @@
 #include "support/mariadb_fixture.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <sstream>
 #include <stdexcept>
+
+#include "support/child_process.hpp"
 
 namespace strata::test {
 
@@ -28,15 +31,13 @@ MariaDbServer::MariaDbServer(const std::string& d) : dir(d) {
                      " --user=root --auth-root-authentication-method=normal --skip-test-db > " + shq(dir + "/install.log") + " 2>&1");
   if (inst.rc != 0) throw std::runtime_error("mariadb-install-db failed; see " + dir + "/install.log");
   // --user=root: tests run as root and the temp dir is private; the binary refuses root without it.
-  std::string cmd = "setsid /usr/sbin/mariadbd --no-defaults --datadir=" + shq(datadir) + " --user=root --port=" +
-                    std::to_string(port) + " --bind-address=127.0.0.1 --socket=" + shq(socket) + " --pid-file=" +
-                    shq(pid_file_) + " --log-error=" + shq(dir + "/error.log") +
-                    " --log-bin=" + shq(datadir + "/binlog") + " --server-id=1 --binlog-format=ROW"
-                    " --innodb-buffer-pool-size=128M --innodb-log-file-size=64M --max-connections=50"
-                    " > /dev/null 2>&1 < /dev/null &";
-  if (run_sh(cmd).rc != 0) throw std::runtime_error("cannot start mariadbd");
   // mariadbd listens only once its storage engines are up; the socket appears at the same moment.
-  wait_for_port(port, deadline_in(std::chrono::seconds(120)), "mariadbd", dir + "/error.log");
+  pid_ = spawn_server({"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + datadir, "--user=root",
+                       "--port=" + std::to_string(port), "--bind-address=127.0.0.1", "--socket=" + socket,
+                       "--pid-file=" + pid_file_, "--log-error=" + dir + "/error.log", "--log-bin=" + datadir + "/binlog",
+                       "--server-id=1", "--binlog-format=ROW", "--innodb-buffer-pool-size=128M",
+                       "--innodb-log-file-size=64M", "--max-connections=50"},
+                      {}, port, std::chrono::seconds(120), "mariadbd", dir + "/error.log");
   password_file = dir + "/strata.password";
   write_file(password_file, std::string(kPassword) + "\n");
   ::chmod(password_file.c_str(), 0600);
@@ -49,7 +50,7 @@ MariaDbServer::MariaDbServer(const std::string& d) : dir(d) {
         "GRANT ALL ON *.* TO 'strata'@'127.0.0.1' WITH GRANT OPTION;");
 }
 
-MariaDbServer::~MariaDbServer() { stop_pidfile(pid_file_); }
+MariaDbServer::~MariaDbServer() { stop_child(pid_, SIGTERM, std::chrono::seconds(120)); }
 
 std::string MariaDbServer::query(const std::string& sql) const { return query_with(admin_opts(*this), sql); }
 

@@ -1,6 +1,8 @@
 #pragma once
 // A real MariaDB server (Debian mariadb-server) in a temp dir on a free 127.0.0.1 port, with binary logging, plus
 // a concurrent writer. Never touches the system service: its own datadir, socket, pid file and no my.cnf.
+#include <sys/types.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -28,6 +30,7 @@ class MariaDbServer {
 
  private:
   std::string pid_file_;
+  pid_t pid_ = -1;
 };
 
 // Any server reachable with these client options (e.g. a restored one on a port).

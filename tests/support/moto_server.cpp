@@ -1,33 +1,19 @@
 #include "support/moto_server.hpp"
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <sstream>
 #include <stdexcept>
 
+#include "engines/tool_util.hpp"
+#include "support/child_process.hpp"
 #include "support/net_util.hpp"
 
 namespace strata::test {
-namespace {
-
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    std::string p = dir + "/" + name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return "";
-}
-
-}  // namespace
 
 MotoServer::MotoServer() {
-  std::string exe = find_on_path("moto_server");
+  std::string exe = find_tool({"moto_server"});
   if (exe.empty()) {
     throw std::runtime_error("moto_server is not on PATH: the S3 tests need moto's server (run scripts/install-deps.sh, which checks for it)");
   }
@@ -37,36 +23,21 @@ MotoServer::MotoServer() {
   for (int attempt = 0; attempt < 3 && pid_ < 0; ++attempt) {
     port_ = free_loopback_port();
     std::string log = dir_ + "/moto.log";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      if (::chdir(dir_.c_str()) != 0) _exit(126);
-      FILE* f = std::freopen(log.c_str(), "w", stdout);
-      (void)f;
-      ::dup2(STDOUT_FILENO, STDERR_FILENO);
-      std::string p = std::to_string(port_);
-      ::execl(exe.c_str(), "moto_server", "-H", "127.0.0.1", "-p", p.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ::setpgid(pid, pid);
+    ChildOptions o;
+    o.stdout_path = log;
+    o.cwd = dir_;
     try {
       // A port taken between free_loopback_port() and moto's bind shows up as an early exit: try another port.
-      wait_for_port(port_, deadline_in(std::chrono::seconds(30)), "moto_server", log,
-                    [pid] { return ::waitpid(pid, nullptr, WNOHANG) == 0; });
-      pid_ = pid;
+      pid_ = spawn_server({exe, "-H", "127.0.0.1", "-p", std::to_string(port_)}, o, port_, std::chrono::seconds(30),
+                          "moto_server", log);
     } catch (const std::runtime_error&) {
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
       if (attempt == 2) throw;
     }
   }
 }
 
 MotoServer::~MotoServer() {
-  if (pid_ > 0) {
-    ::kill(-pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  if (pid_ > 0) stop_child(pid_, SIGTERM, std::chrono::seconds(30));
   if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
 }
 

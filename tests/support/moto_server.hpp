@@ -1,6 +1,7 @@
 #pragma once
 // A real S3 server on loopback for tests: moto's `moto_server` (on the machine image; scripts/install-deps.sh
-// checks for it), started on a free 127.0.0.1 port in a temp dir, killed at teardown.
+// checks for it), started on a free 127.0.0.1 port in a temp dir, stopped at teardown and killed with the test process
+// if it dies first (support/child_process.hpp).
 #include <sys/types.h>
 
 #include <map>

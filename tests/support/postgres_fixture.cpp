@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/child_process.hpp"
+
 extern char** environ;
 
 namespace strata::test::pg {
@@ -48,6 +50,16 @@ void chown_to_owner(const std::string& path) {
   struct passwd* pw = ::getpwnam(kOwner);
   if (!pw) throw std::runtime_error(std::string("user ") + kOwner + " is missing: run scripts/install-deps.sh");
   if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown " + path + ": " + std::strerror(errno));
+}
+
+// What pg_ctl -w waits for: postmaster.pid names this process and its status line says it takes connections.
+bool postmaster_ready(const std::string& data_dir, pid_t pid) {
+  std::ifstream f(data_dir + "/postmaster.pid");
+  std::vector<std::string> lines;
+  for (std::string l; lines.size() < 8 && std::getline(f, l);) lines.push_back(l);
+  if (lines.size() < 8 || lines[0] != std::to_string(pid)) return false;
+  std::string status = trim(lines[7]);
+  return status == "ready" || status == "standby";
 }
 
 }  // namespace
@@ -121,36 +133,13 @@ ProcResult run_as_owner(const std::vector<std::string>& argv, const Env& env) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t at;
-  posix_spawnattr_init(&at);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&at, 0);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  auto envs = merged_env({});
-  std::vector<char*> envp;
-  for (auto& s : envs) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &fa, &at, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  return pid;
+  ChildOptions o;
+  o.stdout_path = log_path;
+  o.env = merged_env({});
+  return spawn_child(argv, o);
 }
 
-void terminate(pid_t pid) {
-  ::kill(-pid, SIGTERM);
-  int status;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
+void terminate(pid_t pid) { stop_child(pid, SIGTERM, std::chrono::seconds(60)); }
 
 PgRoot::PgRoot() {
   char tmpl[] = "/tmp/strata-pg-XXXXXX";
@@ -204,19 +193,28 @@ void PostgresServer::configure(const std::vector<std::string>& lines) {
 }
 
 void PostgresServer::start(const Env& env) {
-  auto r = run_as_owner({bin("pg_ctl"), "-D", data_dir_, "-l", data_dir_ + "/server.log", "-w", "-t", "60", "start"}, env);
-  if (r.code != 0) {
-    std::ifstream f(data_dir_ + "/server.log");
-    std::string log((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    throw std::runtime_error("pg_ctl start failed: " + r.err + r.out + log);
+  if (pid_ > 0) throw std::runtime_error("postgres in " + data_dir_ + " is already running");
+  std::string log = data_dir_ + "/server.log";
+  ChildOptions o;
+  o.stdout_path = log;
+  o.env = merged_env(env);
+  o.run_as = kOwner;  // only when we are root: postgres refuses to run as root
+  // Signals go to postgres alone: it stops its own workers, and they exit by themselves if it is killed.
+  pid_t pid = spawn_child({bin("postgres"), "-D", data_dir_}, o);
+  bool up = wait_until([&] { return !child_running(pid) || postmaster_ready(data_dir_, pid); },
+                       deadline_in(std::chrono::seconds(60)));
+  if (!up || !child_running(pid)) {
+    stop_child(pid, SIGKILL, std::chrono::seconds(10), false);
+    throw std::runtime_error("postgres in " + data_dir_ + (up ? " exited while starting" : " did not start within 60 s") +
+                             " (log " + log + "): " + log_tail(log));
   }
-  running_ = true;
+  pid_ = pid;
 }
 
 void PostgresServer::stop() {
-  if (!running_) return;
-  run_as_owner({bin("pg_ctl"), "-D", data_dir_, "-m", "fast", "-w", "stop"});
-  running_ = false;
+  if (pid_ <= 0) return;
+  stop_child(pid_, SIGINT, std::chrono::seconds(120), false);
+  pid_ = -1;
 }
 
 std::string psql_at(int port, const std::vector<std::string>& statements, const std::string& db) {

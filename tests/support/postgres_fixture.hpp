@@ -28,8 +28,9 @@ bool running_as_root();
 ProcResult run(const std::vector<std::string>& argv, const Env& env = {});
 // The same as the server's OS user (strata-test when we are root, else ourselves).
 ProcResult run_as_owner(const std::vector<std::string>& argv, const Env& env = {});
-// Starts argv in the background (own process group); returns its pid.
+// Starts argv in the background (own process group, killed with the test process); returns its pid.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
+// SIGTERM to the process group, then waits for it.
 void terminate(pid_t pid);
 
 // A directory owned by the server's OS user, removed (with every cluster in it stopped) on destruction.
@@ -58,8 +59,10 @@ class PostgresServer {
   ~PostgresServer();
   // Appends settings to postgresql.conf.
   void configure(const std::vector<std::string>& lines);
-  // pg_ctl -w start; `env` reaches archive_command / restore_command.
+  // Starts postgres itself, as our child (not through pg_ctl, whose server would be a daemon that outlives a
+  // crashed test), and waits as pg_ctl -w does; `env` reaches archive_command / restore_command.
   void start(const Env& env = {});
+  // Fast shutdown (SIGINT to postgres, as pg_ctl -m fast).
   void stop();
   int port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
@@ -74,12 +77,13 @@ class PostgresServer {
   PgRoot& root_;
   std::string data_dir_;
   int port_;
-  bool running_ = false;
+  pid_t pid_ = -1;
 };
 
 // psql against any port on 127.0.0.1 (restored clusters).
 std::string psql_at(int port, const std::vector<std::string>& statements, const std::string& db = "postgres");
-// pg_ctl stop -m fast for a data directory started elsewhere (strata restore --start).
+// pg_ctl stop -m fast for a data directory started elsewhere (strata restore --start). Such clusters are not our
+// children and are stopped by PgRoot's destructor; only a test process killed outright can leave them running.
 void stop_cluster(const std::string& data_dir);
 
 }  // namespace strata::test::pg

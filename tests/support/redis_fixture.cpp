@@ -2,11 +2,15 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
+
+#include "support/child_process.hpp"
 
 namespace strata::test {
 
@@ -102,14 +106,14 @@ RespValue RespClient::read_value() {
 RedisServer::RedisServer(const std::string& d) : dir(d) {
   port = free_loopback_port();
   pid_file_ = dir + "/redis.pid";
-  auto r = run_sh("mkdir -p " + shq(dir) + " && redis-server --port " + std::to_string(port) + " --bind 127.0.0.1 --dir " +
-                  shq(dir) + " --daemonize yes --pidfile " + shq(pid_file_) + " --logfile " + shq(dir + "/redis.log") +
-                  " --save '' --appendonly no");
-  if (r.rc != 0) throw std::runtime_error("cannot start redis-server: " + r.err);
-  wait_for_port(port, deadline_in(std::chrono::seconds(60)), "redis-server", dir + "/redis.log");
+  std::filesystem::create_directories(dir);
+  // In the foreground (--daemonize no): a daemonized server would not be our child and could outlive the test.
+  pid_ = spawn_server({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize",
+                       "no", "--pidfile", pid_file_, "--logfile", dir + "/redis.log", "--save", "", "--appendonly", "no"},
+                      {}, port, std::chrono::seconds(60), "redis-server", dir + "/redis.log");
 }
 
-RedisServer::~RedisServer() { stop_pidfile(pid_file_); }
+RedisServer::~RedisServer() { stop_child(pid_, SIGTERM, std::chrono::seconds(60)); }
 
 namespace {
 std::string joined(std::vector<std::string> parts, bool sort) {

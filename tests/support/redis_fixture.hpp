@@ -1,6 +1,8 @@
 #pragma once
 // A real redis-server (Debian redis-server 7) in a temp dir on a free 127.0.0.1 port, and a minimal RESP client
 // so tests can write and compare binary values exactly.
+#include <sys/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -40,6 +42,7 @@ class RedisServer {
 
  private:
   std::string pid_file_;
+  pid_t pid_ = -1;
 };
 
 // Every key with a type-aware canonical dump of its value (sorted members for sets and hashes).
