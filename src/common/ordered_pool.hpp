@@ -3,6 +3,7 @@
 // submit() blocks once `max_in_flight` items are submitted but not yet taken: that bound is the back-pressure that
 // keeps memory proportional to the settings, never to the stream. An exception in the function is rethrown by
 // next() for that item.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -57,6 +58,15 @@ class OrderedPool {
     space_cv_.notify_all();
     if (node.mapped().error) std::rethrow_exception(node.mapped().error);
     return std::move(node.mapped().value);
+  }
+
+  // Whether next() would return at once (a result, the end, or cancellation), waiting at most `timeout`.
+  template <class Rep, class Period>
+  bool wait_for_next(std::chrono::duration<Rep, Period> timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return done_cv_.wait_for(lock, timeout, [&] {
+      return done_.count(next_take_) || (closed_ && next_take_ == next_submit_) || cancelled_;
+    });
   }
 
   // Wakes everyone and drops pending work; used when one side fails.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -189,7 +190,14 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
   };
 
   try {
-    while (auto sealed = pool.next()) {
+    for (;;) {
+      // A source that pauses (a dump waiting on a lock) must not keep what is already sealed out of storage: while
+      // frames are held, look at the gate again every few milliseconds instead of only when the next frame comes.
+      while (!gate_open && !held.empty() && !pool.wait_for_next(std::chrono::milliseconds(5))) {
+        if (gate->ready()) open_gate();
+      }
+      auto sealed = pool.next();
+      if (!sealed) break;
       if (!gate_open) {
         if (gate->ready() || held_bytes + sealed->data.size() > WriteGate::kBudget) {
           open_gate();

@@ -347,6 +347,17 @@ TEST_P(CoreE2E, InterruptedBackupIsNeverListedAndIsCleanedUp) {
   pid_t pid = spawn_strata({"backup", "--source", "slow", "--frame-size", "64KiB", "--object-size", "256KiB",
                             "--from-command", "head -c 1048576 /dev/urandom; exec sleep 600"},
                            env_, log);
+  // If an assertion below ends the test early, the backup and its `sleep 600` must not outlive it.
+  struct KillOnExit {
+    pid_t pid;
+    bool armed = true;
+    ~KillOnExit() {
+      if (armed) {
+        kill_group(pid, SIGKILL);
+        wait_pid(pid);
+      }
+    }
+  } guard{pid};
   // Wait for a committed data object (a real condition, bounded), then kill the whole process group.
   auto committed = [&] {
     for (const auto& k : backend().list_objects(repo_, "data/")) {
@@ -358,6 +369,7 @@ TEST_P(CoreE2E, InterruptedBackupIsNeverListedAndIsCleanedUp) {
   for (int i = 0; i < 3000 && !(seen = committed()); ++i) usleep(10000);
   ASSERT_TRUE(seen) << read_file(log + ".err");
   kill_group(pid, SIGKILL);
+  guard.armed = false;
   EXPECT_EQ(wait_pid(pid), 128 + SIGKILL);
   EXPECT_EQ(list_json().size(), 0u);
   auto c = strata({"check"});

@@ -277,6 +277,79 @@ TEST(Pipeline, ClosedWriteGateKeepsStorageEmptyUntilItOpens) {
   }
 }
 
+// Serves `data`, then blocks (like a dump waiting on a lock) until released, then ends.
+class PausingSource final : public ByteSource {
+ public:
+  explicit PausingSource(Bytes data) : data_(std::move(data)) {}
+  size_t read(uint8_t* buf, size_t n) override {
+    if (pos_ == data_.size()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return released_; });
+      return 0;
+    }
+    size_t k = std::min(n, data_.size() - pos_);
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  void abort() noexcept override { release(); }
+  std::string describe() const override { return "pausing source"; }
+
+ private:
+  Bytes data_;
+  size_t pos_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+// Frames sealed while the gate was closed reach storage once it opens, even while the source is paused.
+TEST(Pipeline, HeldFramesAreStoredWhenTheGateOpensWhileTheSourcePauses) {
+  MemoryStorage storage;
+  TestKeying keying("s", Cipher::kAes256Gcm);
+  Bytes data = testing::pseudo_random(1u << 20, 8);
+  PausingSource source(data);
+  std::atomic<bool> ready{false};
+  std::atomic<int> polls{0};
+  WriteGate gate;
+  gate.ready = [&] {
+    ++polls;
+    return ready.load();
+  };
+  gate.open = [] {};
+  StreamResult r;
+  std::exception_ptr error;
+  std::thread backup([&] {
+    try {
+      r = backup_stream(source, storage, keying, tiny_settings(64u << 10, 4), nullptr, nullptr, &gate);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  // The gate is asked once per arriving frame: after 16 asks all 16 frames (1 MiB / 64 KiB) are held and the
+  // source has paused, so only a writer that looks at the gate again on its own can store them now.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (polls < 16 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ready = true;
+  bool stored = false;
+  while (!stored && std::chrono::steady_clock::now() < deadline) {
+    stored = !storage.list("data/").empty();
+    if (!stored) std::this_thread::yield();
+  }
+  source.release();
+  backup.join();
+  ASSERT_FALSE(error);
+  EXPECT_TRUE(stored) << "nothing was stored while the source paused";
+  VectorSink sink;
+  restore_stream(storage, keying, r, sink, tiny_settings(64u << 10, 4), nullptr);
+  EXPECT_EQ(sink.data(), data);
+}
+
 TEST(Pipeline, GateThatFailsStoresNothingAndReportsItsError) {
   for (size_t size : {size_t{300}, size_t{WriteGate::kBudget + (3u << 20)}}) {
     MemoryStorage storage;
