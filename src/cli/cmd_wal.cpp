@@ -47,7 +47,7 @@ SourceConfig postgres_source(const CliContext& ctx, const std::string& name) {
 
 // archive_command runs once per 16 MiB segment and postgres waits for it, so WAL gets a latency-first default
 // instead of the backups' zstd:3 (measured in docs/BENCHMARKS.md); the source can choose otherwise.
-std::string wal_compression(const CliContext&, const SourceConfig& src) { return src.get("wal_compression", "zstd:1"); }
+std::string wal_compression(const SourceConfig& src) { return src.get("wal_compression", "zstd:1"); }
 
 std::string self_exe() {
   char buf[4096];
@@ -134,7 +134,7 @@ void register_wal(CLI::App& app, CliContext& ctx) {
     }
     auto repo = ctx.open_repo(false);
     if (repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
-    PipelineSettings ps = ctx.pipeline(wal_compression(ctx, src), "", "", 0);
+    PipelineSettings ps = ctx.pipeline(wal_compression(src), "", "", 0);
     bool unlocked = false;
     auto unlock = [&](Repository& r) {
       if (!unlocked && r.config().encrypted) r.unlock(ctx.passphrase());

@@ -252,6 +252,40 @@ struct Tierer::Impl {
   }
 
   std::string q(const std::string& s) const { return quote_ident(s); }
+
+  // Runs fn(worker, part) for every part in [0, parts): a single part on this Impl, more each on a thread with an
+  // Impl (own connection, schema loaded) of its own. Returns every part's result once all have stopped, or rethrows
+  // the first part's error.
+  template <class Fn>
+  auto run_parts(size_t parts, Fn fn) -> std::vector<decltype(fn(*this, size_t{}))> {
+    std::vector<decltype(fn(*this, size_t{}))> results(parts);
+    std::vector<std::exception_ptr> errors(parts);
+    auto work = [&](size_t part) {
+      try {
+        if (parts == 1) {
+          results[part] = fn(*this, part);
+          return;
+        }
+        Impl own(cfg, repo);
+        own.load_schema();
+        results[part] = fn(own, part);
+      } catch (...) {
+        errors[part] = std::current_exception();
+      }
+    };
+    if (parts == 1) {
+      work(0);
+    } else {
+      std::vector<std::thread> threads;
+      for (size_t i = 0; i < parts; ++i) threads.emplace_back(work, i);
+      for (auto& t : threads) t.join();
+    }
+    for (auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    return results;
+  }
+
   // A freeze holds this lock shared from before it stores a pack until its deleting transaction has committed (or
   // given up); `tier gc` holds it exclusively. Session-level, so a killed freeze releases it with its connection.
   std::string gc_lock() const { return "strata-tier-gc:" + cfg.name; }
@@ -898,37 +932,19 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   if (*got.rows[0][0] != "t") fail(ErrorCode::kLocked, "entity " + m.cfg.name + ": another freeze is running; wait for it or stop it");
   m.reap_released();
   FreezeStats total;
-  std::mutex mu;
-  std::exception_ptr error;
   size_t parts = std::max<size_t>(1, m.cfg.workers);
   Impl::KeyFeed feed;
   feed.remaining = limit;
-  auto work = [&](size_t) {
-    try {
-      std::unique_ptr<Impl> own;
-      Impl* w = &m;
-      if (parts > 1) {
-        own = std::make_unique<Impl>(m.cfg, m.repo);
-        own->load_schema();
-        w = own.get();
-      }
-      FreezeStats mine = w->freeze_loop(feed, hooks);
-      std::lock_guard<std::mutex> g(mu);
+  std::exception_ptr error;
+  try {
+    for (const FreezeStats& mine : m.run_parts(parts, [&](Impl& w, size_t) { return w.freeze_loop(feed, hooks); })) {
       total.frozen += mine.frozen;
       total.skipped += mine.skipped;
       total.packs += mine.packs;
       total.stored_bytes += mine.stored_bytes;
-    } catch (...) {
-      std::lock_guard<std::mutex> g(mu);
-      if (!error) error = std::current_exception();
     }
-  };
-  if (parts == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < parts; ++i) threads.emplace_back(work, i);
-    for (auto& t : threads) t.join();
+  } catch (...) {
+    error = std::current_exception();
   }
   m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"strata-tier-freeze:" + m.cfg.name});
   if (error) std::rethrow_exception(error);
@@ -1005,37 +1021,16 @@ ThawStats Tierer::thaw_batch(bool all_archived, size_t limit) {
   m.archive();
   auto t0 = std::chrono::steady_clock::now();
   ThawStats total;
-  std::mutex mu;
-  std::exception_ptr error;
   size_t parts = std::max<size_t>(1, m.cfg.workers);
   // Workers take disjoint batches through FOR UPDATE SKIP LOCKED, each on its own connection.
-  auto work = [&](size_t part) {
-    try {
-      std::unique_ptr<Impl> own;
-      Impl* w = &m;
-      if (parts > 1) {
-        own = std::make_unique<Impl>(m.cfg, m.repo);
-        own->load_schema();
-        w = own.get();
-      }
-      size_t share = limit == SIZE_MAX ? SIZE_MAX : limit / parts + (part < limit % parts ? 1 : 0);
-      ThawStats mine = w->thaw_loop(all_archived, share);
-      std::lock_guard<std::mutex> g(mu);
-      total.thawed += mine.thawed;
-      total.failed += mine.failed;
-    } catch (...) {
-      std::lock_guard<std::mutex> g(mu);
-      if (!error) error = std::current_exception();
-    }
-  };
-  if (parts == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < parts; ++i) threads.emplace_back(work, i);
-    for (auto& t : threads) t.join();
+  auto results = m.run_parts(parts, [&](Impl& w, size_t part) {
+    size_t share = limit == SIZE_MAX ? SIZE_MAX : limit / parts + (part < limit % parts ? 1 : 0);
+    return w.thaw_loop(all_archived, share);
+  });
+  for (const ThawStats& mine : results) {
+    total.thawed += mine.thawed;
+    total.failed += mine.failed;
   }
-  if (error) std::rethrow_exception(error);
   m.reap_released();
   total.seconds = since(t0);
   log::info("tier_thaw", {{"entity", m.cfg.name}, {"thawed", uint64_t{total.thawed}}, {"failed", uint64_t{total.failed}},
