@@ -36,6 +36,13 @@ struct UninitAllocator : std::allocator<T> {
 // For buffers whose every byte is written before it is read; use Bytes everywhere else.
 using FrameBuffer = std::vector<uint8_t, UninitAllocator<uint8_t>>;
 
+// Bytes that stay valid while `owner` lives: how restored frames reach the hasher and sinks that write in the
+// background, without copies.
+struct SharedView {
+  std::shared_ptr<const void> owner;
+  ByteView bytes;
+};
+
 inline ByteView as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 inline std::string to_string(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 

@@ -264,7 +264,7 @@ class BackgroundHasher {
  public:
   explicit BackgroundHasher(size_t max_queued) : max_(max_queued), thread_([this] { run(); }) {}
   ~BackgroundHasher() { stop(); }
-  void push(std::shared_ptr<const FrameBuffer> frame) {
+  void push(SharedView frame) {
     std::unique_lock<std::mutex> lock(mu_);
     space_cv_.wait(lock, [&] { return queue_.size() < max_; });
     queue_.push_back(std::move(frame));
@@ -286,7 +286,7 @@ class BackgroundHasher {
   }
   void run() {
     for (;;) {
-      std::shared_ptr<const FrameBuffer> frame;
+      SharedView frame;
       {
         std::unique_lock<std::mutex> lock(mu_);
         work_cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
@@ -295,14 +295,14 @@ class BackgroundHasher {
         queue_.pop_front();
         space_cv_.notify_one();
       }
-      hash_.update(ByteView(frame->data(), frame->size()));
+      hash_.update(frame.bytes);
     }
   }
   Sha256 hash_;
   size_t max_;
   std::mutex mu_;
   std::condition_variable work_cv_, space_cv_;
-  std::deque<std::shared_ptr<const FrameBuffer>> queue_;
+  std::deque<SharedView> queue_;
   bool done_ = false;
   std::thread thread_;  // last: starts once everything above exists
 };
@@ -455,10 +455,11 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     while (auto out = decode.next()) {
       if (saw_last) fail(ErrorCode::kCorrupt, "backup data continues after its last frame; the manifest or objects were tampered with");
       saw_last = out->last;
-      auto frame = std::make_shared<const FrameBuffer>(std::move(out->data));
+      auto data = std::make_shared<const FrameBuffer>(std::move(out->data));
+      SharedView frame{data, ByteView(data->data(), data->size())};
       hash.push(frame);
-      sink.write(ByteView(frame->data(), frame->size()));
-      plain += frame->size();
+      plain += data->size();
+      sink.write_shared(std::move(frame));
       ++frames;
       if (progress) progress(plain, 0);
     }

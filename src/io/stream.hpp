@@ -25,6 +25,9 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual void write(ByteView data) = 0;
+  // A restore hands over each frame in a buffer nobody changes again; a sink that writes in the background keeps
+  // the owner alive instead of copying the bytes.
+  virtual void write_shared(SharedView frame) { write(frame.bytes); }
   // Everything written and verified: make the result visible (rename into place, wait for the command).
   virtual void finish() = 0;
   // Verification failed: leave nothing that looks like a good restore.

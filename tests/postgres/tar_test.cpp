@@ -243,5 +243,71 @@ TEST_F(PgTarExtract, TruncatedStreamFailsAtFinish) {
   }
 }
 
+// Files are written by several threads, a whole file per thread: many small files beside two that span many
+// frames must all land byte for byte, whatever the cut of the stream.
+TEST_F(PgTarExtract, ManySmallFilesBesideLargeOnesLandIntact) {
+  std::vector<std::pair<std::string, std::string>> files;
+  uint32_t x = 12345;
+  auto bytes = [&](size_t n) {
+    std::string d(n, '\0');
+    for (auto& c : d) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+    return d;
+  };
+  std::string tar = member("base/", "", '5') + member("base/1/", "", '5');
+  for (int i = 0; i < 300; ++i) {
+    if (i == 100) files.emplace_back("base/1/big1", bytes((5u << 20) + 4321));
+    if (i == 200) files.emplace_back("base/1/big2", bytes(3u << 20));
+    static const size_t sizes[] = {0, 1, 511, 512, 8192, 10000};
+    files.emplace_back("base/1/f" + std::to_string(i), bytes(sizes[i % 6]));
+  }
+  for (const auto& [name, data] : files) tar += member(name, data);
+  tar += end_of_archive();
+
+  TarExtractSink sink(dir_);
+  for (size_t off = 0; off < tar.size(); off += (1u << 20) + 333) {
+    auto piece = std::make_shared<const FrameBuffer>(tar.begin() + static_cast<std::ptrdiff_t>(off),
+                                                     tar.begin() + static_cast<std::ptrdiff_t>(std::min(tar.size(), off + (1u << 20) + 333)));
+    sink.write_shared(SharedView{piece, ByteView(piece->data(), piece->size())});
+  }
+  sink.finish();
+  EXPECT_EQ(sink.files(), files.size());
+  for (const auto& [name, data] : files) {
+    std::ifstream f(dir_ + "/" + name, std::ios::binary);
+    std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(got.size(), data.size()) << name;
+    EXPECT_TRUE(got == data) << name << " differs";
+  }
+}
+
+// A file that cannot be created fails the extraction with its path, however far the stream has moved on.
+TEST_F(PgTarExtract, FileThatCannotBeCreatedIsNamed) {
+  std::filesystem::create_directories(dir_ + "/base/1/1");  // a directory where the archive has a file
+  TarExtractSink sink(dir_);
+  try {
+    std::string tar = member("base/1/1", std::string(20000, 'q'));
+    for (int i = 0; i < 50; ++i) tar += member("base/1/x" + std::to_string(i), "data");
+    sink.write(as_bytes(tar + end_of_archive()));
+    sink.finish();
+    FAIL() << "writing over a directory succeeded";
+  } catch (const StrataError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create " + dir_ + "/base/1/1"), std::string::npos) << e.what();
+  }
+}
+
+// ENOSPC from a writer thread reaches the caller as a disk-full error naming the file (/dev/full always says so).
+TEST_F(PgTarExtract, DiskFullIsReportedWithTheFile) {
+  std::filesystem::create_directories(dir_ + "/base");
+  std::filesystem::create_symlink("/dev/full", dir_ + "/base/full");
+  TarExtractSink sink(dir_);
+  try {
+    sink.write(as_bytes(member("base/full", std::string(100000, 'f')) + end_of_archive()));
+    sink.finish();
+    FAIL() << "a write to /dev/full succeeded";
+  } catch (const StrataError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kStorage);
+    EXPECT_NE(std::string(e.what()).find("cannot write " + dir_ + "/base/full: disk full"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace strata::pg

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "common/error.hpp"
@@ -52,13 +55,203 @@ void sync_path(const std::string& path, bool dir) {
 
 }  // namespace
 
-TarExtractSink::TarExtractSink(std::string dir) : dir_(std::move(dir)) {}
+struct TarExtractSink::OutFile {
+  std::string path;
+  mode_t mode = 0600;
+};
 
-TarExtractSink::~TarExtractSink() {
-  if (fd_ >= 0) ::close(fd_);
+// Writes files from a few threads ("lanes"). Each file goes to one lane, which writes its pieces in order, so no
+// two threads contend for one inode; a new file goes to the least loaded lane, so small files pass beside a large
+// one. A lane creates the file on its first piece and fsyncs and closes it on its last, while the stream goes on:
+// at most one descriptor per lane is open. Queues hold at most kMaxBytes / kMaxPieces per lane.
+class TarExtractSink::Writers {
+ public:
+  struct Piece {
+    std::shared_ptr<OutFile> file;
+    std::shared_ptr<const void> owner;  // keeps `data` alive
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+    bool end = false;  // the file's last piece: flush, fsync, close
+  };
+
+  explicit Writers(unsigned lanes) : lanes_(std::max(1u, lanes)) {
+    for (auto& l : lanes_) l.thread = std::thread([this, &l] { run(l); });
+  }
+  ~Writers() { stop(); }
+
+  size_t pick_lane() {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Queued and in-progress bytes, plus a page's worth per piece: creating and syncing a small file costs more
+    // than its size says.
+    auto load = [](const Lane& l) { return l.bytes + 4096 * l.pieces; };
+    size_t best = 0;
+    for (size_t i = 1; i < lanes_.size(); ++i) {
+      if (load(lanes_[i]) < load(lanes_[best])) best = i;
+    }
+    return best;
+  }
+  // Throws the first writer error instead of queueing more work behind it.
+  void submit(size_t lane, Piece p) {
+    Lane& l = lanes_[lane];
+    std::unique_lock<std::mutex> lock(mu_);
+    space_cv_.wait(lock, [&] { return failed_ || (l.bytes < kMaxBytes && l.pieces < kMaxPieces); });
+    if (failed_) rethrow(lock);
+    l.bytes += p.size;
+    ++l.pieces;
+    ++pending_;
+    l.queue.push_back(std::move(p));
+    l.work_cv.notify_one();
+  }
+  // Waits until every file submitted is written, synced and closed, or a writer failed.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return pending_ == 0; });
+    if (failed_) rethrow(lock);
+  }
+  void stop() noexcept {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      for (auto& l : lanes_) {
+        pending_ -= l.queue.size();
+        l.pieces -= l.queue.size();
+        for (const auto& p : l.queue) l.bytes -= p.size;
+        l.queue.clear();
+        l.work_cv.notify_all();
+      }
+      space_cv_.notify_all();
+    }
+    for (auto& l : lanes_) {
+      if (l.thread.joinable()) l.thread.join();
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = 16u << 20;
+  static constexpr size_t kMaxPieces = 256;
+
+  struct Lane {
+    std::deque<Piece> queue;
+    size_t bytes = 0, pieces = 0;  // queued or being written
+    std::condition_variable work_cv;
+    std::thread thread;
+  };
+
+  // The file a lane is writing. Errors are thrown as (message, errno) and recorded by run().
+  struct Failure {
+    std::string what;
+    int err;
+  };
+  struct Open {
+    OutFile* file = nullptr;
+    int fd = -1;
+    uint64_t offset = 0;
+
+    void close() noexcept {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+      file = nullptr;
+    }
+    void start(OutFile& f) {
+      file = &f;
+      offset = 0;
+      fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, f.mode);
+      if (fd < 0) throw Failure{"cannot create " + f.path, errno};
+    }
+    void write(const uint8_t* data, size_t n) {
+      uint64_t start = offset;
+      while (n) {
+        ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw Failure{"cannot write " + file->path, errno};
+        data += w;
+        n -= static_cast<size_t>(w);
+        offset += static_cast<uint64_t>(w);
+      }
+      // Start writeback of this range now, while the stream is still being decrypted, instead of leaving a
+      // gigabyte of dirty pages to the fsync at the end of the file.
+      ::sync_file_range(fd, static_cast<off_t>(start), static_cast<off_t>(offset - start), SYNC_FILE_RANGE_WRITE);
+    }
+    void finish() {
+      if (::fsync(fd) != 0) throw Failure{"cannot sync " + file->path, errno};
+      close();
+    }
+  };
+
+  [[noreturn]] void rethrow(std::unique_lock<std::mutex>& lock) {
+    std::string what = error_;
+    int err = error_errno_;
+    lock.unlock();
+    fail_errno(what, err);
+  }
+
+  void run(Lane& lane) {
+    Open open;
+    for (;;) {
+      Piece p;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        lane.work_cv.wait(lock, [&] { return stopping_ || !lane.queue.empty(); });
+        if (lane.queue.empty()) break;
+        p = std::move(lane.queue.front());
+        lane.queue.pop_front();
+      }
+      Failure failure{"", 0};
+      if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+          if (open.file != p.file.get()) {
+            open.close();
+            open.start(*p.file);
+          }
+          if (p.size) open.write(p.data, p.size);
+          if (p.end) open.finish();
+        } catch (const Failure& f) {
+          failure = f;
+          open.close();
+        }
+      }
+      size_t size = p.size;
+      p = Piece{};  // release the buffer before the piece counts as done
+      std::lock_guard<std::mutex> lock(mu_);
+      lane.bytes -= size;
+      --lane.pieces;
+      space_cv_.notify_all();
+      if (failure.err && !failed_) {
+        failed_ = true;
+        error_ = std::move(failure.what);
+        error_errno_ = failure.err;
+        space_cv_.notify_all();
+      }
+      if (--pending_ == 0) idle_cv_.notify_all();
+    }
+    open.close();
+  }
+
+  std::mutex mu_;
+  std::condition_variable space_cv_, idle_cv_;
+  std::vector<Lane> lanes_;
+  size_t pending_ = 0;  // pieces queued or being written
+  bool stopping_ = false;
+  std::atomic<bool> failed_{false};
+  std::string error_;
+  int error_errno_ = 0;
+};
+
+TarExtractSink::TarExtractSink(std::string dir, unsigned writer_threads)
+    : dir_(std::move(dir)), writers_(std::make_unique<Writers>(writer_threads)) {}
+
+TarExtractSink::~TarExtractSink() { writers_->stop(); }
+
+void TarExtractSink::write(ByteView data) {
+  auto copy = std::make_shared<const FrameBuffer>(data.begin(), data.end());
+  write_shared(SharedView{copy, ByteView(copy->data(), copy->size())});
 }
 
-void TarExtractSink::write(ByteView data) { parser_.feed(data); }
+void TarExtractSink::write_shared(SharedView frame) {
+  owner_ = std::move(frame.owner);
+  parser_.feed(frame.bytes);
+  owner_.reset();
+}
 
 void TarExtractSink::member_start(const TarMember& m) {
   std::string rel = safe_relative(m.name);
@@ -77,6 +270,7 @@ void TarExtractSink::member_start(const TarMember& m) {
   if (rel.empty()) fail(ErrorCode::kCorrupt, "base backup has a non-directory member named like the root");
   make_parents(dir_, rel);
   if (type == '2' || type == '1') {
+    if (type == '1') writers_->drain();  // the link's target may still be in a writer's queue
     if (type == '2' ? ::symlink(m.link.c_str(), path.c_str()) != 0
                     : ::link((dir_ + "/" + safe_relative(m.link)).c_str(), path.c_str()) != 0) {
       fail_errno("cannot create link " + path, errno);
@@ -87,60 +281,37 @@ void TarExtractSink::member_start(const TarMember& m) {
     fail(ErrorCode::kCorrupt, std::string("base backup member '") + m.name + "' has tar type '" + type +
                                   "', which pg_basebackup never writes; refusing to extract");
   }
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode ? mode : 0600);
-  if (fd_ < 0) fail_errno("cannot create " + path, errno);
+  file_ = std::make_shared<OutFile>();
+  file_->path = path;
+  file_->mode = mode ? mode : 0600;
+  lane_ = writers_->pick_lane();
   files_.push_back(path);
 }
 
 void TarExtractSink::member_data(ByteView data) {
-  if (fd_ < 0) return;  // a link's or an unknown member's bytes
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t w = ::write(fd_, data.data() + off, data.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) fail_errno("cannot write " + dir_ + "/" + current_, errno);
-    off += static_cast<size_t>(w);
-  }
+  if (!file_) return;  // a link's or an unknown member's bytes
+  writers_->submit(lane_, Writers::Piece{file_, owner_, data.data(), data.size(), false});
 }
 
 void TarExtractSink::member_end() {
-  if (fd_ < 0) return;
-  // Start writeback now, while the rest of the stream is still being decrypted, instead of all at the end.
-  ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-  ::close(fd_);
-  fd_ = -1;
+  if (!file_) return;
+  writers_->submit(lane_, Writers::Piece{std::move(file_), nullptr, nullptr, 0, true});
+  file_.reset();
 }
 
 void TarExtractSink::finish() {
-  if (fd_ >= 0 || parser_.data_left() || parser_.header_pending()) {
+  if (file_ || parser_.data_left() || parser_.header_pending()) {
     fail(ErrorCode::kCorrupt, "base backup stream ended inside member '" + current_ + "'");
   }
-  // A few threads: fsync latency, not bandwidth, dominates for thousands of small files.
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::string error;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < 4; ++t) {
-    pool.emplace_back([&] {
-      for (size_t i; !failed && (i = next++) < files_.size();) {
-        try {
-          sync_path(files_[i], false);
-        } catch (const std::exception& e) {
-          if (!failed.exchange(true)) error = e.what();
-        }
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  if (failed) fail(ErrorCode::kStorage, error);
+  writers_->drain();  // every file is synced by now
   std::sort(dirs_.begin(), dirs_.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& d : dirs_) sync_path(d, true);
   sync_path(dir_, true);
 }
 
 void TarExtractSink::abort() noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  writers_->stop();
+  file_.reset();
 }
 
 }  // namespace strata::pg
