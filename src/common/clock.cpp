@@ -22,6 +22,7 @@ static std::string fmt(int64_t epoch, const char* pattern) {
 
 std::string iso_utc(int64_t epoch) { return fmt(epoch, "%Y-%m-%dT%H:%M:%SZ"); }
 std::string compact_utc(int64_t epoch) { return fmt(epoch, "%Y%m%dT%H%M%SZ"); }
+std::string sql_utc(int64_t epoch) { return fmt(epoch, "%Y-%m-%d %H:%M:%S"); }
 
 std::string hostname() {
   char buf[256] = {};

@@ -162,15 +162,6 @@ int64_t parse_target_time(const std::string& text, bool zone_required) {
   return epoch;
 }
 
-std::string format_utc(int64_t epoch) {
-  std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 namespace {
 class QuietCommandSource final : public ByteSource {
  public:

@@ -50,7 +50,6 @@ bool poll_until(const std::function<bool()>& ready, std::chrono::milliseconds ti
 // zone_required: only the forms with a zone. PostgreSQL reads a zoneless recovery_target_time in the server's
 // TimeZone, so strata could not compare the instant it names with a backup's end. Throws StrataError(kUsage).
 int64_t parse_target_time(const std::string& text, bool zone_required = false);
-std::string format_utc(int64_t epoch);  // "YYYY-MM-DD HH:MM:SS"
 
 class ByteSource;
 // Like open_command_source, but the tool's chatty stderr is kept (its tail quoted on failure) instead of forwarded;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
 #include "engines/mysql/binlog_archive.hpp"
@@ -17,7 +18,7 @@ TEST(EngineHelpers, TargetTimeZonesAndEpochs) {
   EXPECT_EQ(parse_target_time("2026-11-21 08:00:00+02:00"), 1795240800);
   EXPECT_EQ(parse_target_time("2026-11-21 01:30:00-0430"), 1795240800);
   EXPECT_EQ(parse_target_time("@1795240800"), 1795240800);
-  EXPECT_EQ(format_utc(1795240800), "2026-11-21 06:00:00");
+  EXPECT_EQ(sql_utc(1795240800), "2026-11-21 06:00:00");
   try {
     parse_target_time("yesterday");
     FAIL() << "accepted a bad time";

@@ -73,7 +73,9 @@ TEST_P(FrameTest, EncodedSizeStaysWithinTheBoundAndRawFramesCostOnlyHeaderAndTag
       ASSERT_LE(e.bytes.size(), max_encoded_frame(comp, plain.size())) << comp.to_string();
       auto h = parse_frame_header(e.header());
       ASSERT_TRUE(h);
-      if (h->codec == Codec::kNone) EXPECT_EQ(e.bytes.size(), kFrameHeaderSize + plain.size() + kTagSize);
+      if (h->codec == Codec::kNone) {
+        EXPECT_EQ(e.bytes.size(), kFrameHeaderSize + plain.size() + kTagSize);
+      }
       Bytes out;
       ASSERT_TRUE(decode(ctx, 2, e.bytes, &out)) << comp.to_string();
       EXPECT_EQ(out, plain);

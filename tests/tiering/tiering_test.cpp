@@ -629,7 +629,9 @@ TEST_F(TieringTest, FreezeThawAndEraseThroughS3) {
   std::string k = key_of(11);
   ASSERT_EQ(t.thaw(k), ThawOutcome::kThawed);
   for (const auto& g : rec->gets) {
-    if (g.key.rfind("tier/players/packs/", 0) == 0) EXPECT_LT(g.length, 10000u) << "a single thaw read a whole pack";
+    if (g.key.rfind("tier/players/packs/", 0) == 0) {
+      EXPECT_LT(g.length, 10000u) << "a single thaw read a whole pack";
+    }
   }
   EXPECT_EQ(t.thaw_batch(true).thawed, 119u);
   EXPECT_EQ(digest(), before);

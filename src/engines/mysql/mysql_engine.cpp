@@ -404,7 +404,7 @@ std::string replay_binlogs(Repository& repo, const SourceConfig& source, const M
   std::string sql = work + "/replay.sql";
   // mariadb-binlog reads --stop-datetime in the local zone; pin it to UTC to match what we format.
   run_checked("TZ=UTC " + shell_quote(tool) + " --no-defaults --start-position=" + std::to_string(pos) +
-                  " --stop-datetime=" + shell_quote(format_utc(target_epoch)) + files + " > " + shell_quote(sql),
+                  " --stop-datetime=" + shell_quote(sql_utc(target_epoch)) + files + " > " + shell_quote(sql),
               "decoding the archived binlogs of source " + source.name, "check that the archive is intact ('strata check')");
   Reached reached = parse_replay(sql, need);
 
@@ -421,7 +421,7 @@ std::string replay_binlogs(Repository& repo, const SourceConfig& source, const M
               "replaying binlogs into the restored server",
               "the source's user must connect over the local socket with privilege to replay binlogs");
   guard.stop();
-  std::string upto = "up to " + format_utc(target_epoch) + " UTC";
+  std::string upto = "up to " + sql_utc(target_epoch) + " UTC";
   if (!reached.any) return "replayed binlogs " + upto + ": no transaction after the backup's position " + file + ":" + std::to_string(pos);
   return "replayed binlogs " + upto + ": reached " + reached.file + ":" + std::to_string(reached.end_pos) +
          (reached.gtid.empty() ? "" : " (GTID " + reached.gtid + ")") + ", last transaction at " + reached.time + " UTC";
@@ -661,7 +661,7 @@ std::string MysqlEngine::restore(Repository& repo, const SourceConfig& source, c
       if (j.value("method", "") == "physical" && j.value("end_epoch", m.finished_epoch) <= t) best = &m;
     }
     if (!best) {
-      fail(ErrorCode::kNotFound, "no physical backup of " + source.name + " finished before " + format_utc(t) +
+      fail(ErrorCode::kNotFound, "no physical backup of " + source.name + " finished before " + sql_utc(t) +
                                      " UTC: choose a later --target-time");
     }
     chosen = *best;

@@ -123,15 +123,6 @@ std::string match_last(const std::string& text, const std::string& pattern) {
   return last;
 }
 
-std::string utc_text(int64_t epoch) {
-  std::time_t t = epoch;
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S+00", &tm);
-  return buf;
-}
-
 json engine_meta(const Manifest& m) {
   try {
     return json::parse(m.engine_json);
@@ -239,7 +230,7 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
               {"wal_segment_size", seg_size},
               {"wal_included", wal_method == "fetch"},
               {"backup_from", from_standby ? "standby" : "primary"},
-              {"stop_time", utc_text(stop_epoch)},
+              {"stop_time", sql_utc(stop_epoch) + "+00"},
               {"stop_epoch", stop_epoch},
               {"files", tar.member_count()},
               {"backup_label", label}};
@@ -335,7 +326,7 @@ Manifest choose_backup(Repository& repo, const SourceConfig& src, const EngineRe
     for (auto it = usable.rbegin(); it != usable.rend(); ++it) {
       if (engine_meta(*it).value("stop_epoch", int64_t{0}) <= target_epoch) return repo.load(it->id, true);
     }
-    fail(ErrorCode::kUsage, "--target-time " + utc_text(target_epoch) + " is before the end of every base backup of " +
+    fail(ErrorCode::kUsage, "--target-time " + sql_utc(target_epoch) + "+00" + " is before the end of every base backup of " +
                                 src.name + " (the oldest ends at " + engine_meta(usable.front()).value("stop_time", "?") +
                                 "); pick a later time");
   }

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 
 namespace strata::s3 {
@@ -286,7 +287,7 @@ Response Client::attempt(const Call& call, const std::string& md5_b64, const std
   req.payload_sha256 = payload_hash;
   sigv4::Options opt;
   opt.region = config_.region;
-  opt.amz_date = sigv4::amz_date(std::chrono::duration_cast<std::chrono::seconds>(
+  opt.amz_date = compact_utc(std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::system_clock::now().time_since_epoch()).count());
   sigv4::Signed s = sigv4::sign(req, config_.credential_cache ? config_.credential_cache->get() : config_.credentials, opt);
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
 namespace strata::sigv4 {
 namespace {
@@ -128,15 +127,6 @@ Pairs parse_query(const std::string& query) {
     i = amp + 1;
   }
   return out;
-}
-
-std::string amz_date(int64_t epoch_seconds) {
-  std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[20];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
 }
 
 Signed sign(const Request& request, const Credentials& credentials, const Options& options) {

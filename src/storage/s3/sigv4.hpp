@@ -51,8 +51,6 @@ inline std::string uri_encode_path(const std::string& path) { return uri_encode(
 std::string uri_decode(const std::string& s);
 // "a=1&b" -> {{"a","1"},{"b",""}}, decoded.
 Pairs parse_query(const std::string& query);
-// "20150830T123600Z" for a Unix time.
-std::string amz_date(int64_t epoch_seconds);
 
 std::string sha256_hex(const void* data, size_t size);
 
