@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/bytes.hpp"
 #include "common/clock.hpp"
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "engines/engine.hpp"
 #include "engines/mysql/binlog_archive.hpp"
@@ -84,11 +85,11 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
     if (o->json) {
       std::string out = "{\"binlogs\":[";
       for (size_t i = 0; i < files.size(); ++i) {
-        out += (i ? "," : "") + std::string("{\"name\":\"") + log::json_escape(files[i].name) +
+        out += (i ? "," : "") + std::string("{\"name\":\"") + json_escape(files[i].name) +
                "\",\"size\":" + std::to_string(files[i].size) + ",\"created_epoch\":" + std::to_string(files[i].created_epoch) + "}";
       }
       out += "],\"gaps\":[";
-      for (size_t i = 0; i < gaps.size(); ++i) out += (i ? ",\"" : "\"") + log::json_escape(gaps[i]) + "\"";
+      for (size_t i = 0; i < gaps.size(); ++i) out += (i ? ",\"" : "\"") + json_escape(gaps[i]) + "\"";
       std::printf("%s]}\n", out.c_str());
       return;
     }

@@ -35,6 +35,4 @@ inline void info(std::string_view e, std::initializer_list<Field> f = {}) { writ
 inline void warn(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::kWarn, e, f); }
 inline void error(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::kError, e, f); }
 
-std::string json_escape(std::string_view s);
-
 }  // namespace strata::log

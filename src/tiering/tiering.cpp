@@ -12,6 +12,7 @@
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "io/crypto.hpp"
 #include "repo/repository.hpp"
@@ -83,56 +84,6 @@ Digest32 rows_digest(const std::vector<const Table*>& tables, const std::vector<
   return h.finish();
 }
 
-// Appends `s` as a JSON string (the escapes nlohmann::json writes). Returns false if `s` is not valid UTF-8.
-bool json_string(std::string& out, std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  out += '"';
-  size_t i = 0, run = 0;
-  auto flush = [&] {
-    out.append(s.data() + run, i - run);
-  };
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      // Validate one UTF-8 sequence: no overlong forms, no surrogates, nothing past U+10FFFF.
-      size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-      if (n == 0 || c > 0xf4 || i + n > s.size()) return false;
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c1 & 0xc0) != 0x80) return false;
-      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f)) {
-        return false;
-      }
-      for (size_t k = 2; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-      }
-      i += n;
-      continue;
-    }
-    flush();
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    run = ++i;
-  }
-  flush();
-  out += '"';
-  return true;
-}
-
 // The physical version of a row: (ctid, xmin). See commit_batch for why it stands for the row's contents.
 struct RowVersion {
   uint64_t tid = 0;  // block << 16 | line pointer
@@ -175,7 +126,7 @@ bool add_row(TableRows& tr, const PgRows& res, size_t r, int from) {
       continue;
     }
     std::string_view v = res.get(r, c);
-    if (!json_string(tr.json, v)) return false;
+    if (!append_json_string(tr.json, v)) return false;
     tr.enc += '\0';
     auto n = static_cast<uint32_t>(v.size());
     tr.enc.append(reinterpret_cast<const char*>(&n), 4);
@@ -470,11 +421,11 @@ struct Tierer::Impl {
     std::string out;
     out.reserve(size);
     out += "{\"digest\":\"" + digest_hex(s.digest) + "\",\"entity\":";
-    json_string(out, cfg.name);
+    append_json_string(out, cfg.name);
     out += ",\"format\":\"strata-tier-entity\",\"frozen_at\":";
-    json_string(out, now);
+    append_json_string(out, now);
     out += ",\"key\":";
-    if (!json_string(out, key)) not_utf8(key);
+    if (!append_json_string(out, key)) not_utf8(key);
     out += ",\"tables\":[";
     for (size_t t = 0; t < tables.size(); ++t) {
       if (t) out += ',';

@@ -73,11 +73,5 @@ TEST(Log, ParseLevelAndFormat) {
   EXPECT_STRATA_ERROR(log::parse_format("xml"), ErrorCode::kUsage, "use text or json");
 }
 
-TEST(Log, JsonEscape) {
-  EXPECT_EQ(log::json_escape("a\"b\\c\n\r\t"), "a\\\"b\\\\c\\n\\r\\t");
-  EXPECT_EQ(log::json_escape(std::string("\x01", 1)), "\\u0001");
-  EXPECT_EQ(log::json_escape("h\xc3\xa9"), "h\xc3\xa9") << "UTF-8 passes through";
-}
-
 }  // namespace
 }  // namespace strata
