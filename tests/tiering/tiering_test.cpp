@@ -225,6 +225,27 @@ TEST_F(TieringTest, RoundTripOfEveryColumnTypeThroughFreezeAndThaw) {
   EXPECT_TRUE(repo->storage().list("tier/players/packs/").empty());
 }
 
+TEST_F(TieringTest, SessionIsPinnedAndConnectErrorsNameTheServerNotTheConninfo) {
+  PgConn c(conninfo_ + " application_name=other options='-c TimeZone=America/New_York -c bytea_output=escape'");
+  EXPECT_EQ(c.scalar("SHOW TimeZone"), "UTC");
+  EXPECT_EQ(c.scalar("SHOW bytea_output"), "hex");
+  EXPECT_EQ(c.scalar("SHOW application_name"), "strata-tier");
+  EXPECT_EQ(c.scalar("SELECT NULL"), "");
+  std::string port = std::to_string(server_->port());
+  try {
+    PgConn bad("host=127.0.0.1 port=" + port + " user=strata_no_such_role dbname=" + db_ + " password=hunter2");
+    FAIL() << "connected as a role that does not exist";
+  } catch (const StrataError& e) {
+    std::string msg = e.what();
+    EXPECT_EQ(e.code(), ErrorCode::kSourceFailed);
+    EXPECT_EQ(msg.find("cannot connect to PostgreSQL at 127.0.0.1:" + port + "/" + db_ + ": "), 0u) << msg;
+    EXPECT_NE(msg.find("strata_no_such_role"), std::string::npos) << msg;  // libpq's reason
+    EXPECT_NE(msg.find("; check the entity's database setting"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
 TEST_F(TieringTest, EntityActiveOrChangedDuringFreezeIsNotLost) {
   demo(60);
   make_all_warm();

@@ -20,8 +20,8 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/pg_client.hpp"
 #include "common/process.hpp"
-#include "engines/postgres/pg_conn.hpp"
 #include "engines/tool_util.hpp"
 #include "engines/postgres/tar_extract.hpp"
 #include "engines/postgres/tar_observer.hpp"
@@ -69,8 +69,14 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-pg::ConnParams conn_params(const SourceConfig& src) {
-  return {src.get("host"), src.get("port"), src.get("user"), src.get("dbname", "postgres")};
+PgTarget conn_target(const SourceConfig& src) {
+  PgTarget t;
+  t.host = src.get("host");
+  t.port = src.get("port");
+  t.user = src.get("user");
+  t.dbname = src.get("dbname", "postgres");
+  t.hint = "check host/port/user in the source config and the password (PGPASSWORD, .pgpass or password_file)";
+  return t;
 }
 
 // -h/-p/-U for the client tools; -w so a missing password fails instead of prompting.
@@ -143,7 +149,7 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
   if (wal_method != "fetch" && wal_method != "none") {
     fail(ErrorCode::kUsage, "source '" + src.name + "': wal_method = \"" + wal_method + "\" is unknown; use \"fetch\" or \"none\"");
   }
-  pg::Connection conn(conn_params(src));
+  PgClient conn(conn_target(src));
   int version_num = std::atoi(conn.scalar("SHOW server_version_num").c_str());
   if (version_num < 130000) {
     fail(ErrorCode::kSourceFailed, "PostgreSQL at " + conn.describe() + " is version " + std::to_string(version_num) +
@@ -155,9 +161,9 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
       "SELECT setting::bigint * CASE unit WHEN '8kB' THEN 8192 WHEN 'kB' THEN 1024 WHEN 'MB' THEN 1048576 ELSE 1 END "
       "FROM pg_settings WHERE name = 'wal_segment_size'"));
   auto spcs = conn.query("SELECT spcname FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1");
-  if (!spcs.empty()) {
+  if (spcs.size() > 0) {
     std::string names;
-    for (const auto& r : spcs) names += (names.empty() ? "" : ", ") + r[0];
+    for (size_t i = 0; i < spcs.size(); ++i) names += (names.empty() ? "" : ", ") + std::string(spcs.get(i, 0));
     fail(ErrorCode::kSourceFailed, "source '" + src.name + "' has tablespaces outside the data directory (" + names +
                                        "); physical backups stream one tar and do not support them yet: move them to "
                                        "pg_default or use method = \"dump\"");
@@ -240,7 +246,7 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
   return {repo.backup(tar, o, progress)};
 }
 
-std::vector<std::string> dump_databases(const SourceConfig& src, pg::Connection& conn) {
+std::vector<std::string> dump_databases(const SourceConfig& src, PgClient& conn) {
   std::vector<std::string> dbs;
   if (auto list = src.get("databases"); !list.empty()) {
     std::stringstream ss(list);
@@ -251,15 +257,14 @@ std::vector<std::string> dump_databases(const SourceConfig& src, pg::Connection&
     return dbs;
   }
   if (!src.get("dbname").empty()) return {src.get("dbname")};
-  for (const auto& r : conn.query("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")) {
-    dbs.push_back(r[0]);
-  }
+  auto names = conn.query("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1");
+  for (size_t i = 0; i < names.size(); ++i) dbs.emplace_back(names.get(i, 0));
   return dbs;
 }
 
 std::vector<Manifest> backup_dump(Repository& repo, const SourceConfig& src, const EngineBackupRequest& req,
                                   const ProgressFn& progress) {
-  pg::Connection conn(conn_params(src));
+  PgClient conn(conn_target(src));
   int version_num = std::atoi(conn.scalar("SHOW server_version_num").c_str());
   std::string server_version = conn.scalar("SHOW server_version");
   std::vector<Manifest> out;
@@ -458,14 +463,16 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
                                        " (full log: " + log_path + ")");
   }
   ServerInfo where = read_postmaster_pid(dir, port);
-  pg::ConnParams cp{where.host, where.port, src.get("user"), src.get("dbname", "postgres")};
+  PgTarget cp = conn_target(src);
+  cp.host = where.host;
+  cp.port = where.port;
   // pg_ctl -w returns once the server accepts connections, which during archive recovery is already the consistent
   // point; promotion comes later, so follow pg_is_in_recovery() until it turns false.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24);
   for (;;) {
     std::string in_recovery;
     try {
-      pg::Connection c(cp);
+      PgClient c(cp);
       in_recovery = c.scalar("SELECT pg_is_in_recovery()");
       if (in_recovery == "f") {
         // Segments `wal fetch` fetched ahead past the recovery target are of no further use.
@@ -475,8 +482,9 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
             "SELECT coalesce(pg_last_wal_replay_lsn()::text, pg_current_wal_lsn()::text), "
             "coalesce(pg_last_xact_replay_timestamp()::text, 'none'), "
             "(SELECT timeline_id FROM pg_control_checkpoint())::text");
-        return "recovery finished at LSN " + row[0][0] + " (last replayed transaction committed at " + row[0][1] +
-               "), new timeline " + row[0][2] + "; server running on port " + where.port;
+        return "recovery finished at LSN " + std::string(row.get(0, 0)) + " (last replayed transaction committed at " +
+               std::string(row.get(0, 1)) + "), new timeline " + std::string(row.get(0, 2)) + "; server running on port " +
+               where.port;
       }
     } catch (const StrataError&) {
       // The server shuts itself down when the recovery target cannot be reached.
@@ -577,16 +585,9 @@ std::string restore_dump(Repository& repo, const SourceConfig& src, const Engine
   if (req.port) target.values["port"] = std::to_string(req.port);
   int major = meta.value("server_version_num", 0) / 10000;
   {
-    pg::Connection conn(conn_params(target));
-    auto exists = conn.query("SELECT 1 FROM pg_database WHERE datname = '" + [&] {
-      std::string q;
-      for (char c : req.database) q += c == '\'' ? std::string("''") : std::string(1, c);
-      return q;
-    }() + "'");
-    if (exists.empty()) {
-      std::string ident = "\"";
-      for (char c : req.database) ident += c == '"' ? std::string("\"\"") : std::string(1, c);
-      conn.query("CREATE DATABASE " + ident + "\"");
+    PgClient conn(conn_target(target));
+    if (conn.exec("SELECT 1 FROM pg_database WHERE datname = $1", {req.database}).rows.empty()) {
+      conn.exec("CREATE DATABASE " + quote_ident(req.database));
     }
   }
   std::string cmd = sh_quote(pg_tool(src, "pg_restore", major)) + conn_args(target) + " --exit-on-error --no-owner --dbname=" +
