@@ -247,6 +247,7 @@ struct BlockRequest {
 struct FrameJob {
   size_t object = 0;
   uint64_t index = 0;
+  FrameHeader header;  // as the parser read it
   std::shared_ptr<const Bytes> owner;
   const uint8_t* bytes = nullptr;
   size_t size = 0;
@@ -343,8 +344,8 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     const FrameContext& ctx = context_for(keying, obj.name);
     PlainOut out;
     out.index = job.index;
-    out.last = job.bytes[13] & kFrameFlagLast;
-    out.data.resize(get_u32le(job.bytes + 8));  // plain_len; the parser has validated the header
+    out.last = job.header.last();
+    out.data.resize(job.header.plain_len);
     if (!decode_frame_into(ctx, job.index, job.bytes, ByteView(job.bytes + kFrameHeaderSize, job.size - kFrameHeaderSize),
                            out.data.data())) {
       corrupt(obj, "frame " + std::to_string(job.index) + " failed authentication (damaged or tampered data, or a key "
@@ -382,18 +383,18 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
                            std::to_string(obj.frame_count));
         }
       };
-      // Returns false once the decoders are cancelled.
-      auto emit = [&](std::shared_ptr<const Bytes> owner, const uint8_t* p, size_t n) {
+      auto header_of = [&](const uint8_t* p) {
+        auto h = parse_frame_header(p);
+        if (!h) corrupt(objects[obj_index], "frame " + std::to_string(frame) + " has a damaged header");
+        return *h;
+      };
+      // Hands on the frame at p (header included), whose header reads h. Returns false once the decoders are cancelled.
+      auto emit = [&](std::shared_ptr<const Bytes> owner, const uint8_t* p, const FrameHeader& h) {
         ++frames_in_obj;
         if (frames_in_obj > objects[obj_index].frame_count) {
           corrupt(objects[obj_index], "it holds more frames than the manifest records");
         }
-        return decode.submit(FrameJob{obj_index, frame++, std::move(owner), p, n});
-      };
-      auto frame_size = [&](const uint8_t* header) {
-        auto h = parse_frame_header(header);
-        if (!h) corrupt(objects[obj_index], "frame " + std::to_string(frame) + " has a damaged header");
-        return kFrameHeaderSize + h->stored_len;
+        return decode.submit(FrameJob{obj_index, frame++, h, std::move(owner), p, kFrameHeaderSize + h.stored_len});
       };
       while (auto fetched = fetch.next()) {
         // Blocks arrive in order; a block at offset 0 starts the next object.
@@ -426,15 +427,17 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
         }
         if (!carry.empty()) {
           if (carry.size() < kFrameHeaderSize && !fill_carry(kFrameHeaderSize)) continue;
-          if (!fill_carry(frame_size(carry.data()))) continue;
+          FrameHeader h = header_of(carry.data());
+          if (!fill_carry(kFrameHeaderSize + h.stored_len)) continue;
           auto whole = std::make_shared<const Bytes>(std::move(carry));
           carry = Bytes();
-          if (!emit(whole, whole->data(), whole->size())) return;
+          if (!emit(whole, whole->data(), h)) return;
         }
         while (left >= kFrameHeaderSize) {
-          size_t total = frame_size(p);
+          FrameHeader h = header_of(p);
+          size_t total = kFrameHeaderSize + h.stored_len;
           if (left < total) break;
-          if (!emit(blk, p, total)) return;
+          if (!emit(blk, p, h)) return;
           p += total;
           left -= total;
         }
