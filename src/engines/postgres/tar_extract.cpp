@@ -94,18 +94,19 @@ class TarExtractSink::Writers {
   void submit(size_t lane, Piece p) {
     Lane& l = lanes_[lane];
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] { return failed_ || (l.bytes < kMaxBytes && l.pieces < kMaxPieces); });
+    done_cv_.wait(lock, [&] { return failed_ || (l.bytes < kMaxBytes && l.pieces < kMaxPieces); });
     if (failed_) rethrow(lock);
     l.bytes += p.size;
     ++l.pieces;
-    ++pending_;
     l.queue.push_back(std::move(p));
     l.work_cv.notify_one();
   }
   // Waits until every file submitted is written, synced and closed, or a writer failed.
   void drain() {
     std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait(lock, [&] { return pending_ == 0; });
+    done_cv_.wait(lock, [&] {
+      return std::all_of(lanes_.begin(), lanes_.end(), [](const Lane& l) { return l.pieces == 0; });
+    });
     if (failed_) rethrow(lock);
   }
   void stop() noexcept {
@@ -113,13 +114,12 @@ class TarExtractSink::Writers {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
       for (auto& l : lanes_) {
-        pending_ -= l.queue.size();
         l.pieces -= l.queue.size();
         for (const auto& p : l.queue) l.bytes -= p.size;
         l.queue.clear();
         l.work_cv.notify_all();
       }
-      space_cv_.notify_all();
+      done_cv_.notify_all();
     }
     for (auto& l : lanes_) {
       if (l.thread.joinable()) l.thread.join();
@@ -215,22 +215,19 @@ class TarExtractSink::Writers {
       std::lock_guard<std::mutex> lock(mu_);
       lane.bytes -= size;
       --lane.pieces;
-      space_cv_.notify_all();
       if (failure.err && !failed_) {
         failed_ = true;
         error_ = std::move(failure.what);
         error_errno_ = failure.err;
-        space_cv_.notify_all();
       }
-      if (--pending_ == 0) idle_cv_.notify_all();
+      done_cv_.notify_all();
     }
     open.close();
   }
 
   std::mutex mu_;
-  std::condition_variable space_cv_, idle_cv_;
+  std::condition_variable done_cv_;  // a piece was written (or failed), or the writers stop
   std::vector<Lane> lanes_;
-  size_t pending_ = 0;  // pieces queued or being written
   bool stopping_ = false;
   std::atomic<bool> failed_{false};
   std::string error_;
