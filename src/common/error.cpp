@@ -32,6 +32,8 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kUnsupportedVersion: return "unsupported_version";
     case ErrorCode::kInterrupted: return "interrupted";
     case ErrorCode::kAlreadyExists: return "already_exists";
+    case ErrorCode::kProblemsFound: return "problems_found";
+    case ErrorCode::kTargetNotReached: return "target_not_reached";
   }
   return "error";
 }

@@ -19,6 +19,10 @@ enum class ErrorCode : int {
   kUnsupportedVersion = 10,
   kInterrupted = 11,
   kAlreadyExists = 12,
+  // The command ran to its end but found problems it reports (check, list with damaged manifests, gaps).
+  kProblemsFound = 13,
+  // A restore could not reach the point that was asked for (target past the archive, recovery ended early).
+  kTargetNotReached = 14,
 };
 
 class StrataError : public std::runtime_error {
