@@ -29,6 +29,12 @@ void register_restore(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--target-time", o->engine.target_time, "Point-in-time: 'YYYY-MM-DD HH:MM:SS+TZ'");
   cmd->add_option("--target-lsn", o->engine.target_lsn, "PostgreSQL: recover to this LSN");
   cmd->add_option("--target-xid", o->engine.target_xid, "PostgreSQL: recover to this transaction id");
+  cmd->add_option("--target-timeline", o->engine.target_timeline,
+                  "PostgreSQL: the timeline to follow: latest (default, as PostgreSQL), current (the backup's) or N");
+  cmd->add_option("--archive-mode", o->engine.archive_mode,
+                  "PostgreSQL: off (default; restore_archive_mode) = the copy does not archive; on = it archives into "
+                  "the source, for a copy that becomes the new primary")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--database", o->engine.database, "Logical restores: the database to restore into");
   cmd->add_flag("--start", o->engine.start, "Start a server on the restored data and check it answers");
   cmd->add_option("--port", o->engine.port, "Port for --start");

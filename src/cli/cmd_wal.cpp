@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli/context.hpp"
@@ -84,6 +85,84 @@ void spawn_drainer(const CliContext& ctx, const std::string& source, const std::
   ::waitpid(pid, &status, 0);
 }
 
+
+// restore_command's contract (PostgreSQL's RestoreArchivedFile): exit 1..125 means "not in the archive" and ends
+// archive recovery normally; above 125 (or a signal) recovery stops with FATAL. So only a file that is really
+// absent may answer 1 — a damaged, unreadable or undecryptable one must stop the server, not promote it early.
+constexpr int kFetchNotInArchive = 1;
+constexpr int kFetchFatalBase = 200;
+
+struct FetchArgs {
+  std::string source, path, file, dest;
+  bool async = false, drain = false;
+  bool read_data = false;
+};
+
+// Test hook: STRATA_PG_FAILPOINT=fetch-missing:<file> makes `wal fetch` answer "not in the archive" for that file,
+// so the tests can make PostgreSQL end recovery early the way a lost segment once did.
+bool failpoint_pretends_missing(const std::string& file) {
+  const char* fp = std::getenv("STRATA_PG_FAILPOINT");
+  return fp && std::string(fp) == "fetch-missing:" + file;
+}
+
+// Returns false when the file is not in the archive (checked before any key is derived: PostgreSQL asks for absent
+// files on every start and at every timeline probe). Throws for every other failure.
+bool run_fetch(CliContext& ctx, const FetchArgs& o) {
+  ctx.finalize();
+  SourceConfig src = postgres_source(ctx, o.source);
+  // A file still waiting in the local spool is not in the repository yet but is the newest copy.
+  if (auto spool = src.get("spool_dir"); !spool.empty()) {
+    std::string spooled = spool + "/" + o.file;
+    struct stat st;
+    if (::stat(spooled.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      auto in = open_file_source(spooled);
+      auto out = open_file_sink(o.dest, true);
+      std::vector<uint8_t> buf(1u << 20);
+      for (size_t n; (n = in->read(buf.data(), buf.size())) > 0;) out->write(ByteView(buf.data(), n));
+      out->finish();
+      return true;
+    }
+  }
+  // Unlocking costs an Argon2id derivation per process, so each call that must unlock also fetches the next
+  // segments into a prefetch directory beside %p; postgres's next calls are then plain renames.
+  std::string dest_dir = o.dest.find('/') == std::string::npos ? "." : o.dest.substr(0, o.dest.rfind('/'));
+  std::string prefetch = dest_dir + "/.strata-prefetch";
+  if (::rename((prefetch + "/" + o.file).c_str(), o.dest.c_str()) == 0) return true;
+  uint64_t seg_size = pg::kDefaultSegmentSize;
+  if (auto v = src.get("wal_segment_size"); !v.empty()) seg_size = parse_size(v);
+  auto seg = pg::parse_segment_name(o.file, seg_size);
+  auto repo = ctx.open_repo(false);
+  if (failpoint_pretends_missing(o.file) || !repo->exists(pg::wal_id(src.name, o.file), pg::wal_catalog(src.name))) {
+    // The end of the archive: recovery is about to finish, so drop what was fetched ahead.
+    if (seg) std::filesystem::remove_all(prefetch);
+    log::info("wal_not_in_archive", {{"file", o.file}, {"source", src.name}});
+    return false;
+  }
+  if (repo->config().encrypted) repo->unlock(ctx.passphrase());
+  PipelineSettings ps = ctx.pipeline("", "", "", 0);
+  if (!pg::wal_fetch(*repo, src.name, o.file, o.dest, ps)) {
+    fail(ErrorCode::kNotFound, "WAL file " + o.file + " disappeared from the archive of " + src.name + " (" +
+                                   repo->location() + ") while it was being fetched; is a cleanup or delete running?");
+  }
+  unsigned ahead = static_cast<unsigned>(std::stoul(src.get("wal_prefetch", "8")));
+  if (!seg || ahead == 0) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(prefetch, ec);
+  for (unsigned i = 1; i <= ahead && !ec; ++i) {
+    std::string next = pg::segment_name(seg->timeline, seg->segno + i, seg_size);
+    if (std::filesystem::exists(prefetch + "/" + next)) continue;
+    if (failpoint_pretends_missing(next)) break;
+    try {
+      if (!pg::wal_fetch(*repo, src.name, next, prefetch + "/" + next, ps)) break;
+    } catch (const StrataError& e) {
+      // Only an optimisation: postgres asks for the file itself later and gets the real error then.
+      log::warn("wal_prefetch_failed", {{"file", next}, {"error", e.what()}});
+      break;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void register_wal(CLI::App& app, CliContext& ctx) {
@@ -95,11 +174,7 @@ void register_wal(CLI::App& app, CliContext& ctx) {
       "  archive_command = 'strata --config /etc/strata.toml wal push --source pg1 %p'\n"
       "Restores write restore_command = 'strata ... wal fetch --source pg1 %f %p' themselves.");
 
-  struct Opts {
-    std::string source, path, file, dest;
-    bool async = false, drain = false;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<FetchArgs>();
 
   auto* push = wal->add_subcommand("push", "Archive one WAL file (use as archive_command, with %p)");
   push->add_option("PATH", o->path, "The WAL file postgres hands over (%p)");
@@ -141,11 +216,15 @@ void register_wal(CLI::App& app, CliContext& ctx) {
       unlocked = true;
     };
     if (o->drain) {
-      size_t n = pg::spool_drain(spool, [&](const std::string& p) { pg::wal_push(*repo, src.name, p, ps, unlock); });
+      size_t n = pg::spool_drain(spool, [&](const std::string& p) {
+        pg::ensure_history_archived(*repo, src.name, p, ps, unlock);
+        pg::wal_push(*repo, src.name, p, ps, unlock);
+      });
       log::info("wal_spool_drained", {{"source", src.name}, {"files", uint64_t(n)}});
       return;
     }
     uint64_t stored = 0;
+    pg::ensure_history_archived(*repo, src.name, o->path, ps, unlock);
     auto outcome = pg::wal_push(*repo, src.name, o->path, ps, unlock, &stored);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     log::info("wal_pushed", {{"source", src.name}, {"file", o->path}, {"stored_bytes", stored}, {"ms", ms},
@@ -156,69 +235,52 @@ void register_wal(CLI::App& app, CliContext& ctx) {
   fetch->add_option("FILE", o->file, "WAL file name (%f)")->required();
   fetch->add_option("DEST", o->dest, "Where postgres wants it (%p)")->required();
   fetch->add_option("--source", o->source, "Postgres source in the config (default: the only one)");
-  fetch->footer("Example:\n  restore_command = 'strata --config /etc/strata.toml wal fetch --source pg1 %f %p'");
+  fetch->footer(
+      "Example:\n  restore_command = 'strata --config /etc/strata.toml wal fetch --source pg1 %f %p'\n"
+      "Exit status, as PostgreSQL reads it: 0 fetched; 1 the file is not in the archive (the normal end of archive\n"
+      "recovery; PostgreSQL asks for absent history files and segments all the time, so nothing is printed);\n"
+      "200 + the strata exit code for every other failure (205 corrupt, 204 wrong key, 208 storage, ...): PostgreSQL\n"
+      "treats an exit status above 125 as fatal and stops recovery with FATAL instead of promoting at a damaged file.");
   fetch->callback([&ctx, o] {
-    ctx.finalize();
-    SourceConfig src = postgres_source(ctx, o->source);
-    // A file still waiting in the local spool is not in the repository yet but is the newest copy.
-    if (auto spool = src.get("spool_dir"); !spool.empty()) {
-      std::string spooled = spool + "/" + o->file;
-      struct stat st;
-      if (::stat(spooled.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-        auto in = open_file_source(spooled);
-        auto out = open_file_sink(o->dest, true);
-        std::vector<uint8_t> buf(1u << 20);
-        for (size_t n; (n = in->read(buf.data(), buf.size())) > 0;) out->write(ByteView(buf.data(), n));
-        out->finish();
-        return;
-      }
+    int status = 0;
+    try {
+      status = run_fetch(ctx, *o) ? 0 : kFetchNotInArchive;
+    } catch (const StrataError& e) {
+      std::fprintf(stderr, "strata: error: %s\n", e.what());
+      status = kFetchFatalBase + e.exit_code();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "strata: error: %s\n", e.what());
+      status = kFetchFatalBase + static_cast<int>(ErrorCode::kGeneric);
     }
-    // Unlocking costs an Argon2id derivation per process, so each call that must unlock also fetches the next
-    // segments into a prefetch directory beside %p; postgres's next calls are then plain renames.
-    std::string dest_dir = o->dest.find('/') == std::string::npos ? "." : o->dest.substr(0, o->dest.rfind('/'));
-    std::string prefetch = dest_dir + "/.strata-prefetch";
-    if (::rename((prefetch + "/" + o->file).c_str(), o->dest.c_str()) == 0) return;
-    auto repo = ctx.open_repo(true);
-    PipelineSettings ps = ctx.pipeline("", "", "", 0);
-    uint64_t seg_size = pg::kDefaultSegmentSize;
-    if (auto v = src.get("wal_segment_size"); !v.empty()) seg_size = parse_size(v);
-    auto seg = pg::parse_segment_name(o->file, seg_size);
-    if (!pg::wal_fetch(*repo, src.name, o->file, o->dest, ps)) {
-      // The end of the archive: recovery is about to finish, so drop what was fetched ahead.
-      if (seg) std::filesystem::remove_all(prefetch);
-      fail(ErrorCode::kNotFound, "WAL file " + o->file + " is not in the archive of " + src.name + " (" + repo->location() + ")");
-    }
-    unsigned ahead = static_cast<unsigned>(std::stoul(src.get("wal_prefetch", "8")));
-    if (!seg || ahead == 0) return;
-    std::error_code ec;
-    std::filesystem::create_directories(prefetch, ec);
-    for (unsigned i = 1; i <= ahead && !ec; ++i) {
-      std::string next = pg::segment_name(seg->timeline, seg->segno + i, seg_size);
-      if (std::filesystem::exists(prefetch + "/" + next)) continue;
-      try {
-        if (!pg::wal_fetch(*repo, src.name, next, prefetch + "/" + next, ps)) break;
-      } catch (const StrataError& e) {
-        // Only an optimisation: postgres asks for the file itself later and gets the real error then.
-        log::warn("wal_prefetch_failed", {{"file", next}, {"error", e.what()}});
-        break;
-      }
+    // Every object of the fetch is gone by now: leave with the status PostgreSQL understands.
+    if (status != 0) {
+      std::fflush(nullptr);
+      std::exit(status);
     }
   });
 
   auto* check = wal->add_subcommand("check", "Report gaps in the WAL archive and which base backups are restorable");
   check->add_option("--source", o->source, "Postgres source in the config (default: the only one)");
-  check->footer("Example:\n  strata --config /etc/strata.toml wal check --source pg1");
+  check->add_flag("--read-data", o->read_data,
+                  "Also read every archived file and verify each frame and its SHA-256 (needs the passphrase)");
+  check->footer(
+      "Examples:\n  strata --config /etc/strata.toml wal check --source pg1\n"
+      "  strata --config /etc/strata.toml wal check --source pg1 --read-data\n"
+      "Exits 13 (problems found) when WAL is missing, a file is damaged (--read-data) or a backup is not restorable.");
   check->callback([&ctx, o] {
     ctx.finalize();
     SourceConfig src = postgres_source(ctx, o->source);
-    auto repo = ctx.open_repo(false);
+    auto repo = ctx.open_repo(o->read_data);
     bool ok = true;
-    std::string report = pg::wal_check_report(*repo, src, &ok);
+    pg::WalCheckOptions opts;
+    opts.read_data = o->read_data;
+    opts.pipeline = ctx.pipeline("", "", "", 0);
+    std::string report = pg::wal_check_report(*repo, src, opts, &ok);
     std::fputs(report.c_str(), stdout);
     std::fflush(stdout);
     if (!ok) {
-      fail(ErrorCode::kCorrupt, "the WAL archive of " + src.name + " has gaps or unrestorable backups (listed above); "
-                                "fix archive_command and take a new base backup");
+      fail(ErrorCode::kProblemsFound, "the WAL archive of " + src.name + " has gaps, damaged files or unrestorable backups "
+                                      "(listed above); fix archive_command and take a new base backup");
     }
   });
 }

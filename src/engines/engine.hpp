@@ -30,6 +30,8 @@ struct EngineBackupRequest {
 struct EngineRestoreRequest {
   std::string id;  // backup id, or empty for the newest usable one
   std::string target_time, target_lsn, target_xid;
+  std::string target_timeline;  // PostgreSQL: latest (default), current or a number
+  std::string archive_mode;     // PostgreSQL: whether the restored copy archives ("on"/"off"; empty = source default)
   std::string target_dir;  // data directory / folder to restore into
   std::string database;    // logical restores: database to restore into
   std::string to, to_command;  // stream engines: like the plain restore command

@@ -8,95 +8,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "support/postgres_fixture.hpp"
+#include "postgres/pg_e2e_support.hpp"
 
 namespace strata::test::pg {
 namespace {
 
-constexpr int kExitUsage = 2, kExitCorrupt = 5, kExitNotFound = 9, kExitExists = 12;
-constexpr const char* kPass = "pg test passphrase";
-
-// Row counts plus an order-independent hash of every row of the pgbench tables.
-constexpr const char* kChecksumSql =
-    "SELECT string_agg(t || '=' || c, ' ' ORDER BY t) FROM ("
-    " SELECT 'accounts' t, count(*) || '/' || coalesce(sum(hashtext(a::text)::bigint), 0) c FROM pgbench_accounts a"
-    " UNION ALL SELECT 'branches', count(*) || '/' || coalesce(sum(hashtext(b::text)::bigint), 0) FROM pgbench_branches b"
-    " UNION ALL SELECT 'tellers', count(*) || '/' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM pgbench_tellers t"
-    " UNION ALL SELECT 'history', count(*) || '/' || coalesce(sum(hashtext(h::text)::bigint), 0) FROM pgbench_history h"
-    ") s";
-
-// Waits for a condition owned by another process (the server, the archiver); fails the test on timeout.
-template <typename F>
-bool wait_for(F ready, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  return wait_until(ready, deadline_in(timeout));
-}
-
-class PostgresE2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (auto why = unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
-    root_ = std::make_unique<PgRoot>();
-    repo_ = *root_ / "repo";
-    env_ = {{"STRATA_PASSPHRASE", kPass}, {"HOME", root_->path()}};
-    auto reach = run_as_owner({"test", "-x", STRATA_BINARY});
-    ASSERT_EQ(reach.code, 0) << STRATA_BINARY << " is not executable by the server's OS user (strata-test): build in a "
-                                                 "directory other users can read, not under /root";
-    auto r = strata({"--repo", repo_, "repo", "init"});
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-
-  ProcResult strata(std::vector<std::string> args, const Env& extra = {}) {
-    Env e = env_;
-    for (const auto& [k, v] : extra) e[k] = v;
-    args.insert(args.begin(), STRATA_BINARY);
-    return run_as_owner(args, e);
-  }
-  ProcResult strata_no_pass(std::vector<std::string> args) {
-    args.insert(args.begin(), STRATA_BINARY);
-    return run_as_owner(args, {{"HOME", root_->path()}, {"STRATA_PASSPHRASE", ""}});
-  }
-
-  // Config for source pg1 at `port`; extra lines go under [source.pg1].
-  void write_config(int port, const std::string& extra = "") {
-    config_ = *root_ / "strata.toml";
-    root_->write("strata.toml", "repo = \"" + repo_ + "\"\ncompression = \"zstd:3\"\n\n[source.pg1]\nengine = \"postgres\"\n"
-                                "host = \"127.0.0.1\"\nport = \"" + std::to_string(port) + "\"\nuser = \"postgres\"\n" + extra);
-  }
-
-  // A server archiving into the repository through `strata wal push`.
-  std::unique_ptr<PostgresServer> archiving_server(const std::string& name = "primary") {
-    auto s = std::make_unique<PostgresServer>(*root_, name);
-    write_config(s->port());
-    s->configure({"archive_mode = on", "archive_command = '" + std::string(STRATA_BINARY) + " --config " + config_ +
-                                           " wal push --source pg1 %p'"});
-    s->start(env_);
-    return s;
-  }
-
-  std::string wal_path(const std::string& file) { return repo_ + "/streams/wal/pg1/pg1." + file; }
-
-  std::unique_ptr<PgRoot> root_;
-  std::string repo_, config_;
-  Env env_;
-};
-
-// Locks the pgbench tables (waiting out in-flight transactions), records their checksum and the clock, and lets
-// pgbench continue: every commit before the returned time is in the checksum and none after it.
-std::pair<std::string, std::string> consistent_point(const PostgresServer& s) {
-  std::string out = s.psql({"BEGIN",
-                            "LOCK TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history IN EXCLUSIVE MODE",
-                            kChecksumSql, "SELECT clock_timestamp()", "COMMIT"});
-  auto nl = out.find('\n');
-  return {out.substr(0, nl), out.substr(nl + 1)};
-}
-
-void wait_archived(const PostgresServer& s) {
-  std::string seg = s.psql("SELECT pg_walfile_name(pg_switch_wal())");
-  ASSERT_TRUE(wait_for([&] { return s.psql("SELECT coalesce(last_archived_wal, '') >= '" + seg + "' FROM pg_stat_archiver") == "t"; }))
-      << "segment " << seg << " was not archived; server log in " << s.data_dir() << "/server.log";
-}
-
-long history_rows(const PostgresServer& s) { return std::stol(s.psql("SELECT count(*) FROM pgbench_history")); }
 
 TEST_F(PostgresE2E, PointInTimeRestoreUnderLoadReachesExactStates) {
   auto server = archiving_server();
@@ -176,7 +92,7 @@ TEST_F(PostgresE2E, PointInTimeRestoreUnderLoadReachesExactStates) {
   EXPECT_NE(r3.err.find(std::string("WAL segment ") + next + " is missing from the archive of pg1"), std::string::npos) << r3.err;
   EXPECT_FALSE(std::filesystem::exists(*root_ / "restore-gap/PG_VERSION"));
   auto check2 = strata({"--config", config_, "wal", "check", "--source", "pg1"});
-  EXPECT_EQ(check2.code, kExitCorrupt) << check2.out;
+  EXPECT_EQ(check2.code, kExitProblems) << check2.out;
   EXPECT_NE(check2.out.find(std::string("MISSING: ") + next), std::string::npos) << check2.out;
   server->stop();
 }
@@ -236,7 +152,7 @@ TEST_F(PostgresE2E, BackupRelyingOnTheArchiveIsNotRestorableWithoutItsWal) {
   std::string first = meta["wal_start"];
   ASSERT_TRUE(std::filesystem::remove(wal_path(first))) << "expected archived segment " << first;
   auto check = strata({"--config", config_, "wal", "check", "--source", "pg1"});
-  EXPECT_EQ(check.code, kExitCorrupt);
+  EXPECT_EQ(check.code, kExitProblems);
   EXPECT_NE(check.out.find("NOT RESTORABLE"), std::string::npos) << check.out;
   EXPECT_NE(check.out.find(first + " is missing"), std::string::npos) << check.out;
   auto restore = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-dir", *root_ / "r"});
@@ -271,7 +187,8 @@ TEST_F(PostgresE2E, WalPushIsWriteOnlyIdempotentAndNeverOverwrites) {
   EXPECT_TRUE(got == a) << "fetched segment differs from the first pushed content";
 
   auto missing = strata({"--config", config_, "wal", "fetch", "--source", "pg1", "000000010000000000000099", *root_ / "nope"});
-  EXPECT_EQ(missing.code, kExitNotFound);
+  // Not in the archive: PostgreSQL's "end of archive" status, not an error.
+  EXPECT_EQ(missing.code, kFetchNotInArchive) << missing.err;
   EXPECT_FALSE(std::filesystem::exists(*root_ / "nope"));
 }
 

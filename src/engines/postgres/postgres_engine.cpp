@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -24,7 +26,9 @@
 #include "common/process.hpp"
 #include "engines/tool_util.hpp"
 #include "engines/postgres/tar_extract.hpp"
+#include "engines/postgres/recovery.hpp"
 #include "engines/postgres/tar_observer.hpp"
+#include "engines/postgres/timeline.hpp"
 #include "engines/postgres/wal.hpp"
 #include "io/stream.hpp"
 #include "repo/repository.hpp"
@@ -220,7 +224,10 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
     uint64_t stop = pg::parse_lsn(stop_lsn);
     // The stop LSN is the first byte after the backup's WAL: the segment holding stop-1 is the last one needed.
     std::string stop_file = pg::segment_name(end_tli, (stop - 1) / seg_size, seg_size);
-    int64_t stop_epoch = now_epoch();
+    // The server's clock, not ours: recovery_target_time is compared with commit times the server stamped, and
+    // to the microsecond, so a target a fraction of a second before the backup's end is refused precisely.
+    int64_t stop_us = std::stoll(conn.scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"));
+    int64_t stop_epoch = stop_us / 1000000;
     json j = {{"engine", "postgres"},
               {"method", "physical"},
               {"server_version", server_version},
@@ -238,6 +245,7 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
               {"backup_from", from_standby ? "standby" : "primary"},
               {"stop_time", sql_utc(stop_epoch) + "+00"},
               {"stop_epoch", stop_epoch},
+              {"stop_time_us", stop_us},
               {"files", tar.member_count()},
               {"backup_label", label}};
     log::info("pg_backup_done", {{"source", src.name}, {"start_lsn", start_lsn}, {"stop_lsn", stop_lsn}});
@@ -368,46 +376,162 @@ std::string self_exe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// Checks the archive covers what the restore will replay. Returns a note for the summary.
-std::string check_wal_for_restore(Repository& repo, const SourceConfig& src, const Manifest& m,
-                                  const EngineRestoreRequest& req) {
+// The end of a base backup to the microsecond. Backups made before strata recorded stop_time_us have whole seconds
+// only, and the end may lie anywhere in that second: the second after it is the first instant known to be later.
+int64_t backup_stop_us(const json& meta) {
+  if (meta.contains("stop_time_us")) return meta["stop_time_us"].get<int64_t>();
+  return (meta.value("stop_epoch", int64_t{0}) + 1) * 1000000;
+}
+
+std::string format_us(int64_t us) {
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us % 1000000));
+  return sql_utc(us / 1000000) + frac + "+00";
+}
+
+// The archive as recovery will see it: the inventory plus the timeline history files, read once each.
+class ArchiveView {
+ public:
+  ArchiveView(Repository& repo, const SourceConfig& src, const PipelineSettings& ps, uint64_t seg_size)
+      : repo_(repo), src_(src), ps_(ps), inv_(pg::wal_inventory(repo, src.name, seg_size)) {}
+  const pg::WalInventory& inventory() const { return inv_; }
+  bool has_history(uint32_t tli) const {
+    std::string name = pg::history_file_name(tli);
+    return std::find(inv_.other_files.begin(), inv_.other_files.end(), name) != inv_.other_files.end();
+  }
+  std::string read_history(uint32_t tli) {
+    auto it = histories_.find(tli);
+    if (it != histories_.end()) return it->second;
+    auto text = pg::wal_read_small(repo_, src_.name, pg::history_file_name(tli), ps_);
+    if (!text) fail(ErrorCode::kNotFound, "timeline history " + pg::history_file_name(tli) + " vanished from the archive of " + src_.name);
+    return histories_[tli] = *text;
+  }
+  pg::TimelinePath path_for(uint32_t backup_tli, const pg::TimelineTarget& target) {
+    return pg::resolve_timeline_path(
+        backup_tli, target, [this](uint32_t t) { return has_history(t); }, [this](uint32_t t) { return read_history(t); });
+  }
+
+ private:
+  Repository& repo_;
+  const SourceConfig& src_;
+  PipelineSettings ps_;
+  pg::WalInventory inv_;
+  std::map<uint32_t, std::string> histories_;
+};
+
+bool backup_on_path(const json& meta, const pg::TimelinePath& path) {
+  uint32_t tli = meta.value("timeline", 1u), stop_tli = meta.value("stop_timeline", tli);
+  return pg::backup_on_path(path, tli, pg::parse_lsn(meta.value("start_lsn", "0/0")), stop_tli,
+                            pg::parse_lsn(meta.value("stop_lsn", "0/0")));
+}
+
+std::string not_on_path_message(const Manifest& m, const json& meta, const pg::TimelinePath& path) {
+  return "backup " + m.id + " (timeline " + std::to_string(meta.value("timeline", 1u)) + ", " + meta.value("start_lsn", "?") +
+         " .. " + meta.value("stop_lsn", "?") + ") is not in the history of timeline " + std::to_string(path.back().tli) +
+         " that recovery would follow (" + pg::describe_path(path) + "): that timeline left the backup's timeline before "
+         "the backup ended. Restore a backup taken before the fork, or pass --target-timeline current";
+}
+
+// The backup to restore: the ID given, else the newest that ended before the target time and lies on the timeline
+// path recovery will follow.
+Manifest choose_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req, int64_t target_us,
+                         const pg::TimelineTarget& target_tl, ArchiveView& archive, pg::TimelinePath* path_out) {
+  if (!req.id.empty()) {
+    Manifest m = choose_backup(repo, src, req, true, 0);
+    json meta = engine_meta(m);
+    *path_out = archive.path_for(meta.value("timeline", 1u), target_tl);
+    if (!backup_on_path(meta, *path_out)) fail(ErrorCode::kTargetNotReached, not_on_path_message(m, meta, *path_out));
+    return m;
+  }
+  std::vector<Manifest> usable;
+  for (auto& m : repo.list(src.name)) {
+    if (is_base_backup(m)) usable.push_back(std::move(m));
+  }
+  if (usable.empty()) {
+    fail(ErrorCode::kNotFound, "no base backups of source " + src.name + " in " + repo.location() +
+                                   "; run 'strata backup --source " + src.name + "' first");
+  }
+  std::optional<std::string> off_path;
+  bool any_before_target = false;
+  for (auto it = usable.rbegin(); it != usable.rend(); ++it) {
+    json meta = engine_meta(*it);
+    if (target_us && backup_stop_us(meta) > target_us) continue;
+    any_before_target = true;
+    pg::TimelinePath path = archive.path_for(meta.value("timeline", 1u), target_tl);
+    if (!backup_on_path(meta, path)) {
+      if (!off_path) off_path = not_on_path_message(*it, meta, path);
+      continue;
+    }
+    *path_out = path;
+    return repo.load(it->id, true);
+  }
+  if (!any_before_target) {
+    fail(ErrorCode::kUsage, "--target-time " + req.target_time + " is before the end of every base backup of " + src.name +
+                                " (the oldest ends at " + format_us(backup_stop_us(engine_meta(usable.front()))) +
+                                "); pick a later time");
+  }
+  fail(ErrorCode::kTargetNotReached, *off_path);
+}
+
+// What the archive must hold for this restore, checked before anything is written, and the point recovery must
+// get past for a restore to the end of the archive.
+struct WalCheck {
+  std::string note;
+  uint64_t min_reached_lsn = 0;  // 0: PostgreSQL itself refuses to end before the recovery target
+  std::string end_what;
+};
+
+WalCheck check_wal_for_restore(const SourceConfig& src, const Manifest& m, const EngineRestoreRequest& req,
+                               const pg::WalInventory& inv, const pg::TimelinePath& path) {
   json meta = engine_meta(m);
-  uint64_t seg_size = meta.value("wal_segment_size", pg::kDefaultSegmentSize);
-  uint32_t tli = meta.value("stop_timeline", 1u);
+  uint64_t seg_size = inv.segment_size;
   auto start = pg::parse_segment_name(meta.value("wal_start", ""), seg_size);
   auto stop = pg::parse_segment_name(meta.value("wal_stop", ""), seg_size);
   if (!start || !stop) fail(ErrorCode::kCorrupt, "backup " + m.id + " has no WAL range in its manifest; it was not made by the postgres engine");
-  auto inv = pg::wal_inventory(repo, src.name, seg_size);
-  bool included = meta.value("wal_included", false);
-  if (!included) {
+  auto name = [&](uint64_t segno) { return pg::segment_name(pg::timeline_for_segment(path, segno, seg_size), segno, seg_size); };
+  if (!meta.value("wal_included", false)) {
     for (uint64_t s = start->segno; s <= stop->segno; ++s) {
-      if (!inv.has(tli, s)) {
-        fail(ErrorCode::kNotFound, "backup " + m.id + " is not restorable: WAL segment " + pg::segment_name(tli, s, seg_size) +
+      if (!inv.has(pg::timeline_for_segment(path, s, seg_size), s)) {
+        fail(ErrorCode::kNotFound, "backup " + m.id + " is not restorable: WAL segment " + name(s) +
                                        " it needs for consistency is missing from the archive of " + src.name +
                                        "; run 'strata wal check --source " + src.name + "'");
       }
     }
   }
-  uint64_t reach = inv.contiguous_end(tli, stop->segno + 1);
-  uint64_t newest = reach;
-  if (auto it = inv.segments.find(tli); it != inv.segments.end() && !it->second.empty()) newest = std::max(newest, *it->second.rbegin());
+  pg::WalPlan plan = pg::plan_wal(inv, path, stop->segno + 1);
+  std::string timelines = path.size() > 1 ? " on the timeline path " + pg::describe_path(path) : "";
   bool has_target = !req.target_time.empty() || !req.target_xid.empty() || !req.target_lsn.empty();
   if (!req.target_lsn.empty()) {
     uint64_t need = pg::parse_lsn(req.target_lsn) / seg_size;
-    if (need > reach) {
-      fail(ErrorCode::kNotFound, "WAL segment " + pg::segment_name(tli, reach + 1, seg_size) + " is missing from the archive of " +
-                                     src.name + ": recovery cannot reach --target-lsn " + req.target_lsn +
+    if (need > plan.reach) {
+      fail(ErrorCode::kNotFound, "WAL segment " + name(plan.reach + 1) + " is missing from the archive of " + src.name +
+                                     timelines + ": recovery cannot reach --target-lsn " + req.target_lsn +
                                      "; run 'strata wal check --source " + src.name + "'");
     }
-  } else if (!has_target && newest > reach) {
-    fail(ErrorCode::kNotFound, "WAL segment " + pg::segment_name(tli, reach + 1, seg_size) + " is missing from the archive of " +
-                                   src.name + " although later WAL exists (up to " + pg::segment_name(tli, newest, seg_size) +
-                                   "): a restore to the latest point would silently stop at the gap. Run 'strata wal check --source " +
-                                   src.name + "', or restore with --target-lsn before " + pg::format_lsn((reach + 1) * seg_size));
+  } else if (!has_target && plan.missing) {
+    fail(ErrorCode::kNotFound, "WAL segment " + name(*plan.missing) + " is missing from the archive of " + src.name +
+                                   " although later WAL exists" + timelines + " (up to " + name(*plan.last) +
+                                   "): a restore to the latest point would silently stop at the gap. Run 'strata wal check "
+                                   "--source " + src.name + "', or restore with --target-lsn before " +
+                                   pg::format_lsn(*plan.missing * seg_size));
   }
-  return "WAL archived up to " + pg::segment_name(tli, reach, seg_size);
+  WalCheck out;
+  out.note = plan.reach > stop->segno ? "WAL archived up to " + name(plan.reach) + timelines : "no archived WAL after the backup";
+  if (!has_target) {
+    // Recovery to the end must replay into the last archived segment; stopping before it means a file was skipped.
+    if (plan.last) {
+      out.min_reached_lsn = *plan.last * seg_size + 1;
+      out.end_what = "the end of the archived WAL (" + name(*plan.last) + ")";
+    } else {
+      out.min_reached_lsn = pg::parse_lsn(meta.value("stop_lsn", "0/0"));
+      out.end_what = "the end of backup " + m.id + " (" + meta.value("stop_lsn", "?") + ")";
+    }
+  } else if (!req.target_lsn.empty()) {
+    out.min_reached_lsn = pg::parse_lsn(req.target_lsn);
+    out.end_what = "--target-lsn " + req.target_lsn;
+  }
+  return out;
 }
-
 
 struct ServerInfo {
   std::string host, port;
@@ -428,29 +552,28 @@ ServerInfo read_postmaster_pid(const std::string& dir, int port) {
   return s;
 }
 
-std::string log_tail(const std::string& path, size_t lines_wanted) {
-  std::ifstream f(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(f, l);) lines.push_back(l);
-  // The most useful line is the last FATAL/PANIC one; otherwise the last few lines.
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    if (it->find("FATAL:") != std::string::npos || it->find("PANIC:") != std::string::npos) return trim(*it);
-  }
-  std::string out;
-  for (size_t i = lines.size() > lines_wanted ? lines.size() - lines_wanted : 0; i < lines.size(); ++i) {
-    out += (out.empty() ? "" : " | ") + trim(lines[i]);
-  }
-  return out;
+struct StartRequest {
+  std::string dir, log_path;
+  int port = 0;
+  WalCheck expect;
+  // With --archive-mode on: whether the new timeline's history file has reached the archive.
+  std::function<bool(const std::string& history)> archived;
+};
+
+[[noreturn]] void fail_recovery(const StartRequest& r, const std::string& what) {
+  ErrorCode code = pg::log_says_target_not_reached(r.log_path) ? ErrorCode::kTargetNotReached : ErrorCode::kSourceFailed;
+  fail(code, what + ": " + pg::recovery_log_summary(r.log_path, 3) + " (full log: " + r.log_path + ")");
 }
 
-std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std::string& dir, int port) {
+std::string start_and_wait(const SourceConfig& src, const Manifest& m, const StartRequest& r) {
   json meta = engine_meta(m);
   int major = meta.value("server_version_num", 0) / 10000;
-  std::string log_path = dir + "/strata-restore.log";
-  std::vector<std::string> argv = {pg_tool(src, "pg_ctl", major), "-D", dir, "-l", log_path, "-w", "-t", "86400", "start"};
-  if (port) {
+  const std::string& dir = r.dir;
+  std::string pg_ctl = pg_tool(src, "pg_ctl", major);
+  std::vector<std::string> argv = {pg_ctl, "-D", dir, "-l", r.log_path, "-w", "-t", "86400", "start"};
+  if (r.port) {
     argv.push_back("-o");
-    argv.push_back("-p " + std::to_string(port));
+    argv.push_back("-p " + std::to_string(r.port));
   }
   std::string out, err;
   // The server must not inherit the source's password: its archive/restore commands and extensions would see it.
@@ -458,11 +581,8 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
   ::unsetenv("PGPASSWORD");
   int rc = run_capture(argv, &out, &err);
   if (!saved_pw.empty()) ::setenv("PGPASSWORD", saved_pw.c_str(), 1);
-  if (rc != 0) {
-    fail(ErrorCode::kSourceFailed, "the restored server in " + dir + " did not start: " + log_tail(log_path, 3) +
-                                       " (full log: " + log_path + ")");
-  }
-  ServerInfo where = read_postmaster_pid(dir, port);
+  if (rc != 0) fail_recovery(r, "the restored server in " + dir + " did not start");
+  ServerInfo where = read_postmaster_pid(dir, r.port);
   PgTarget cp = conn_target(src);
   cp.host = where.host;
   cp.port = where.port;
@@ -470,11 +590,9 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
   // point; promotion comes later, so follow pg_is_in_recovery() until it turns false.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(24);
   for (;;) {
-    std::string in_recovery;
     try {
       PgClient c(cp);
-      in_recovery = c.scalar("SELECT pg_is_in_recovery()");
-      if (in_recovery == "f") {
+      if (c.scalar("SELECT pg_is_in_recovery()") == "f") {
         // Segments `wal fetch` fetched ahead past the recovery target are of no further use.
         std::error_code ec;
         fs::remove_all(dir + "/pg_wal/.strata-prefetch", ec);
@@ -482,21 +600,60 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const std
             "SELECT coalesce(pg_last_wal_replay_lsn()::text, pg_current_wal_lsn()::text), "
             "coalesce(pg_last_xact_replay_timestamp()::text, 'none'), "
             "(SELECT timeline_id FROM pg_control_checkpoint())::text");
-        return "recovery finished at LSN " + std::string(row.get(0, 0)) + " (last replayed transaction committed at " +
-               std::string(row.get(0, 1)) + "), new timeline " + std::string(row.get(0, 2)) + "; server running on port " +
-               where.port;
+        std::string lsn(row.get(0, 0)), last_xact(row.get(0, 1)), tli(row.get(0, 2));
+        if (r.expect.min_reached_lsn && pg::parse_lsn(lsn) < r.expect.min_reached_lsn) {
+          // PostgreSQL promoted before the point asked for: the copy must not pass for the restore that was asked.
+          std::string o2, e2;
+          run_capture({pg_ctl, "-D", dir, "-m", "fast", "-w", "stop"}, &o2, &e2);
+          fail(ErrorCode::kTargetNotReached,
+               "recovery of " + dir + " ended at LSN " + lsn + ", before " + r.expect.end_what + " (LSN " +
+                   pg::format_lsn(r.expect.min_reached_lsn) + " or later), and PostgreSQL promoted it anyway; the server was "
+                   "stopped and its data is NOT the state asked for. Check 'strata wal check --source " + src.name +
+                   " --read-data' and the server log " + r.log_path);
+        }
+        std::string summary = "recovery finished at LSN " + lsn + " (last replayed transaction committed at " + last_xact +
+                              "), new timeline " + tli + "; server running on port " + where.port;
+        if (r.archived) {
+          std::string history = pg::history_file_name(static_cast<uint32_t>(std::stoul(tli)));
+          // The archiver copies the new history file right after promotion; it reserves the timeline number, so a
+          // restore is only reported once it is in the archive (or says that it is not).
+          bool done = poll_until(
+              [&] {
+                try {
+                  return r.archived(history);
+                } catch (const StrataError&) {
+                  return false;
+                }
+              },
+              std::chrono::seconds(60));
+          summary += done ? "; archiving into " + src.name + " (" + history + " archived)"
+                          : "; WARNING: " + history + " is not in the archive of " + src.name +
+                                " after 60 s: check archive_command in the server log " + r.log_path;
+        }
+        return summary;
       }
-    } catch (const StrataError&) {
+    } catch (const StrataError& e) {
+      if (e.code() == ErrorCode::kTargetNotReached) throw;
       // The server shuts itself down when the recovery target cannot be reached.
-      if (::access((dir + "/postmaster.pid").c_str(), F_OK) != 0) {
-        fail(ErrorCode::kSourceFailed, "recovery of " + dir + " failed: " + log_tail(log_path, 3) + " (full log: " + log_path + ")");
-      }
+      if (::access((dir + "/postmaster.pid").c_str(), F_OK) != 0) fail_recovery(r, "recovery of " + dir + " failed");
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      fail(ErrorCode::kSourceFailed, "recovery of " + dir + " has not finished after 24 hours; see " + log_path);
+      fail(ErrorCode::kSourceFailed, "recovery of " + dir + " has not finished after 24 hours; see " + r.log_path);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+// The server log's file, created here so an unwritable place fails before the data is restored.
+void create_log_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    fail(ErrorCode::kUsage, "cannot create the restored server's log " + path + " beside --target-dir: " + std::strerror(err) +
+                                "; restore into a directory whose parent this user can write (the log stays outside the "
+                                "data directory so later base backups do not carry it)");
+  }
+  ::close(fd);
 }
 
 std::string restore_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
@@ -508,22 +665,43 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   }
   int n_targets = !req.target_time.empty() + !req.target_lsn.empty() + !req.target_xid.empty();
   if (n_targets > 1) fail(ErrorCode::kUsage, "give at most one of --target-time, --target-lsn, --target-xid");
-  int64_t target_epoch = req.target_time.empty() ? 0 : parse_target_time(req.target_time, true);
-  Manifest m = choose_backup(repo, src, req, true, target_epoch);
+  std::string archive_mode = !req.archive_mode.empty() ? req.archive_mode : src.get("restore_archive_mode", "off");
+  if (archive_mode != "on" && archive_mode != "off") {
+    fail(ErrorCode::kUsage, "source '" + src.name + "': restore_archive_mode = \"" + archive_mode + "\"; use \"off\" or \"on\"");
+  }
+  pg::TimelineTarget target_tl = pg::parse_timeline_target(req.target_timeline);
+  int64_t target_us = req.target_time.empty() ? 0 : pg::parse_target_time_us(req.target_time);
+  if (!req.target_lsn.empty()) pg::parse_lsn(req.target_lsn);
+
+  uint64_t seg_size = pg::kDefaultSegmentSize;
+  {
+    auto all = repo.list(src.name);
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (is_base_backup(*it)) {
+        seg_size = engine_meta(*it).value("wal_segment_size", pg::kDefaultSegmentSize);
+        break;
+      }
+    }
+  }
+  ArchiveView archive(repo, src, req.pipeline, seg_size);
+  pg::TimelinePath path;
+  Manifest m = choose_physical(repo, src, req, target_us, target_tl, archive, &path);
   json meta = engine_meta(m);
-  if (target_epoch && target_epoch < meta.value("stop_epoch", int64_t{0})) {
+  if (target_us && target_us < backup_stop_us(meta)) {
     fail(ErrorCode::kUsage, "--target-time " + req.target_time + " is before the end of backup " + m.id + " (" +
-                                meta.value("stop_time", "?") + "): the data is only consistent after that; pick a later "
+                                format_us(backup_stop_us(meta)) + "): the data is only consistent after that; pick a later "
                                 "time or an older backup");
   }
   if (!req.target_lsn.empty() && pg::parse_lsn(req.target_lsn) < pg::parse_lsn(meta.value("stop_lsn", "0/0"))) {
     fail(ErrorCode::kUsage, "--target-lsn " + req.target_lsn + " is before the end of backup " + m.id + " (" +
                                 meta.value("stop_lsn", "?") + "); pick a later LSN or an older backup");
   }
-  std::string wal_note = check_wal_for_restore(repo, src, m, req);
-  prepare_target_dir(req.target_dir, req.force);
+  WalCheck wal = check_wal_for_restore(src, m, req, archive.inventory(), path);
   std::string dir = fs::absolute(req.target_dir).lexically_normal().string();
   if (!dir.empty() && dir.back() == '/') dir.pop_back();
+  std::string log_path = pg::restore_log_path(dir);
+  prepare_target_dir(req.target_dir, req.force);
+  if (req.start) create_log_file(log_path);
 
   pg::TarExtractSink sink(dir);
   try {
@@ -545,10 +723,12 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   if (!req.target_time.empty()) conf += "recovery_target_time = " + conf_quote(req.target_time) + "\n";
   if (!req.target_lsn.empty()) conf += "recovery_target_lsn = " + conf_quote(req.target_lsn) + "\n";
   if (!req.target_xid.empty()) conf += "recovery_target_xid = " + conf_quote(req.target_xid) + "\n";
+  conf += "recovery_target_timeline = " + conf_quote(target_tl.conf_value()) + "\n";
   conf += "recovery_target_action = 'promote'\n";
-  if (src.get("restore_archive_mode", "off") == "off") {
-    // A restored copy must not archive its new timeline into the source's archive, where it would shadow the
-    // original's WAL for later restores. Turn it back on deliberately once this copy becomes the primary.
+  if (archive_mode == "off") {
+    // A restored copy must not archive its new timeline into the source's archive: its history file would make
+    // every later restore to "latest" follow this copy instead of the source. --archive-mode on is for the copy
+    // that becomes the primary.
     conf += "archive_mode = 'off'\n";
   }
   if (req.port) conf += "port = " + std::to_string(req.port) + "\n";
@@ -571,9 +751,21 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
                        : !req.target_xid.empty() ? "xid " + req.target_xid
                                                  : "the end of the archive";
   std::string summary = "restored base backup " + m.id + " of " + src.name + " (" + meta.value("start_lsn", "?") + " .. " +
-                        meta.value("stop_lsn", "?") + ") into " + dir + "; recovery target " + target + "; " + wal_note;
-  if (!req.start) return summary + "; start it with: pg_ctl -D " + dir + " start";
-  return summary + "\n" + start_and_wait(src, m, dir, req.port);
+                        meta.value("stop_lsn", "?") + ") into " + dir + "; recovery target " + target + ", timeline " +
+                        target_tl.conf_value() + (path.size() > 1 ? " (" + pg::describe_path(path) + ")" : "") + "; " +
+                        wal.note + "; archive_mode " + archive_mode;
+  if (!req.start) return summary + "; start it with: pg_ctl -D " + dir + " -l " + log_path + " start";
+  StartRequest start;
+  start.dir = dir;
+  start.log_path = log_path;
+  start.port = req.port;
+  start.expect = wal;
+  if (archive_mode == "on") {
+    start.archived = [&repo, &src](const std::string& history) {
+      return repo.exists(pg::wal_id(src.name, history), pg::wal_catalog(src.name));
+    };
+  }
+  return summary + "\n" + start_and_wait(src, m, start);
 }
 
 std::string restore_dump(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
@@ -632,7 +824,7 @@ void apply_password_env(const SourceConfig& source) {
   }
 }
 
-std::string wal_check_report(Repository& repo, const SourceConfig& source, bool* ok) {
+std::string wal_check_report(Repository& repo, const SourceConfig& source, const WalCheckOptions& options, bool* ok) {
   *ok = true;
   std::vector<Manifest> backups;
   for (auto& m : repo.list(source.name)) {
@@ -648,6 +840,25 @@ std::string wal_check_report(Repository& repo, const SourceConfig& source, bool*
   }
   if (!inv.other_files.empty()) out += "; " + std::to_string(inv.other_files.size()) + " other files (.history, .backup, .partial)";
   out += "\n";
+  if (options.read_data) {
+    // Every archived file, oldest first: a damaged segment ends recovery there, so it must be found before a restore.
+    size_t read = 0, damaged = 0;
+    std::string prefix = source.name + ".";
+    for (const auto& id : repo.list_ids(wal_catalog(source.name))) {
+      if (id.rfind(prefix, 0) != 0) continue;
+      std::string name = id.substr(prefix.size());
+      try {
+        wal_verify(repo, source.name, name, options.pipeline);
+        ++read;
+      } catch (const StrataError& e) {
+        *ok = false;
+        ++damaged;
+        out += "DAMAGED: " + name + ": " + e.what() + "\n";
+      }
+    }
+    out += "read and verified " + std::to_string(read) + " archived file(s)" +
+           (damaged ? ", " + std::to_string(damaged) + " DAMAGED: recovery stops at the first one" : "") + "\n";
+  }
   for (const auto& g : inv.gaps()) {
     *ok = false;
     out += "MISSING: " + segment_name(g.timeline, g.first, seg_size) +

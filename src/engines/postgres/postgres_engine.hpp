@@ -22,8 +22,13 @@ namespace pg {
 // PostgreSQL tools we start, so no secret is ever on a command line.
 void apply_password_env(const SourceConfig& source);
 
-// `strata wal check`: one line per finding. Sets *ok = false when WAL is missing or a backup is not restorable.
-std::string wal_check_report(Repository& repo, const SourceConfig& source, bool* ok);
+struct WalCheckOptions {
+  bool read_data = false;  // read and verify every archived file (the repository must be unlocked)
+  PipelineSettings pipeline;
+};
+// `strata wal check`: one line per finding. Sets *ok = false when WAL is missing or damaged or a backup is not
+// restorable.
+std::string wal_check_report(Repository& repo, const SourceConfig& source, const WalCheckOptions& options, bool* ok);
 
 }  // namespace pg
 }  // namespace strata

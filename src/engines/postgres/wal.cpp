@@ -154,6 +154,74 @@ bool wal_fetch(Repository& repo, const std::string& source, const std::string& f
   return true;
 }
 
+namespace {
+
+// Collects a restored file in memory, up to a bound (history files are a few hundred bytes).
+class StringSink final : public ByteSink {
+ public:
+  explicit StringSink(size_t limit) : limit_(limit) {}
+  void write(ByteView data) override {
+    if (out_.size() + data.size() > limit_) fail(ErrorCode::kCorrupt, "archived file is larger than " + std::to_string(limit_) + " bytes");
+    out_.append(reinterpret_cast<const char*>(data.data()), data.size());
+  }
+  void finish() override {}
+  void abort() noexcept override { out_.clear(); }
+  std::string describe() const override { return "memory"; }
+  std::string out_;
+
+ private:
+  size_t limit_;
+};
+
+// Verification only: the pipeline checks every frame and the SHA-256 before finish().
+class DiscardSink final : public ByteSink {
+ public:
+  void write(ByteView) override {}
+  void finish() override {}
+  void abort() noexcept override {}
+  std::string describe() const override { return "verification"; }
+};
+
+}  // namespace
+
+std::optional<std::string> wal_read_small(Repository& repo, const std::string& source, const std::string& file_name,
+                                          const PipelineSettings& ps) {
+  std::string id = wal_id(source, file_name), catalog = wal_catalog(source);
+  if (!repo.exists(id, catalog)) return std::nullopt;
+  Manifest m = repo.load(id, true, catalog);
+  StringSink sink(1u << 20);
+  repo.restore(m, sink, ps, nullptr);
+  return sink.out_;
+}
+
+void wal_verify(Repository& repo, const std::string& source, const std::string& file_name, const PipelineSettings& ps) {
+  std::string id = wal_id(source, file_name), catalog = wal_catalog(source);
+  Manifest m = repo.load(id, true, catalog);
+  DiscardSink sink;
+  repo.restore(m, sink, ps, nullptr);
+}
+
+void ensure_history_archived(Repository& repo, const std::string& source, const std::string& segment_path,
+                             const PipelineSettings& ps, const std::function<void(Repository&)>& unlock) {
+  std::string name = base_name(segment_path);
+  if (name.size() != 24 || !all_hex(name)) return;
+  uint32_t tli = static_cast<uint32_t>(std::stoul(name.substr(0, 8), nullptr, 16));
+  if (tli <= 1) return;
+  char hist[32];
+  std::snprintf(hist, sizeof hist, "%08X.history", tli);
+  if (repo.exists(wal_id(source, hist), wal_catalog(source))) return;
+  auto slash = segment_path.rfind('/');
+  std::string local = (slash == std::string::npos ? std::string() : segment_path.substr(0, slash + 1)) + hist;
+  struct stat st;
+  if (::stat(local.c_str(), &st) != 0) {
+    fail(ErrorCode::kNotFound, "timeline " + std::to_string(tli) + "'s history file " + hist + " is not in the archive of " +
+                                   source + " and not beside " + name + ", so " + name + " could not be restored along its "
+                                   "timeline; push it first: strata wal push --source " + source + " $PGDATA/pg_wal/" + hist);
+  }
+  wal_push(repo, source, local, ps, unlock);
+  log::info("wal_history_pushed", {{"file", std::string(hist)}, {"source", source}, {"before", name}});
+}
+
 size_t WalInventory::count() const {
   size_t n = 0;
   for (const auto& [tli, s] : segments) n += s.size();

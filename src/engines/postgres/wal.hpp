@@ -46,6 +46,20 @@ PushOutcome wal_push(Repository& repo, const std::string& source, const std::str
 // Restores one archived file to `dest` (atomically, via a partial file). Returns false if it is not archived.
 bool wal_fetch(Repository& repo, const std::string& source, const std::string& file_name, const std::string& dest,
                const PipelineSettings& ps);
+// Reads a small archived file (a timeline history) into memory, verified; nullopt if it is not archived.
+std::optional<std::string> wal_read_small(Repository& repo, const std::string& source, const std::string& file_name,
+                                          const PipelineSettings& ps);
+// Reads one archived file completely and verifies every frame and its SHA-256 (`wal check --read-data`); throws
+// the StrataError that a restore of it would throw.
+void wal_verify(Repository& repo, const std::string& source, const std::string& file_name, const PipelineSettings& ps);
+
+// Before a segment of timeline N > 1 is archived, N's history file must be: recovery can only follow timeline N
+// with it, and without it a later copy would pick N again for a timeline of its own. PostgreSQL archives a history
+// file only if archiving was on when it was created (a copy restored with archive_mode off and switched on later
+// never archives it), so a missing one is pushed from beside the segment (pg_wal); if it is not there either, this
+// throws StrataError(kNotFound) saying how to push it. A no-op for timeline 1 and for other files.
+void ensure_history_archived(Repository& repo, const std::string& source, const std::string& segment_path,
+                             const PipelineSettings& ps, const std::function<void(Repository&)>& unlock);
 
 struct WalRange {
   uint32_t timeline;
