@@ -154,5 +154,43 @@ TEST_F(PgTimelineE2E, ArchiveModeOnArchivesTheNewTimelineSoTheNextCopyTakesAnoth
   primary->stop();
 }
 
+// Item 3 on its own, with a timeline 2 that PostgreSQL archived itself (restore_archive_mode = "on" in the config):
+// the pre-check follows the timeline path recovery will follow, so the lost segment is named before anything is
+// restored instead of recovery stopping silently at the gap.
+TEST_F(PgTimelineE2E, GapOnALaterTimelineIsFoundBeforeRestoring) {
+  auto primary = archiving_server();
+  ASSERT_EQ(pgbench_init(primary->port()).code, 0);
+  auto backup = strata({"--config", config_, "backup", "--source", "pg1"});
+  ASSERT_EQ(backup.code, 0) << backup.err;
+  ASSERT_TRUE(switch_and_wait_archived(primary->port()));
+  write_config(primary->port(), "restore_archive_mode = \"on\"\n");
+
+  int copy_port = free_loopback_port();
+  auto r1 = restore(*root_ / "copy", {"--latest"}, copy_port);
+  ASSERT_EQ(r1.code, 0) << r1.err;
+  pid_t load = pgbench_load(copy_port, *root_ / "pgbench.log");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(progress_at(copy_port));
+    ASSERT_TRUE(switch_and_wait_archived(copy_port));
+  }
+  ASSERT_TRUE(stop_load(load, copy_port));
+  ASSERT_TRUE(switch_and_wait_archived(copy_port));
+  ASSERT_TRUE(fs::exists(wal_path("00000002.history")));
+  auto tl2 = archived_segments("00000002");
+  ASSERT_GE(tl2.size(), 3u);
+  std::string lost = tl2[1];
+  ASSERT_TRUE(fs::remove(wal_path(lost)));
+
+  auto gap = restore(*root_ / "gap", {"--latest"}, 0);
+  EXPECT_EQ(gap.code, kExitNotFound) << gap.err;
+  EXPECT_NE(gap.err.find("WAL segment " + lost + " is missing from the archive of pg1"), std::string::npos) << gap.err;
+  EXPECT_NE(gap.err.find("timeline path 1 -> 2"), std::string::npos) << gap.err;
+  EXPECT_FALSE(fs::exists(*root_ / "gap/PG_VERSION"));
+  auto check = strata({"--config", config_, "wal", "check", "--source", "pg1"});
+  EXPECT_NE(check.out.find("MISSING: " + lost), std::string::npos) << check.out;
+  stop_cluster(*root_ / "copy");
+  primary->stop();
+}
+
 }  // namespace
 }  // namespace strata::test::pg
