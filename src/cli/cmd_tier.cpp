@@ -1,5 +1,7 @@
 // `strata tier setup|demo|cooldown|freeze|thaw|reap|gc|erase|status`: data tiering of database entities (docs/TIERING.md).
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <chrono>
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "tiering/demo.hpp"
 #include "tiering/entity.hpp"
 #include "tiering/pg.hpp"
+#include "tiering/serve.hpp"
 #include "tiering/tiering.hpp"
 
 namespace strata {
@@ -31,7 +34,13 @@ struct TierOpts {
   int inactive_percent = 50;
   bool print_config = false;
   std::string keys_from;
+  std::string socket;
+  int port = -1;
+  size_t serve_workers = 8;
 };
+
+std::atomic<bool> g_serve_stop{false};
+void on_serve_signal(int) { g_serve_stop = true; }
 
 tiering::EntityConfig entity_config(const CliContext& ctx, const std::string& name) {
   const std::string& path = ctx.settings.config_path;
@@ -70,6 +79,7 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
     if (!o->apply) {
       std::printf("%s", t.setup_ddl().c_str());
+      t.check_schema();  // a definition that a freeze would refuse fails here already, naming what to change
       return;
     }
     t.apply_setup();
@@ -120,6 +130,10 @@ void register_tier(CLI::App& app, CliContext& ctx) {
       std::printf("%zu entities frozen into %zu pack(s), %zu left in place (changed meanwhile) in %.2f s (%.0f/s)\n", st.frozen,
                   st.packs, st.skipped, st.seconds, st.seconds > 0 ? st.frozen / st.seconds : 0.0);
     }
+    if (st.failed) {
+      fail(ErrorCode::kProblemsFound, std::to_string(st.failed) + " entities could not be frozen and stay in the database; see the log "
+                                      "(tier_freeze_failed, with each key and reason), strata_tier_events and `strata tier status`");
+    }
   });
 
   auto* thaw = tier->add_subcommand("thaw", "Bring archived entities back: one KEY, or every one marked restoring");
@@ -166,7 +180,7 @@ void register_tier(CLI::App& app, CliContext& ctx) {
                   st.seconds > 0 ? st.thawed / st.seconds : 0.0);
     }
     if (st.failed) {
-      fail(ErrorCode::kGeneric, std::to_string(st.failed) + " entities could not be thawed; see the log (tier_thaw_failed) and `strata tier status`");
+      fail(ErrorCode::kProblemsFound, std::to_string(st.failed) + " entities could not be thawed; see the log (tier_thaw_failed) and `strata tier status`");
     }
   });
 
@@ -196,6 +210,32 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
     size_t n = t.collect_garbage();
     if (!ctx.quiet) std::printf("%zu unreferenced archive entries destroyed\n", n);
+  });
+
+  auto* serve = tier->add_subcommand("serve", "Run the on-demand thaw service for game servers (Unix socket and/or loopback port)");
+  serve->add_option("--socket", o->socket, "Unix socket path to listen on (mode 0660)");
+  serve->add_option("--port", o->port, "TCP port on 127.0.0.1 to listen on (0 = any free port)")->check(CLI::Range(0, 65535));
+  serve->add_option("--workers", o->serve_workers, "Concurrent thaws, each with its own database connection")->check(CLI::Range(1, 256));
+  serve->footer("Protocol: one line per request, one line per reply (docs/TIERING.md \"Thaw service\"):\n"
+                "  THAW <key>  ->  OK thawed <ms> | OK hot <ms> | ERR <exit-code> <message>\n"
+                "  PING        ->  OK pong\n"
+                "Example:\n  strata --config tier.toml --repo /backups/tier tier serve --socket /run/strata/thaw.sock");
+  serve->callback([&ctx, o] {
+    ctx.finalize();
+    auto repo = ctx.open_repo(true);
+    tiering::ThawService svc(entity_config(ctx, o->entity), *repo, o->serve_workers);
+    struct sigaction sa{};
+    sa.sa_handler = on_serve_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    tiering::ServeOptions so{o->socket, o->port};
+    tiering::serve_lines(svc, so, g_serve_stop, [&](int port) {
+      std::string where = o->socket.empty() ? "" : o->socket;
+      if (port >= 0) where += (where.empty() ? "" : " and ") + std::string("127.0.0.1:") + std::to_string(port);
+      std::printf("thaw service listening on %s (%zu workers)\n", where.c_str(), svc.workers());
+      std::fflush(stdout);
+    });
   });
 
   auto* status = tier->add_subcommand("status", "Entities per tier, backlog, failures, packs");

@@ -24,6 +24,8 @@ constexpr const char* kBackupsPrefix = "backups/";
 constexpr const char* kStreamsPrefix = "streams/";
 constexpr const char* kDataPrefix = "data/";
 constexpr const char* kKeysPrefix = "keys/";
+// Tiering archives (docs/TIERING.md) live beside the backup format; check and cleanup leave them alone.
+bool is_tier_key(const std::string& key) { return key.rfind("tier/", 0) == 0; }
 
 class BackupKeying final : public ObjectKeying {
  public:
@@ -547,6 +549,7 @@ CheckReport Repository::check(const CheckOptions& options) {
     }
   }
   for (const auto& o : storage_->list_incomplete("")) {
+    if (is_tier_key(o.key)) continue;  // tiering's own (tier gc removes them, under tiering's locks)
     if (writing.empty()) report.leftovers.push_back(o.key + " (incomplete write)");
     else report.notes.push_back("incomplete write " + o.key + " may belong to a backup still running");
   }
@@ -567,6 +570,9 @@ std::vector<std::string> Repository::cleanup(bool dry_run) {
   }
   // Under the exclusive lock no writer is running, so every incomplete write is abandoned.
   for (const auto& o : storage_->list_incomplete("")) {
+    // Tiering data is not the backup format's: an incomplete write under tier/ may be an index rewrite in flight,
+    // which the repository lock does not cover. `strata tier gc` removes tiering's leftovers under its own locks.
+    if (is_tier_key(o.key)) continue;
     if (!dry_run) storage_->remove_incomplete(o);
     removed.push_back(o.key + " (incomplete write)");
   }

@@ -107,7 +107,8 @@ std::string ArchiveStore::pack_of(const std::string& location) const {
   return id;
 }
 
-std::vector<std::string> ArchiveStore::write_pack(const std::vector<ArchiveEntry>& entries) {
+std::vector<std::string> ArchiveStore::write_pack(const std::vector<ArchiveEntry>& entries,
+                                                  const std::function<bool(const std::string&)>& reusable) {
   if (entries.empty()) return {};
   // Deterministic id: the same entities with the same contents always land in the same pack.
   std::vector<size_t> order(entries.size());
@@ -131,7 +132,9 @@ std::vector<std::string> ArchiveStore::write_pack(const std::vector<ArchiveEntry
   for (int attempt = 1; storage_.stat(index_key(pack_id)); ++attempt) {
     bool same = false;
     try {
-      same = verify_existing(pack_id, entries, locations);
+      // Checked before the entries are verified: a release recorded now is either still listed (refuse) or already
+      // reaped, and then its key is destroyed and verification fails.
+      same = (!reusable || reusable(pack_id)) && verify_existing(pack_id, entries, locations);
     } catch (const StrataError& e) {
       if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
     }
@@ -420,7 +423,12 @@ size_t ArchiveStore::shred_in_pack(const std::string& pack_id, const std::vector
     storage_.remove(data_key(pack_id));
     storage_.remove(index_key(pack_id));
   } else {
-    storage_.put(index_key(pack_id), index, PutMode::kOverwrite);
+    auto w = storage_.open_write(index_key(pack_id), PutMode::kOverwrite);
+    w->write(index);
+    // A crash here leaves the rewritten copy as an incomplete write: still holding the wrapped keys of every entry
+    // live in it (tier gc and erase remove such copies; see incomplete_writes).
+    failpoint("index.before_rename");
+    w->commit();
   }
   return changed;
 }
@@ -428,6 +436,18 @@ size_t ArchiveStore::shred_in_pack(const std::string& pack_id, const std::vector
 void ArchiveStore::remove_pack(const std::string& pack_id) {
   storage_.remove(data_key(pack_id));
   storage_.remove(index_key(pack_id));
+}
+
+std::vector<std::string> ArchiveStore::incomplete_writes() {
+  std::vector<std::string> out;
+  for (const auto& o : storage_.list_incomplete(prefix_)) out.push_back(o.key);
+  return out;
+}
+
+size_t ArchiveStore::remove_incomplete_writes() {
+  auto all = storage_.list_incomplete(prefix_);
+  for (const auto& o : all) storage_.remove_incomplete(o);
+  return all.size();
 }
 
 std::vector<std::string> ArchiveStore::pack_ids() {

@@ -6,6 +6,7 @@
 // two small range reads of the index and one of the data object. Erasing an entity destroys its key in the
 // index (crypto-shredding): the data object is never rewritten, so it can sit in a cold storage class.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,8 +49,11 @@ class ArchiveStore {
 
   // Writes one pack holding `entries` (create-only), reads both objects back and verifies them; returns each
   // entry's location ("<pack-id>/<slot>"). The pack id is derived from the keys and digests, so a run repeated after
-  // a crash finds its own pack and reuses it once every entry has been decrypted and matched.
-  std::vector<std::string> write_pack(const std::vector<ArchiveEntry>& entries);
+  // a crash finds its own pack and reuses it once every entry has been decrypted and matched — but only if
+  // `reusable(pack_id)` says so: a pack with an entry a thaw released is about to be destroyed by `reap`, so it must
+  // never be referenced again (the next id in the sequence is taken instead).
+  std::vector<std::string> write_pack(const std::vector<ArchiveEntry>& entries,
+                                      const std::function<bool(const std::string& pack_id)>& reusable = {});
   // One entity: authenticates and decompresses. Throws kNotFound (erased/absent) or kCorrupt naming entity/key.
   ReadEntry read(const std::string& location, const std::string& key);
   // Many at once, grouped by pack (one index read per pack, one data read when most of a pack is wanted).
@@ -71,6 +75,11 @@ class ArchiveStore {
   // Destroys these slots' keys without knowing the entities' keys (shred_many checks them); removes the pack when
   // nothing in it is live any more. Returns how many keys were destroyed.
   size_t shred_slots(const std::string& pack_id, const std::vector<uint32_t>& slots);
+  // Writes that were started under tier/<entity>/ but never committed (a crashed freeze's data or index object, a
+  // crashed index rewrite: the latter still holds wrapped keys that a later erase destroyed in the real index).
+  // Callers must exclude every writer first (tiering holds the gc and index-rewrite locks exclusively).
+  std::vector<std::string> incomplete_writes();
+  size_t remove_incomplete_writes();
   // Removes a pack's data object, then its index.
   void remove_pack(const std::string& pack_id);
   std::string pack_of(const std::string& location) const;

@@ -20,6 +20,7 @@
 #include "tiering/archive.hpp"
 #include "tiering/failpoint.hpp"
 #include "tiering/pg.hpp"
+#include "tiering/schema.hpp"
 
 namespace strata::tiering {
 namespace {
@@ -39,6 +40,7 @@ struct Column {
 struct Table {
   std::string name;
   int depth = 0;  // 0 = root
+  bool parent = false;  // another entity table references this one: a freeze locks its rows before deleting any
   std::vector<Column> current;  // the table as it is now (generated columns left out)
   std::vector<std::string> cols, types;  // archived columns
   std::string key_expr, from_where;  // "t1.player_id", "FROM a t0, b t1 WHERE ... AND t1.player_id = ANY($1::uuid[])"
@@ -241,6 +243,37 @@ struct Tierer::Impl {
   // given up); `tier gc` holds it exclusively. Session-level, so a killed freeze releases it with its connection.
   std::string gc_lock() const { return "strata-tier-gc:" + cfg.name; }
   std::string root_q() const { return q(cfg.root); }
+
+  // Index rewrites (reap, gc, erase) of one pack must not interleave: a lost update would resurrect a destroyed key.
+  // Each holds, for its transaction, the pack's lock and the entity's rewrite lock shared; sweeping the incomplete
+  // writes a crashed rewrite left takes the rewrite lock exclusively, so no rewrite is in flight while it runs.
+  std::string rewrite_lock() const { return "strata-tier-rewrite:" + cfg.name; }
+  void lock_pack_rewrite(const std::string& pack) {
+    conn->exec("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", {rewrite_lock()});
+    conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
+  }
+
+  // Holds `tier gc`'s lock exclusively for a scope: no freeze batch is between storing a pack and committing it.
+  struct GcExclusive {
+    Impl& m;
+    explicit GcExclusive(Impl& i) : m(i) { m.conn->exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {m.gc_lock()}); }
+    ~GcExclusive() {
+      try {
+        m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {m.gc_lock()});
+      } catch (const StrataError&) {
+      }
+    }
+  };
+
+  // Inside a transaction, with GcExclusive held: removes every incomplete write under tier/<entity>/. With no freeze
+  // storing (gc lock) and no index rewrite in flight (rewrite lock), each one is a crashed writer's leftover — and a
+  // rewritten index copy still holds the wrapped keys of every entry that was live in it, erased ones included.
+  size_t sweep_incomplete_writes() {
+    conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {rewrite_lock()});
+    size_t n = archive().remove_incomplete_writes();
+    if (n) log::info("tier_incomplete_writes_removed", {{"entity", cfg.name}, {"objects", uint64_t{n}}});
+    return n;
+  }
   std::string ent(const std::string& key) const { return cfg.name + "/" + key; }
 
   ArchiveStore& archive() {
@@ -342,6 +375,9 @@ struct Tierer::Impl {
       tables.push_back(std::move(t));
     }
     for (auto& t : tables) {
+      for (const auto& c : cfg.children) {
+        if (!c.parent.empty() && c.parent != cfg.root && c.parent == t.name) t.parent = true;
+      }
       for (size_t k = 0; k < t.cols.size(); ++k) t.col_list += (k ? ", t0." : "t0.") + q(t.cols[k]);
       t.json_head = "{\"columns\":" + json(t.cols).dump() + ",\"name\":" + json(t.name).dump() + ",\"rows\":[";
       t.json_tail = "],\"types\":" + json(t.types).dump() + "}";
@@ -372,6 +408,11 @@ struct Tierer::Impl {
     std::string location;
   };
 
+  // True when the entity has been inactive for freeze_after ($2 is freeze_after in seconds), by the database's clock.
+  std::string inactive_expr(const std::string& alias) const {
+    return "coalesce(" + alias + "." + q(cfg.activity) + " < now() - make_interval(secs => $2::bigint), false)";
+  }
+
   [[noreturn]] void not_utf8(std::string_view key) {
     fail(ErrorCode::kSourceFailed, "entity " + ent(std::string(key)) + " has text that is not valid UTF-8; the database encoding must be UTF8");
   }
@@ -383,15 +424,17 @@ struct Tierer::Impl {
     const Table& root = tables[0];
     // The tier is checked here, not in SQL: with it in the WHERE clause the planner walks the (tier, activity)
     // index over every warm row instead of the primary key.
+    // Activity is checked again here, in the snapshot: a login that committed after the batch was chosen (it bumps
+    // the activity but may leave the tier 'warm') must keep the entity out.
     auto rr = conn->query("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin, " +
-                              root.col_list + " " + root.from_where,
-                          {arr});
+                              inactive_expr("t0") + ", " + root.col_list + " " + root.from_where,
+                          {arr, std::to_string(cfg.freeze_after)});
     for (size_t i = 0; i < rr.size(); ++i) {
-      if (rr.null(i, 1) || rr.get(i, 1) != "warm") continue;
+      if (rr.null(i, 1) || rr.get(i, 1) != "warm" || rr.get(i, 4) != "t") continue;
       Snap& s = snaps[std::string(rr.get(i, 0))];
       s.t.resize(tables.size());
       s.t[0].versions.push_back(parse_version(rr.get(i, 2), rr.get(i, 3)));
-      if (!add_row(s.t[0], rr, i, 4)) not_utf8(rr.get(i, 0));
+      if (!add_row(s.t[0], rr, i, 5)) not_utf8(rr.get(i, 0));
     }
     std::string key;
     for (size_t t = 1; t < tables.size(); ++t) {
@@ -451,7 +494,7 @@ struct Tierer::Impl {
   // a tuple the snapshot saw, with the same contents. So an equal multiset proves the rows deleted are the rows
   // archived, without converting every value to text a second time and digesting it again (that was a third of
   // the deleting transaction's time, and most of strata's CPU in it).
-  std::vector<std::string> commit_batch(std::unordered_map<std::string, Snap>& snaps, FreezeStats& stats) {
+  std::vector<std::string> commit_batch(std::unordered_map<std::string, Snap>& snaps, FreezeStats& stats, const FreezeHooks& hooks) {
     std::set<std::string> candidates;
     for (auto& [k, s] : snaps) candidates.insert(k);
     for (int attempt = 0; attempt < 4 && !candidates.empty(); ++attempt) {
@@ -459,14 +502,16 @@ struct Tierer::Impl {
       std::string arr = text_array(keys);
       PgTx tx(*conn);
       const Table& root = tables[0];
-      // The row lock also blocks new child rows: inserting one takes a KEY SHARE lock on this row.
-      auto locked = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin " +
-                                   root.from_where + " ORDER BY 1 FOR UPDATE OF t0",
-                               {arr});
+      // The row lock also blocks new child rows: inserting one takes a KEY SHARE lock on this row. Tier and activity
+      // are checked again under it (the row version check below would see a login too; this says why).
+      auto locked = conn->exec("SELECT " + root.key_expr + "::text, t0." + q(cfg.tier_column) + ", t0.ctid, t0.xmin, " +
+                                   inactive_expr("t0") + " " + root.from_where + " ORDER BY 1 FOR UPDATE OF t0",
+                               {arr, std::to_string(cfg.freeze_after)});
       std::set<std::string> changed(candidates);
       for (auto& row : locked.rows) {
         const Snap& s = snaps[*row[0]];
-        if (row[1] == PgValue("warm") && s.t[0].versions.size() == 1 && s.t[0].versions[0] == parse_version(*row[2], *row[3])) {
+        if (row[1] == PgValue("warm") && row[4] == PgValue("t") && s.t[0].versions.size() == 1 &&
+            s.t[0].versions[0] == parse_version(*row[2], *row[3])) {
           changed.erase(*row[0]);
         }
       }
@@ -479,6 +524,14 @@ struct Tierer::Impl {
         }
         continue;
       }
+      // The root's lock keeps out new rows of the first level only. A row of a deeper level needs a KEY SHARE lock
+      // on its parent row, which nothing above holds: lock every parent table's rows of the batch, top down, before
+      // deleting anything, so no writer can add, change or remove a row of the entity between the deletes (whatever
+      // the foreign keys' ON DELETE actions: with CASCADE such a row would vanish silently, with NO ACTION the
+      // freeze would fail). A row that changed before its parent was locked shows up in the comparison below.
+      for (size_t t = 1; t < tables.size(); ++t) {
+        if (tables[t].parent) conn->exec("SELECT 1 " + tables[t].from_where + " FOR UPDATE OF t0", {arr});
+      }
       // Deepest tables first, so no foreign key is ever left dangling inside the transaction.
       std::unordered_map<std::string, std::vector<std::vector<RowVersion>>> now;
       std::string key;
@@ -486,6 +539,7 @@ struct Tierer::Impl {
         auto del = conn->query("DELETE FROM " + q(tables[t].name) + " t0 " + tables[t].using_where + " RETURNING " +
                                    tables[t].key_expr + "::text, t0.ctid, t0.xmin",
                                {arr});
+        if (hooks.after_delete) hooks.after_delete(tables[t].name);
         for (size_t i = 0; i < del.size(); ++i) {
           key.assign(del.get(i, 0));
           auto& v = now[key];
@@ -577,15 +631,65 @@ struct Tierer::Impl {
     return keys;
   }
 
+  // A pack that holds an entry a committed thaw released: `reap` will destroy that entry, so a freeze must not
+  // reuse the pack (ArchiveStore::write_pack takes the next pack id instead).
+  bool has_released(const std::string& pack_id) {
+    return conn->scalar("SELECT EXISTS (SELECT 1 FROM strata_tier_released WHERE entity = $1 AND starts_with(location, $2))",
+                        {cfg.name, pack_id + "/"}) == "t";
+  }
+
+  // freeze_batch, and when the batch fails in the database, once more entity by entity: only the entity that
+  // cannot be frozen stays behind, recorded (freeze_failed in strata_tier_events, counted by `tier status`) and
+  // named in the log with its key. A storage error is not an entity's fault and ends the run.
+  FreezeStats freeze_batch_or_each(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
+    try {
+      return freeze_batch(keys, hooks);
+    } catch (const StrataError& e) {
+      if (e.code() == ErrorCode::kStorage || e.code() == ErrorCode::kWrongKey) {
+        record_event("", "freeze_failed", "batch of " + std::to_string(keys.size()) + " from " + keys.front() + ": " + e.what());
+        throw;
+      }
+      if (keys.size() > 1) {
+        log::warn("tier_freeze_batch_fallback", {{"entity", cfg.name}, {"keys", uint64_t{keys.size()}}, {"first_key", keys.front()},
+                                                 {"reason", e.what()}});
+      }
+      FreezeStats st;
+      auto failed = [&](const std::string& k, const StrataError& why) {
+        ++st.failed;
+        std::string msg = "entity " + ent(k) + ": freeze failed: " + why.what();
+        log::warn("tier_freeze_failed", {{"entity", cfg.name}, {"key", k}, {"reason", msg}});
+        record_event(k, "freeze_failed", msg);
+      };
+      if (keys.size() == 1) {
+        failed(keys[0], e);
+        return st;
+      }
+      for (const auto& k : keys) {
+        try {
+          FreezeStats one = freeze_batch({k}, hooks);
+          st.frozen += one.frozen;
+          st.skipped += one.skipped;
+          st.packs += one.packs;
+          st.stored_bytes += one.stored_bytes;
+        } catch (const StrataError& e1) {
+          if (e1.code() == ErrorCode::kStorage || e1.code() == ErrorCode::kWrongKey) throw;
+          failed(k, e1);
+        }
+      }
+      return st;
+    }
+  }
+
   FreezeStats freeze_loop(KeyFeed& feed, const FreezeHooks& hooks) {
     FreezeStats total;
     for (;;) {
       std::vector<std::string> keys = next_keys(feed);
       if (keys.empty()) break;
       auto tb = std::chrono::steady_clock::now();
-      FreezeStats b = freeze_batch(keys, hooks);
+      FreezeStats b = freeze_batch_or_each(keys, hooks);
       total.frozen += b.frozen;
       total.skipped += b.skipped;
+      total.failed += b.failed;
       total.packs += b.packs;
       total.stored_bytes += b.stored_bytes;
       double secs = since(tb);
@@ -599,6 +703,7 @@ struct Tierer::Impl {
                            std::vector<std::string>* done_out = nullptr) {
     FreezeStats st;
     load_schema();
+    if (hooks.before_snapshot) hooks.before_snapshot(keys);
     auto t0 = std::chrono::steady_clock::now();
     auto snaps = snapshot(keys);
     double snap_s = since(t0);
@@ -617,7 +722,7 @@ struct Tierer::Impl {
         const Snap& s = snaps[order[j]];
         entries.push_back({order[j], document(order[j], s, now), s.digest});
       }
-      auto locs = archive().write_pack(entries);
+      auto locs = archive().write_pack(entries, [&](const std::string& pack_id) { return !has_released(pack_id); });
       ++st.packs;
       for (size_t j = 0; j < locs.size(); ++j) snaps[entries[j].key].location = locs[j];
       for (const auto& e : entries) st.stored_bytes += e.document.size();
@@ -625,7 +730,7 @@ struct Tierer::Impl {
     failpoint("freeze.after_store");
     double store_s = since(t0) - snap_s;
     if (hooks.before_commit) hooks.before_commit(order);
-    auto done = commit_batch(snaps, st);
+    auto done = commit_batch(snaps, st, hooks);
     st.frozen += done.size();
     if (done_out) *done_out = done;
     log::debug("tier_freeze_phases", {{"entity", cfg.name}, {"snapshot_ms", snap_s * 1000}, {"store_ms", store_s * 1000},
@@ -737,6 +842,9 @@ struct Tierer::Impl {
   }
 
   ThawOutcome thaw_one(const std::string& key);
+  ThawOutcome thaw_one_locked(const std::string& key);
+  void check_before_freeze();
+  size_t erase(const std::string& key);
   ThawStats thaw_loop(bool all_archived, size_t limit);
 
   // Inside the thawing transaction: remember which archive entries the thaw made obsolete. The entries are
@@ -767,7 +875,7 @@ struct Tierer::Impl {
       try {
         PgTx tx(*conn);
         // Index rewrites of one pack must not interleave (a lost update would resurrect a destroyed key).
-        conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + cfg.name + ":" + pack});
+        lock_pack_rewrite(pack);
         archive().shred_many(lks);
         std::vector<std::string> locs;
         for (const auto& lk : lks) locs.push_back(lk.first);
@@ -839,8 +947,11 @@ std::string Tierer::setup_ddl() {
 void Tierer::apply_setup() {
   impl_->conn->exec(setup_ddl());
   impl_->schema_loaded = false;
+  check_schema();
   log::info("tier_setup", {{"entity", impl_->cfg.name}});
 }
+
+void Tierer::check_schema() { check_schema_contract(*impl_->conn, impl_->cfg); }
 
 CooldownStats Tierer::cooldown(size_t limit) {
   auto& m = *impl_;
@@ -873,9 +984,21 @@ CooldownStats Tierer::cooldown(size_t limit) {
   return st;
 }
 
+void Tierer::Impl::check_before_freeze() {
+  // Schemas change: a freeze that would touch rows outside the entity refuses to start instead of guessing. The
+  // refusal is recorded, so `tier status` counts it as a failure.
+  load_schema();
+  try {
+    check_schema_contract(*conn, cfg);
+  } catch (const StrataError& e) {
+    record_event("", "freeze_failed", e.what());
+    throw;
+  }
+}
+
 FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   auto& m = *impl_;
-  m.load_schema();
+  m.check_before_freeze();
   m.archive();
   auto t0 = std::chrono::steady_clock::now();
   // One freeze run per entity type at a time; inside it, workers take consecutive batches from one KeyFeed.
@@ -891,6 +1014,7 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
     for (const FreezeStats& mine : m.run_parts(parts, [&](Impl& w, size_t) { return w.freeze_loop(feed, hooks); })) {
       total.frozen += mine.frozen;
       total.skipped += mine.skipped;
+      total.failed += mine.failed;
       total.packs += mine.packs;
       total.stored_bytes += mine.stored_bytes;
     }
@@ -901,17 +1025,27 @@ FreezeStats Tierer::freeze(size_t limit, const FreezeHooks& hooks) {
   if (error) std::rethrow_exception(error);
   total.seconds = since(t0);
   log::info("tier_freeze", {{"entity", m.cfg.name}, {"frozen", uint64_t{total.frozen}}, {"skipped", uint64_t{total.skipped}},
+                            {"failed", uint64_t{total.failed}},
                             {"packs", uint64_t{total.packs}}, {"seconds", total.seconds},
                             {"per_second", total.seconds > 0 ? total.frozen / total.seconds : 0.0}});
   return total;
 }
 
 FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const FreezeHooks& hooks) {
+  impl_->check_before_freeze();
+  impl_->archive();
   auto t0 = std::chrono::steady_clock::now();
   FreezeStats total;
   for (size_t i = 0; i < keys.size(); i += impl_->cfg.batch) {
     std::vector<std::string> part(keys.begin() + i, keys.begin() + std::min(keys.size(), i + impl_->cfg.batch));
-    FreezeStats b = impl_->freeze_batch(part, hooks);
+    FreezeStats b;
+    try {
+      b = impl_->freeze_batch(part, hooks);
+    } catch (const StrataError& e) {
+      std::string who = part.size() == 1 ? "entity " + impl_->ent(part[0]) : "entity " + impl_->cfg.name + " (keys " + part.front() + " .. " + part.back() + ")";
+      impl_->record_event(part.size() == 1 ? part[0] : "", "freeze_failed", e.what());
+      throw StrataError(e.code(), who + ": freeze failed: " + e.what());
+    }
     total.frozen += b.frozen;
     total.skipped += b.skipped;
     total.packs += b.packs;
@@ -924,6 +1058,17 @@ FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const Free
 ThawOutcome Tierer::thaw(const std::string& key) { return impl_->thaw_one(key); }
 
 ThawOutcome Tierer::Impl::thaw_one(const std::string& key) {
+  try {
+    return thaw_one_locked(key);
+  } catch (const StrataError& e) {
+    // Every error names the entity and key (a COPY rejected by PostgreSQL does not).
+    std::string msg = e.what();
+    if (msg.find(ent(key)) != std::string::npos) throw;
+    throw StrataError(e.code(), "entity " + ent(key) + ": thaw failed: " + msg);
+  }
+}
+
+ThawOutcome Tierer::Impl::thaw_one_locked(const std::string& key) {
   Impl& m = *this;
   m.load_schema();
   auto t0 = std::chrono::steady_clock::now();
@@ -937,6 +1082,11 @@ ThawOutcome Tierer::Impl::thaw_one(const std::string& key) {
     if (r.rows.empty()) fail(ErrorCode::kNotFound, "entity " + m.ent(key) + " does not exist in " + m.conn->describe());
     const std::string tier = r.rows[0][0].value_or("");
     if (tier == "hot" || tier == "warm") {
+      // A login of a warm entity: make it hot under the row lock. The new row version keeps any freeze in flight
+      // from taking it (its commit compares row versions). The application bumps the activity (login protocol).
+      if (tier == "warm") {
+        m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot' WHERE " + q(m.cfg.key) + " = $1::" + m.key_type, {key});
+      }
       tx.commit();
       return ThawOutcome::kAlreadyHot;
     }
@@ -1154,17 +1304,15 @@ size_t Tierer::collect_garbage() {
   // store anything. Without it, such a pack's entries look unreferenced and would be destroyed under the freeze,
   // which would then commit locations pointing at nothing. (A grace period by age would rely on clocks and on
   // freezes being fast; the lock relies on neither.)
-  m.conn->exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {m.gc_lock()});
-  struct Unlock {
-    Impl& m;
-    ~Unlock() {
-      try {
-        m.conn->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {m.gc_lock()});
-      } catch (const StrataError&) {
-      }
-    }
-  } unlock{m};
-  size_t destroyed = 0, packs_removed = 0;
+  Impl::GcExclusive exclusive(m);
+  size_t destroyed = 0, packs_removed = 0, incomplete = 0;
+  {
+    // First the incomplete writes crashes left: a half-written data object, or a rewritten index that never
+    // replaced the real one (it would otherwise keep every wrapped key it held, forever).
+    PgTx tx(*m.conn);
+    incomplete = m.sweep_incomplete_writes();
+    tx.commit();
+  }
   for (const auto& id : a.orphan_data_objects()) {
     // A crash between a pack's data and index writes: no location can name an entry without an index.
     a.remove_pack(id);
@@ -1174,7 +1322,7 @@ size_t Tierer::collect_garbage() {
     std::vector<uint32_t> live = a.live_slots(pack);
     PgTx tx(*m.conn);
     // Index rewrites of one pack never interleave with reap's or erase's.
-    m.conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + c.name + ":" + pack});
+    m.lock_pack_rewrite(pack);
     if (live.empty()) {
       a.remove_pack(pack);  // every key destroyed; a crash between removing the data and the index left this
       ++packs_removed;
@@ -1196,14 +1344,28 @@ size_t Tierer::collect_garbage() {
     tx.commit();
   }
   log::info("tier_gc", {{"entity", c.name}, {"archives_destroyed", uint64_t{destroyed}}, {"packs_removed", uint64_t{packs_removed}},
+                        {"incomplete_writes_removed", uint64_t{incomplete}},
                         {"seconds", since(t0)}});
   return destroyed;
 }
 
 size_t Tierer::erase(const std::string& key) {
-  auto& m = *impl_;
+  try {
+    return impl_->erase(key);
+  } catch (const StrataError& e) {
+    std::string msg = e.what();
+    if (msg.find(impl_->ent(key)) != std::string::npos) throw;
+    throw StrataError(e.code(), "entity " + impl_->ent(key) + ": erase failed: " + msg);
+  }
+}
+
+size_t Tierer::Impl::erase(const std::string& key) {
+  auto& m = *this;
   m.load_schema();
   auto q = [](const std::string& s) { return quote_ident(s); };
+  // No freeze is between storing and committing a pack, and (below) no index rewrite is in flight: every incomplete
+  // write under tier/<entity>/ is a crashed writer's, and may hold this key — it goes too.
+  Impl::GcExclusive exclusive(m);
   PgTx tx(*m.conn);
   auto r = m.conn->exec("SELECT " + q(m.cfg.tier_column) + ", " + q(m.cfg.location_column) + " FROM " + q(m.cfg.root) +
                             " WHERE " + q(m.cfg.key) + " = $1::" + m.key_type + " FOR UPDATE",
@@ -1214,30 +1376,40 @@ size_t Tierer::erase(const std::string& key) {
       fail(ErrorCode::kUsage, "entity " + m.ent(key) + " is " + tier + " in the database; delete its rows in the application first, then run erase to destroy its old archives");
     }
   }
-  // Every archive of the key, not just the current one: with keep_after_thaw older copies may exist.
-  std::set<std::string> locs;
-  for (const auto& l : m.archive().find_all(key)) locs.insert(l);
-  size_t destroyed = 0;
-  for (const auto& l : locs) {
-    m.conn->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"strata-tier-pack:" + m.cfg.name + ":" + m.archive().pack_of(l)});
-    if (m.archive().shred(l, key)) ++destroyed;
-  }
-  failpoint("erase.after_shred");
-  Digest32 kh = m.archive().key_hash(key);
-  json rec;
-  rec["entity"] = m.cfg.name;
-  rec["key_sha256"] = digest_hex(kh);
-  rec["erased_at"] = iso_utc(now_epoch());
-  rec["archives_destroyed"] = destroyed;
-  m.repo->storage().put("tier/" + m.cfg.name + "/erased/" + digest_hex(kh), as_bytes(rec.dump()), PutMode::kOverwrite);
+  // The rows go first, inside the transaction: if the database refuses (a foreign key from outside the entity to
+  // the root row, see "Schema contract"), nothing has been destroyed yet.
   if (!r.rows.empty()) {
     for (size_t t = m.tables.size() - 1; t >= 1; --t) {
       m.conn->exec("DELETE FROM " + q(m.tables[t].name) + " t0 " + m.tables[t].using_where, {text_array({key})});
     }
     m.conn->exec("DELETE FROM " + q(m.cfg.root) + " WHERE " + q(m.cfg.key) + " = $1::" + m.key_type, {key});
   }
+  m.sweep_incomplete_writes();  // takes the rewrite lock exclusively for the rest of this transaction
+  // Every archive of the key, not just the current one: with keep_after_thaw older copies may exist.
+  std::set<std::string> locs;
+  for (const auto& l : m.archive().find_all(key)) locs.insert(l);
+  size_t destroyed = 0;
+  for (const auto& l : locs) {
+    m.lock_pack_rewrite(m.archive().pack_of(l));
+    if (m.archive().shred(l, key)) ++destroyed;
+  }
+  failpoint("erase.after_shred");
+  Digest32 kh = m.archive().key_hash(key);
+  std::string kh_hex = digest_hex(kh);
+  json rec;
+  rec["entity"] = m.cfg.name;
+  rec["key_sha256"] = kh_hex;
+  rec["erased_at"] = iso_utc(now_epoch());
+  rec["archives_destroyed"] = destroyed;
+  m.repo->storage().put("tier/" + m.cfg.name + "/erased/" + kh_hex, as_bytes(rec.dump()), PutMode::kOverwrite);
+  // Nothing in the database keeps the key either: releases waiting for reap (their entries were just destroyed),
+  // and earlier events, whose key and text now carry the key's hash instead.
+  m.conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND key = $2", {m.cfg.name, key});
+  m.conn->exec("UPDATE strata_tier_events SET key = CASE WHEN key = $2 THEN $3 ELSE key END, detail = replace(detail, $2, $3) "
+               "WHERE entity = $1 AND (key = $2 OR strpos(detail, $2) > 0)",
+               {m.cfg.name, key, kh_hex});
   m.conn->exec("INSERT INTO strata_tier_events (entity, key, event, detail) VALUES ($1, $2, 'erased', $3)",
-               {m.cfg.name, key, std::to_string(destroyed) + " archive(s) destroyed"});
+               {m.cfg.name, kh_hex, std::to_string(destroyed) + " archive(s) destroyed; key is the SHA-256 of strata/tier/v1/<entity>/<key>"});
   tx.commit();
   log::info("tier_erase", {{"entity", m.cfg.name}, {"archives_destroyed", uint64_t{destroyed}}});
   return destroyed;

@@ -28,6 +28,7 @@ struct CooldownStats {
 struct FreezeStats {
   size_t frozen = 0;
   size_t skipped = 0;  // changed or became active after the snapshot: left in the database
+  size_t failed = 0;   // could not be frozen (an error in the database); recorded as freeze_failed, left in place
   size_t packs = 0;
   uint64_t stored_bytes = 0;
   double seconds = 0;
@@ -55,7 +56,9 @@ struct TierStatus {
 
 // Test hooks: run at the instant named, with the keys of the batch in flight.
 struct FreezeHooks {
-  std::function<void(const std::vector<std::string>& keys)> before_commit;  // archive stored, rows not yet deleted
+  std::function<void(const std::vector<std::string>& keys)> before_snapshot;  // batch chosen, nothing read yet
+  std::function<void(const std::vector<std::string>& keys)> before_commit;    // archive stored, rows not yet deleted
+  std::function<void(const std::string& table)> after_delete;                 // inside the commit: this table's rows deleted
 };
 
 class Tierer {
@@ -69,14 +72,19 @@ class Tierer {
   const EntityConfig& config() const;
   // The DDL that tiering needs (tier/location columns, indexes, the events table); idempotent.
   std::string setup_ddl();
+  // Runs the DDL, then checks the schema contract (check_schema).
   void apply_setup();
+  // The entity definition against the database's foreign keys (tiering/schema.hpp); throws kUsage naming the table,
+  // the constraint and what to change. Every freeze runs it first.
+  void check_schema();
 
   CooldownStats cooldown(size_t limit = SIZE_MAX);
   FreezeStats freeze(size_t limit = SIZE_MAX, const FreezeHooks& hooks = {});
   // Freezes exactly these keys if they are warm (tests, operators).
   FreezeStats freeze_keys(const std::vector<std::string>& keys, const FreezeHooks& hooks = {});
   // On demand (a login): returns once the entity is hot. Concurrent calls for one key coalesce on its row lock:
-  // the second waits for the first and then finds it hot.
+  // the second waits for the first and then finds it hot. A warm entity is made hot (its row changes, so a freeze
+  // in flight leaves it alone). Errors name the entity and key.
   ThawOutcome thaw(const std::string& key);
   // Entities marked 'restoring' (or, with all_archived, every archived one) in batches.
   ThawStats thaw_batch(bool all_archived, size_t limit = SIZE_MAX);
