@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Tiering benchmark: the demo game schema (players with ~22 child rows each) in a PostgreSQL 15 on 127.0.0.1;
 # cooldown, freeze and thaw throughput (entities/s) through strata to a local repository, single-entity on-demand
-# thaw latency (p50/p99), and — in the same run, on a copy of the same database — a bare batched
+# thaw latency (p50/p99) in-process and through the thaw service (`tier serve`, 20 concurrent callers), and — in the same run, on a copy of the same database — a bare batched
 # `DELETE ... RETURNING` of the same rows into a file, without archive, verification or re-checks. Then the same
 # freeze/thaw on a smaller database to S3 (moto_server on loopback), if moto_server is installed.
 #
-#   sudo bash bench/run_tier_bench.sh [path/to/strata]        (env PLAYERS=100000 LATENCY_KEYS=2000 S3_PLAYERS=20000)
+#   sudo bash bench/run_tier_bench.sh [path/to/strata]        (env PLAYERS=100000 LATENCY_KEYS=2000 S3_PLAYERS=20000
+#                                                               SERVE_KEYS=4000 SERVE_CALLERS=20 SERVE_RATE=200)
 #
 # Runs postgres as the unprivileged user strata-test (scripts/install-deps.sh creates it) in one temp dir on a
 # free port; removes it at the end. Only 127.0.0.1.
@@ -98,6 +99,55 @@ echo "archived: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'ar
 echo "== on-demand thaw latency ($LATENCY_KEYS single-entity thaws, one at a time)"
 PSQL -d game -c "SELECT id FROM players ORDER BY random() LIMIT $LATENCY_KEYS" > "$ROOT/keys.txt"
 S tier thaw --keys-from "$ROOT/keys.txt"
+
+# ---- the thaw service: the same on-demand thaw through `strata tier serve` on a Unix socket, 20 concurrent callers
+# (each with its own connection), latency measured by the caller from request to reply. Closed loop (every caller
+# sends its next login as soon as the last is answered: the worst case, the machine saturated) and paced (SERVE_RATE
+# logins/s in total, spread over the callers, like logins arriving).
+SERVE_KEYS=${SERVE_KEYS:-4000}
+SERVE_CALLERS=${SERVE_CALLERS:-20}
+SERVE_RATE=${SERVE_RATE:-200}
+cat > "$ROOT/thaw_client.py" <<'PY'
+import socket, sys, threading, time
+path, keyfile, callers, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+keys = [k.strip() for k in open(keyfile) if k.strip()]
+lat, errors, lock = [], [], threading.Lock()
+def caller(i):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile('rwb', buffering=0)
+    mine = keys[i::callers]; gap = callers / rate if rate > 0 else 0; t_next = time.perf_counter()
+    for k in mine:
+        if gap:
+            t_next += gap
+            d = t_next - time.perf_counter()
+            if d > 0: time.sleep(d)   # pacing the load generator, not synchronisation
+        t0 = time.perf_counter(); f.write(b'THAW ' + k.encode() + b'\n'); r = f.readline(); ms = (time.perf_counter() - t0) * 1000
+        with lock:
+            (lat if r.startswith(b'OK') else errors).append(ms if r.startswith(b'OK') else r)
+t0 = time.perf_counter()
+ts = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+[t.start() for t in ts]; [t.join() for t in ts]
+wall = time.perf_counter() - t0
+lat.sort(); p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0
+print(f"{len(lat)} thaws by {callers} callers in {wall:.1f} s ({len(lat)/wall:.0f}/s): p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms, max {lat[-1] if lat else 0:.2f} ms, errors {len(errors)}")
+if errors: print("first error:", errors[0]); sys.exit(1)
+PY
+serve_run() {  # $1 = rate (0 = closed loop), $2 = key file
+  S tier serve --socket "$ROOT/thaw.sock" --workers "$SERVE_CALLERS" > "$ROOT/serve.out" 2> "$ROOT/serve.log" &
+  SERVE_PID=$!
+  until grep -q listening "$ROOT/serve.out" 2>/dev/null; do
+    kill -0 "$SERVE_PID" 2>/dev/null || { echo "tier serve died: $(tail -3 "$ROOT/serve.log")"; exit 1; }
+    sleep 0.05
+  done
+  python3 "$ROOT/thaw_client.py" "$ROOT/thaw.sock" "$2" "$SERVE_CALLERS" "$1"
+  kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
+}
+PSQL -d game -c "SELECT id FROM players WHERE tier = 'archived' ORDER BY random() LIMIT $((2 * SERVE_KEYS))" > "$ROOT/serve-keys.txt"
+head -n "$SERVE_KEYS" "$ROOT/serve-keys.txt" > "$ROOT/serve-keys-1.txt"
+tail -n +"$((SERVE_KEYS + 1))" "$ROOT/serve-keys.txt" > "$ROOT/serve-keys-2.txt"
+echo "== thaw service (strata tier serve, Unix socket, $SERVE_CALLERS callers, closed loop)"
+serve_run 0 "$ROOT/serve-keys-1.txt"
+echo "== thaw service (strata tier serve, Unix socket, $SERVE_CALLERS callers, paced at $SERVE_RATE logins/s)"
+serve_run "$SERVE_RATE" "$ROOT/serve-keys-2.txt"
 
 echo "== batch thaw (all archived, 500 per transaction, 2 workers)"
 REST=$(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'archived'")

@@ -19,6 +19,7 @@ class TierDefects : public TieringTest {
     void join() {
       if (thread.joinable()) thread.join();
     }
+    ~Writer() { join(); }
   };
   void start_writer(Writer& w, const std::string& sql, const std::vector<PgValue>& params) {
     w.thread = std::thread([this, &w, sql, params] {
