@@ -193,8 +193,9 @@ TEST_F(TierModel, RandomOperationsKillsAndWritersMatchTheModel) {
                    "freeze.before_commit", "freeze.after_commit", "index.before_rename"});
         break;
       case 3:
-        // The application marks a few archived players as wanted back.
-        conn_->exec("UPDATE players SET tier = 'restoring' WHERE id IN (SELECT id FROM players WHERE tier = 'archived' "
+        // The application marks a few archived players as wanted back (the outer tier condition matters: a row a
+        // login thawed meanwhile is re-checked against it, never against the subquery's old snapshot).
+        conn_->exec("UPDATE players SET tier = 'restoring' WHERE tier = 'archived' AND id IN (SELECT id FROM players WHERE tier = 'archived' "
                     "ORDER BY md5(id::text || $1) LIMIT 3)",
                     {std::to_string(step)});
         args = {"tier", "thaw", rng() % 2 ? "--restoring" : "--all-archived", "--limit", std::to_string(2 + rng() % 10)};
@@ -255,6 +256,12 @@ TEST_F(TierModel, RandomOperationsKillsAndWritersMatchTheModel) {
   std::string err;
   for (auto& [k, pl] : model) {
     if (pl.erase_started && !pl.erased) {
+      std::string tier = tier_of(k);
+      if (tier == "hot" || tier == "warm") {
+        // Killed before it destroyed the current archive, and a batch thaw brought the player back whole: not erased.
+        pl.erase_started = false;
+        continue;
+      }
       ASSERT_EQ(strata({"tier", "erase", k}, "", &err), 0) << err;
       pl.erased = true;
     }
