@@ -82,18 +82,20 @@ TEST_F(PgRecoveryE2E, DamagedOrSkippedSegmentNeverEndsInAReportedRestore) {
   stop_cluster(dir1);
 
   // Undo the damage; now make `wal fetch` answer "not in the archive" for a segment that is there (what a lost
-  // segment did before): PostgreSQL promotes early, and strata must not report that as the restore asked for.
+  // segment did before): PostgreSQL promotes early, and strata must not report that as the restore asked for — nor
+  // let the copy (asked to archive: --archive-mode on) put its timeline into the source's archive.
   ASSERT_EQ(flip_byte_in_archived(repo_, damaged), object);
   std::string skipped = next_segment(damaged, 1);
   std::string dir2 = *root_ / "restore-skipped";
   root_->track(dir2);
-  auto r2 = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-dir", dir2, "--start", "--port",
-                    std::to_string(free_loopback_port())},
+  auto r2 = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--archive-mode", "on", "--target-dir", dir2,
+                    "--start", "--port", std::to_string(free_loopback_port())},
                    {{"STRATA_PG_FAILPOINT", "fetch-missing:" + skipped}});
   EXPECT_EQ(r2.code, kExitTargetNotReached) << r2.err;
   EXPECT_EQ(r2.err.find("recovery finished at"), std::string::npos) << r2.err;
   EXPECT_NE(r2.err.find("before the end of the archived WAL"), std::string::npos) << r2.err;
   EXPECT_FALSE(fs::exists(dir2 + "/postmaster.pid")) << "a copy promoted too early must not keep running";
+  EXPECT_FALSE(fs::exists(wal_path("00000002.history"))) << "the early copy's timeline reached the source's archive";
   stop_cluster(dir2);
 
   // The intact archive restores exactly, and the server's log is beside the data directory, not in it.
@@ -153,6 +155,16 @@ TEST_F(PgRecoveryE2E, TargetTimeAFractionOfASecondBeforeTheBackupEndIsRefused) {
                     *root_ / "later"});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_NE(read_file(*root_ / "later/postgresql.auto.conf").find("recovery_target_time = '" + later + "'"), std::string::npos);
+
+  // A target past the end of the archive: PostgreSQL refuses to promote, and that is "target not reached" (14), not
+  // a server that failed to start.
+  std::string dir = *root_ / "future";
+  root_->track(dir);
+  auto future = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-time", "2030-01-01 00:00:00+00",
+                        "--target-dir", dir, "--start", "--port", std::to_string(free_loopback_port())});
+  EXPECT_EQ(future.code, kExitTargetNotReached) << future.err;
+  EXPECT_NE(future.err.find("stopped before --target-time 2030-01-01 00:00:00+00"), std::string::npos) << future.err;
+  EXPECT_NE(future.err.find("recovery ended before configured recovery target was reached"), std::string::npos) << future.err;
   server->stop();
 }
 

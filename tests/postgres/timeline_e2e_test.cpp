@@ -139,7 +139,10 @@ TEST_F(PgTimelineE2E, ArchiveModeOnArchivesTheNewTimelineSoTheNextCopyTakesAnoth
   ASSERT_EQ(r1.code, 0) << r1.err;
   EXPECT_NE(r1.err.find("00000002.history archived"), std::string::npos) << r1.err;
   EXPECT_TRUE(fs::exists(wal_path("00000002.history")));
-  EXPECT_EQ(read_file(*root_ / "new-primary/postgresql.auto.conf").find("archive_mode = 'off'"), std::string::npos);
+  std::string auto_conf = read_file(*root_ / "new-primary/postgresql.auto.conf");
+  EXPECT_EQ(auto_conf.find("archive_mode = 'off'"), std::string::npos) << auto_conf;
+  EXPECT_EQ(auto_conf.find("archiving waits until the restore is verified"), std::string::npos)
+      << "the hold on archiving must be lifted once the restore is verified: " << auto_conf;
   EXPECT_EQ(psql_at(port1, {kChecksumSql}), state);
 
   // The next copy sees timeline 2 in the archive and takes 3; it does not archive (the default).

@@ -521,14 +521,17 @@ WalCheck check_wal_for_restore(const SourceConfig& src, const Manifest& m, const
     // Recovery to the end must replay into the last archived segment; stopping before it means a file was skipped.
     if (plan.last) {
       out.min_reached_lsn = *plan.last * seg_size + 1;
-      out.end_what = "the end of the archived WAL (" + name(*plan.last) + ")";
+      out.end_what = "the end of the archived WAL (into " + name(*plan.last) + ", past LSN " +
+                     pg::format_lsn(*plan.last * seg_size) + ")";
     } else {
       out.min_reached_lsn = pg::parse_lsn(meta.value("stop_lsn", "0/0"));
-      out.end_what = "the end of backup " + m.id + " (" + meta.value("stop_lsn", "?") + ")";
+      out.end_what = "the end of backup " + m.id + " (LSN " + meta.value("stop_lsn", "?") + ")";
     }
   } else if (!req.target_lsn.empty()) {
     out.min_reached_lsn = pg::parse_lsn(req.target_lsn);
     out.end_what = "--target-lsn " + req.target_lsn;
+  } else {
+    out.end_what = !req.target_time.empty() ? "--target-time " + req.target_time : "--target-xid " + req.target_xid;
   }
   return out;
 }
@@ -552,17 +555,53 @@ ServerInfo read_postmaster_pid(const std::string& dir, int port) {
   return s;
 }
 
+// With --archive-mode on and --start, the copy's archiving is held back (every archive_command fails, so PostgreSQL
+// keeps the .ready files) until the point reached is verified: a copy that promoted too early must not put its
+// timeline's history into the source's archive, where every later restore to "latest" would follow it.
+constexpr const char* kHoldArchivingLine =
+    "archive_command = 'echo \"strata restore: archiving waits until the restore is verified\" >&2; exit 1'"
+    "  # strata: removed once the restore is verified\n";
+
+// Rewrites postgresql.auto.conf without the hold line (atomically), so the server's own archive_command applies.
+void release_archiving(const std::string& dir) {
+  std::string path = dir + "/postgresql.auto.conf", tmp = path + ".strata-tmp";
+  std::string text = read_text(path);
+  auto at = text.find(kHoldArchivingLine);
+  if (at == std::string::npos) return;
+  text.erase(at, std::string(kHoldArchivingLine).size());
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    f.flush();
+    if (!f) fail(ErrorCode::kStorage, "cannot write " + tmp);
+  }
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("cannot replace " + path, errno);
+}
+
 struct StartRequest {
   std::string dir, log_path;
   int port = 0;
   WalCheck expect;
+  bool hold_archiving = false;
   // With --archive-mode on: whether the new timeline's history file has reached the archive.
   std::function<bool(const std::string& history)> archived;
 };
 
+// The server stopped by itself. When its log says recovery could not go on (a fetch failed fatally, the target is
+// past the archive, the timeline does not contain the backup), that is "target not reached", not a start failure.
 [[noreturn]] void fail_recovery(const StartRequest& r, const std::string& what) {
-  ErrorCode code = pg::log_says_target_not_reached(r.log_path) ? ErrorCode::kTargetNotReached : ErrorCode::kSourceFailed;
-  fail(code, what + ": " + pg::recovery_log_summary(r.log_path, 3) + " (full log: " + r.log_path + ")");
+  std::string log = pg::recovery_log_summary(r.log_path, 3) + " (full log: " + r.log_path + ")";
+  if (pg::log_says_target_not_reached(r.log_path)) {
+    fail(ErrorCode::kTargetNotReached, "recovery of " + r.dir + " stopped before " + r.expect.end_what +
+                                           " and the server shut down; the data directory is NOT the state asked for: " + log);
+  }
+  fail(ErrorCode::kSourceFailed, what + ": " + log);
 }
 
 std::string start_and_wait(const SourceConfig& src, const Manifest& m, const StartRequest& r) {
@@ -606,13 +645,16 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
           std::string o2, e2;
           run_capture({pg_ctl, "-D", dir, "-m", "fast", "-w", "stop"}, &o2, &e2);
           fail(ErrorCode::kTargetNotReached,
-               "recovery of " + dir + " ended at LSN " + lsn + ", before " + r.expect.end_what + " (LSN " +
-                   pg::format_lsn(r.expect.min_reached_lsn) + " or later), and PostgreSQL promoted it anyway; the server was "
-                   "stopped and its data is NOT the state asked for. Check 'strata wal check --source " + src.name +
-                   " --read-data' and the server log " + r.log_path);
+               "recovery of " + dir + " ended at LSN " + lsn + ", before " + r.expect.end_what +
+                   ", and PostgreSQL promoted it anyway; the server was stopped and its data is NOT the state asked for. "
+                   "Check 'strata wal check --source " + src.name + " --read-data' and the server log " + r.log_path);
         }
         std::string summary = "recovery finished at LSN " + lsn + " (last replayed transaction committed at " + last_xact +
                               "), new timeline " + tli + "; server running on port " + where.port;
+        if (r.hold_archiving) {
+          release_archiving(dir);
+          c.scalar("SELECT pg_reload_conf()::text");
+        }
         if (r.archived) {
           std::string history = pg::history_file_name(static_cast<uint32_t>(std::stoul(tli)));
           // The archiver copies the new history file right after promotion; it reserves the timeline number, so a
@@ -730,6 +772,8 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
     // every later restore to "latest" follow this copy instead of the source. --archive-mode on is for the copy
     // that becomes the primary.
     conf += "archive_mode = 'off'\n";
+  } else if (req.start) {
+    conf += kHoldArchivingLine;
   }
   if (req.port) conf += "port = " + std::to_string(req.port) + "\n";
   {
@@ -761,6 +805,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   start.port = req.port;
   start.expect = wal;
   if (archive_mode == "on") {
+    start.hold_archiving = true;
     start.archived = [&repo, &src](const std::string& history) {
       return repo.exists(pg::wal_id(src.name, history), pg::wal_catalog(src.name));
     };
