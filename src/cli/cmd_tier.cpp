@@ -13,6 +13,7 @@
 #include "tiering/demo.hpp"
 #include "tiering/entity.hpp"
 #include "tiering/pg.hpp"
+#include "tiering/schema.hpp"
 #include "tiering/serve.hpp"
 #include "tiering/tiering.hpp"
 
@@ -79,6 +80,11 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
     if (!o->apply) {
       std::printf("%s", t.setup_ddl().c_str());
+      // What the database's foreign keys say the entity is, to compare with (or paste into) the config.
+      tiering::PgConn conn(t.config().database);
+      std::printf("-- child tables reached from %s through foreign keys, as [[entity.%s.child]] entries:\n", t.config().root.c_str(),
+                  t.config().name.c_str());
+      for (const auto& c : tiering::derive_children(conn, t.config())) std::printf("--   %s\n", tiering::child_toml(t.config(), c).c_str());
       t.check_schema();  // a definition that a freeze would refuse fails here already, naming what to change
       return;
     }

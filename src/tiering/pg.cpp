@@ -16,7 +16,8 @@ PgTarget target(const std::string& conninfo) {
 PgConn::PgConn(const std::string& conninfo) : PgClient(target(conninfo)) {
   // Stable text forms: what COPY reads back must be exactly what we archived, whatever the server defaults are.
   exec("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
-       "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'");
+       "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
+       "SET standard_conforming_strings = on");
 }
 
 void copy_escape(std::string& out, const PgValue& v) {

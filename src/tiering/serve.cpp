@@ -127,7 +127,6 @@ ThawService::ThawService(const EntityConfig& cfg, Repository& repo, size_t worke
 ThawService::~ThawService() = default;
 
 ThawReply ThawService::thaw(const std::string& key) {
-  auto t0 = std::chrono::steady_clock::now();
   size_t slot;
   {
     std::unique_lock<std::mutex> g(mu_);
@@ -135,6 +134,7 @@ ThawReply ThawService::thaw(const std::string& key) {
     slot = idle_.back();
     idle_.pop_back();
   }
+  auto t0 = std::chrono::steady_clock::now();  // the thaw itself, not the wait for a free worker
   ThawReply reply;
   try {
     reply.thawed = pool_[slot]->thaw(key) == ThawOutcome::kThawed;
@@ -146,12 +146,12 @@ ThawReply ThawService::thaw(const std::string& key) {
     reply.exit_code = 1;
     reply.message = one_line(e.what());
   }
+  reply.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   {
     std::lock_guard<std::mutex> g(mu_);
     idle_.push_back(slot);
   }
   cv_.notify_one();
-  reply.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!reply.ok) log::warn("tier_serve_thaw_failed", {{"key", key}, {"reason", reply.message}});
   return reply;
 }

@@ -26,7 +26,7 @@ struct ThawReply {
   bool thawed = false;  // false with ok: the entity was already in the database (hot or warm, now hot)
   int exit_code = 0;    // on error: the code `strata tier thaw KEY` would exit with (docs/CLI.md)
   std::string message;  // on error: one line naming the entity and key
-  double ms = 0;
+  double ms = 0;  // the thaw itself, from getting a worker to its answer
 };
 
 class ThawService {
@@ -54,7 +54,7 @@ struct ServeOptions {
 };
 
 // The line protocol (one request, one reply, any number per connection):
-//   THAW <key>   ->  OK thawed <ms> | OK hot <ms> | ERR <exit-code> <message>
+//   THAW <key>   ->  OK thawed <ms> | OK hot <ms> | ERR <exit-code> <message>    (<ms>: ThawReply::ms)
 //   PING         ->  OK pong
 // Serves until `stop` becomes true. `ready(port)` is called once listening (with the TCP port bound, or -1).
 void serve_lines(ThawService& service, const ServeOptions& options, const std::atomic<bool>& stop,

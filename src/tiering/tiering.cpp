@@ -744,20 +744,21 @@ struct Tierer::Impl {
     std::string table;
     int depth = 0;
     std::string columns;  // quoted column list
-    std::string data;     // COPY text
+    std::string data;     // COPY text (batch thaw)
+    std::string values;   // "(lit, lit), (...)" for one INSERT (on-demand thaw: one round trip for every table)
   };
 
   // The cached schema may predate an ALTER TABLE: on an incompatibility, look again once before failing.
-  void stage_document(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out) {
+  void stage_document(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out, bool literals = false) {
     std::map<std::string, Insert> one;
     try {
-      stage_one(key, entry, one);
+      stage_one(key, entry, one, literals);
     } catch (const StrataError& e) {
       if (e.code() != ErrorCode::kUnsupportedVersion) throw;
       schema_loaded = false;
       load_schema();
       one.clear();
-      stage_one(key, entry, one);
+      stage_one(key, entry, one, literals);
     }
     for (auto& [k, ins] : one) {
       auto& dst = out[k];
@@ -765,11 +766,13 @@ struct Tierer::Impl {
       dst.depth = ins.depth;
       dst.columns = ins.columns;
       dst.data += ins.data;
+      if (!dst.values.empty() && !ins.values.empty()) dst.values += ", ";
+      dst.values += ins.values;
     }
   }
 
   // Checks a document against the tables as they are now and appends its child rows to `out`.
-  void stage_one(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out) {
+  void stage_one(const std::string& key, const ReadEntry& entry, std::map<std::string, Insert>& out, bool literals) {
     std::string what = "archive of " + ent(key);
     json doc;
     try {
@@ -817,6 +820,17 @@ struct Tierer::Impl {
       ins.depth = t->depth;
       ins.columns = col_list;
       for (const auto& r : trows) {
+        if (literals) {
+          // Untyped literals take the column's input function, exactly as COPY's text does.
+          if (!ins.values.empty()) ins.values += ", ";
+          ins.values += '(';
+          for (size_t k = 0; k < r.size(); ++k) {
+            if (k) ins.values += ", ";
+            sql_literal(ins.values, r[k]);
+          }
+          ins.values += ')';
+          continue;
+        }
         for (size_t k = 0; k < r.size(); ++k) {
           if (k) ins.data += '\t';
           copy_escape(ins.data, r[k]);
@@ -829,6 +843,32 @@ struct Tierer::Impl {
     if (digest_hex(d) != doc.value("digest", "") || d != entry.digest) {
       fail(ErrorCode::kCorrupt, what + ": rows do not match the recorded digest; the archive is damaged");
     }
+  }
+
+  // Appends 'text' (standard_conforming_strings is pinned on, so only quotes are doubled) or NULL.
+  static void sql_literal(std::string& out, const PgValue& v) {
+    if (!v) {
+      out += "NULL";
+      return;
+    }
+    out += '\'';
+    for (char ch : *v) {
+      if (ch == '\'') out += '\'';
+      out += ch;
+    }
+    out += '\'';
+  }
+
+  // The INSERTs of literal-staged rows as one multi-statement text, parents first.
+  static std::string insert_statements(std::map<std::string, Insert>& staged) {
+    std::vector<Insert*> order;
+    for (auto& [k, ins] : staged) order.push_back(&ins);
+    std::stable_sort(order.begin(), order.end(), [](Insert* a, Insert* b) { return a->depth < b->depth; });
+    std::string sql;
+    for (Insert* ins : order) {
+      if (!ins->values.empty()) sql += "INSERT INTO " + quote_ident(ins->table) + " (" + ins->columns + ") VALUES " + ins->values + ";\n";
+    }
+    return sql;
   }
 
   void run_inserts(std::map<std::string, Insert>& staged) {
@@ -1097,17 +1137,26 @@ ThawOutcome Tierer::Impl::thaw_one_locked(const std::string& key) {
     try {
       ReadEntry e = m.archive().read(loc, key);
       std::map<std::string, Impl::Insert> staged;
-      m.stage_document(key, e, staged);
-      m.run_inserts(staged);
+      m.stage_document(key, e, staged, true);
+      // Every row of the entity, the tier change and the release in one round trip (a login waits for each one,
+      // and on a busy machine each costs a scheduling delay of the backend): a multi-statement text inside this
+      // transaction; the first statement that fails stops it and the transaction rolls back.
+      std::string sql = insert_statements(staged);
+      std::string k, l, name;
+      sql_literal(k, key);
+      sql_literal(l, loc);
+      sql_literal(name, m.cfg.name);
+      sql += "UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
+             " = NULL WHERE " + q(m.cfg.key) + " = " + k + "::" + m.key_type + ";\n";
+      if (!m.cfg.keep_after_thaw) {
+        sql += "INSERT INTO strata_tier_released (entity, key, location) VALUES (" + name + ", " + k + ", " + l + ") ON CONFLICT DO NOTHING;";
+      }
+      m.conn->exec(sql);
     } catch (const StrataError& e) {
       tx.rollback();
       m.record_event(key, "thaw_failed", e.what());
       throw;
     }
-    m.conn->exec("UPDATE " + q(m.cfg.root) + " SET " + q(m.cfg.tier_column) + " = 'hot', " + q(m.cfg.location_column) +
-                     " = NULL WHERE " + q(m.cfg.key) + " = $1::" + m.key_type,
-                 {key});
-    m.release_in_tx({{loc, key}});
     failpoint("thaw.before_commit");
     tx.commit();
     failpoint("thaw.after_commit");
