@@ -1,5 +1,6 @@
 // Hermetic tests of the S3 driver's pieces: settings resolution, error classification (the exact one-line
-// messages), part sizing, XML parsing and the bandwidth limiter. No server: the server tests are in tests/s3/.
+// messages), part sizing, XML parsing and the bandwidth limiter. No server: the tests against one (moto) are the
+// *_moto_test.cpp files beside this one.
 #include <gtest/gtest.h>
 
 #include <chrono>

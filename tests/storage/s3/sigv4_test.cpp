@@ -16,7 +16,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path suite_dir() { return fs::path(__FILE__).parent_path().parent_path() / "data" / "aws-sigv4-test-suite"; }
+// STRATA_TEST_DATA_DIR is absolute (tests/CMakeLists.txt): __FILE__ is relative to the build directory once ccache
+// rewrites paths under its base_dir, and the tests run from another directory.
+fs::path suite_dir() { return fs::path(STRATA_TEST_DATA_DIR) / "aws-sigv4-test-suite"; }
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
