@@ -191,6 +191,11 @@ TEST_F(PgTimelineE2E, GapOnALaterTimelineIsFoundBeforeRestoring) {
   EXPECT_FALSE(fs::exists(*root_ / "gap/PG_VERSION"));
   auto check = strata({"--config", config_, "wal", "check", "--source", "pg1"});
   EXPECT_NE(check.out.find("MISSING: " + lost), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("run with --read-data"), std::string::npos) << check.out;
+  auto deep = strata({"--config", config_, "wal", "check", "--source", "pg1", "--read-data"});
+  EXPECT_EQ(deep.code, kExitProblems) << deep.out << deep.err;
+  EXPECT_NE(deep.out.find("MISSING on the timeline path 1 -> 2 (forked at"), std::string::npos) << deep.out;
+  EXPECT_NE(deep.out.find(": " + lost + " (later WAL exists"), std::string::npos) << deep.out;
   stop_cluster(*root_ / "copy");
   primary->stop();
 }

@@ -876,7 +876,10 @@ std::string wal_check_report(Repository& repo, const SourceConfig& source, const
     if (is_base_backup(m)) backups.push_back(std::move(m));
   }
   uint64_t seg_size = backups.empty() ? kDefaultSegmentSize : engine_meta(backups.back()).value("wal_segment_size", kDefaultSegmentSize);
-  auto inv = wal_inventory(repo, source.name, seg_size);
+  ArchiveView archive(repo, source, options.pipeline, seg_size);
+  const WalInventory& inv = archive.inventory();
+  bool later_timelines = false;
+  for (const auto& f : inv.other_files) later_timelines |= f.size() == 16 && f.compare(8, 8, ".history") == 0;
   std::string out;
   out += "WAL archive of " + source.name + ": " + std::to_string(inv.count()) + " segments";
   for (const auto& [tli, segs] : inv.segments) {
@@ -933,8 +936,34 @@ std::string wal_check_report(Repository& repo, const SourceConfig& source, const
     out += "backup " + m.id + ": restorable (" + meta.value("start_lsn", "") + " .. " + meta.value("stop_lsn", "") + ", WAL " +
            (meta.value("wal_included", false) ? "included" : "archived") + "); point-in-time up to the end of " +
            segment_name(tli, reach, seg_size) + "\n";
+    if (!later_timelines || !repo.unlocked()) continue;
+    // With the key, follow the timeline a restore to "latest" would follow (history files are encrypted).
+    try {
+      TimelinePath path = archive.path_for(meta.value("timeline", 1u), TimelineTarget{});
+      if (path.size() < 2) continue;
+      if (!::strata::backup_on_path(meta, path)) {
+        out += "  the latest timeline " + std::to_string(path.back().tli) + " (" + describe_path(path) + ") does not contain "
+               "this backup: restore it with --target-timeline current\n";
+        continue;
+      }
+      WalPlan plan = plan_wal(inv, path, stop->segno + 1);
+      auto name = [&](uint64_t segno) { return segment_name(timeline_for_segment(path, segno, seg_size), segno, seg_size); };
+      if (plan.missing) {
+        *ok = false;
+        out += "  MISSING on the timeline path " + describe_path(path) + ": " + name(*plan.missing) +
+               " (later WAL exists up to " + name(*plan.last) + "): a restore to the latest point is refused\n";
+      } else {
+        out += "  along the timeline path " + describe_path(path) + ": point-in-time up to the end of " + name(plan.reach) + "\n";
+      }
+    } catch (const StrataError& e) {
+      *ok = false;
+      out += "  timeline history unreadable: " + std::string(e.what()) + "\n";
+    }
   }
   if (backups.empty()) out += "no base backups of " + source.name + " yet\n";
+  if (later_timelines && !repo.unlocked()) {
+    out += "later timelines have history files: run with --read-data (needs the passphrase) to check restores along them\n";
+  }
   if (auto spool = source.get("spool_dir"); !spool.empty()) {
     auto pending = spool_pending(spool);
     auto errors = spool_errors(spool);
