@@ -301,8 +301,9 @@ std::vector<Manifest> backup_dump(Repository& repo, const SourceConfig& src, con
 // ---------------------------------------------------------------------------------------------------------------
 // Restore
 
-Manifest choose_backup(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req, bool physical,
-                       int64_t target_epoch) {
+// The ID given, else the newest backup of the kind (physical restores without an ID use choose_physical, which also
+// weighs the target time and the timeline path).
+Manifest choose_backup(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req, bool physical) {
   if (!req.id.empty()) {
     Manifest m = repo.load(repo.resolve_id(req.id), true);
     if (m.source != src.name) {
@@ -334,14 +335,6 @@ Manifest choose_backup(Repository& repo, const SourceConfig& src, const EngineRe
       fail(ErrorCode::kUsage, "source " + src.name + " has dumps of several databases and none named " + req.database +
                                   "; give the backup ID to restore");
     }
-  }
-  if (physical && target_epoch) {
-    for (auto it = usable.rbegin(); it != usable.rend(); ++it) {
-      if (engine_meta(*it).value("stop_epoch", int64_t{0}) <= target_epoch) return repo.load(it->id, true);
-    }
-    fail(ErrorCode::kUsage, "--target-time " + sql_utc(target_epoch) + "+00" + " is before the end of every base backup of " +
-                                src.name + " (the oldest ends at " + engine_meta(usable.front()).value("stop_time", "?") +
-                                "); pick a later time");
   }
   return repo.load(usable.back().id, true);
 }
@@ -437,7 +430,7 @@ std::string not_on_path_message(const Manifest& m, const json& meta, const pg::T
 Manifest choose_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req, int64_t target_us,
                          const pg::TimelineTarget& target_tl, ArchiveView& archive, pg::TimelinePath* path_out) {
   if (!req.id.empty()) {
-    Manifest m = choose_backup(repo, src, req, true, 0);
+    Manifest m = choose_backup(repo, src, req, true);
     json meta = engine_meta(m);
     *path_out = archive.path_for(meta.value("timeline", 1u), target_tl);
     if (!backup_on_path(meta, *path_out)) fail(ErrorCode::kTargetNotReached, not_on_path_message(m, meta, *path_out));
@@ -742,8 +735,13 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   std::string dir = fs::absolute(req.target_dir).lexically_normal().string();
   if (!dir.empty() && dir.back() == '/') dir.pop_back();
   std::string log_path = pg::restore_log_path(dir);
+  if (req.start) {
+    // Before anything is written or removed: the log's place must be writable.
+    std::error_code ec;
+    fs::create_directories(fs::path(dir).parent_path(), ec);
+    create_log_file(log_path);
+  }
   prepare_target_dir(req.target_dir, req.force);
-  if (req.start) create_log_file(log_path);
 
   pg::TarExtractSink sink(dir);
   try {
@@ -816,7 +814,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
 std::string restore_dump(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
                          const ProgressFn& progress) {
   if (req.database.empty()) fail(ErrorCode::kUsage, "give --database: the database to pg_restore the dump into");
-  Manifest m = choose_backup(repo, src, req, false, 0);
+  Manifest m = choose_backup(repo, src, req, false);
   json meta = engine_meta(m);
   SourceConfig target = src;
   if (req.port) target.values["port"] = std::to_string(req.port);
