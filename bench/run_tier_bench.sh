@@ -100,63 +100,35 @@ echo "== on-demand thaw latency ($LATENCY_KEYS single-entity thaws, one at a tim
 PSQL -d game -c "SELECT id FROM players ORDER BY random() LIMIT $LATENCY_KEYS" > "$ROOT/keys.txt"
 S tier thaw --keys-from "$ROOT/keys.txt"
 
-# ---- the thaw service: the same on-demand thaw through `strata tier serve` on a Unix socket, 20 concurrent callers
-# (each with its own connection), latency measured by the caller from request to reply. Closed loop (every caller
-# sends its next login as soon as the last is answered: the worst case, the machine saturated) and paced (SERVE_RATE
-# logins/s in total, spread over the callers, like logins arriving).
+# ---- on-demand thaw with SERVE_CALLERS concurrent callers, in-process (each caller a Tierer with its own connection)
+# and through the thaw service (`strata tier serve` on a Unix socket, each caller its own connection), timed by the
+# caller from request to answer (`tier thaw --keys-from --callers [--via] [--rate]`). Closed loop: each caller sends
+# its next login as soon as the last is answered (the machine saturated, the worst case). Paced: SERVE_RATE logins/s
+# in total, like logins arriving.
 SERVE_KEYS=${SERVE_KEYS:-4000}
 SERVE_CALLERS=${SERVE_CALLERS:-20}
 SERVE_RATE=${SERVE_RATE:-200}
 SERVE_WORKERS=${SERVE_WORKERS:-8}   # the service's default: database connections / concurrent thaws
-cat > "$ROOT/thaw_client.py" <<'PY'
-import socket, sys, threading, time
-path, keyfile, callers, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-keys = [k.strip() for k in open(keyfile) if k.strip()]
-lat, errors, hop, lock = [], [], [], threading.Lock()
-def caller(i):
-    s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile('rwb', buffering=0)
-    mine = keys[i::callers]; gap = callers / rate if rate > 0 else 0; t_next = time.perf_counter()
-    for k in mine:
-        if gap:
-            t_next += gap
-            d = t_next - time.perf_counter()
-            if d > 0: time.sleep(d)   # pacing the load generator, not synchronisation
-        t0 = time.perf_counter(); f.write(b'THAW ' + k.encode() + b'\n'); r = f.readline(); ms = (time.perf_counter() - t0) * 1000
-        with lock:
-            if r.startswith(b'OK'):
-                lat.append(ms); hop.append(ms - float(r.split()[2]))  # the service's own time is in the reply
-            else:
-                errors.append(r)
-t0 = time.perf_counter()
-ts = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-[t.start() for t in ts]; [t.join() for t in ts]
-wall = time.perf_counter() - t0
-lat.sort(); p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0
-print(f"{len(lat)} thaws by {callers} callers in {wall:.1f} s ({len(lat)/wall:.0f}/s): p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms, max {lat[-1] if lat else 0:.2f} ms, errors {len(errors)}")
-hop.sort(); h = lambda q: hop[min(len(hop) - 1, int(q * len(hop)))] if hop else 0
-print(f"  of which outside the thaw call (socket, queueing for a worker, the caller): p50 {h(0.5):.2f} ms, p99 {h(0.99):.2f} ms")
-if errors: print("first error:", errors[0]); sys.exit(1)
-PY
-serve_run() {  # $1 = rate (0 = closed loop), $2 = key file
-  rm -f "$ROOT/serve.out"
-  # The binary itself in the background (not the S function, whose subshell would be what gets the SIGTERM).
-  "$STRATA" --config "$ROOT/tier.toml" --repo "$ROOT/repo" tier serve --socket "$ROOT/thaw.sock" --workers "$SERVE_WORKERS" \
-    > "$ROOT/serve.out" 2> "$ROOT/serve.log" &
-  SERVE_PID=$!
-  until grep -q listening "$ROOT/serve.out" 2>/dev/null; do
-    kill -0 "$SERVE_PID" 2>/dev/null || { echo "tier serve died: $(tail -3 "$ROOT/serve.log")"; exit 1; }
-    sleep 0.05
-  done
-  python3 "$ROOT/thaw_client.py" "$ROOT/thaw.sock" "$2" "$SERVE_CALLERS" "$1"
-  kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
-}
-PSQL -d game -c "SELECT id FROM players WHERE tier = 'archived' ORDER BY random() LIMIT $((2 * SERVE_KEYS))" > "$ROOT/serve-keys.txt"
-head -n "$SERVE_KEYS" "$ROOT/serve-keys.txt" > "$ROOT/serve-keys-1.txt"
-tail -n +"$((SERVE_KEYS + 1))" "$ROOT/serve-keys.txt" > "$ROOT/serve-keys-2.txt"
-echo "== thaw service (strata tier serve, Unix socket, $SERVE_WORKERS workers, $SERVE_CALLERS callers, closed loop)"
-serve_run 0 "$ROOT/serve-keys-1.txt"
-echo "== thaw service (strata tier serve, Unix socket, $SERVE_WORKERS workers, $SERVE_CALLERS callers, paced at $SERVE_RATE logins/s)"
-serve_run "$SERVE_RATE" "$ROOT/serve-keys-2.txt"
+PSQL -d game -c "SELECT id FROM players WHERE tier = 'archived' ORDER BY random() LIMIT $((4 * SERVE_KEYS))" > "$ROOT/many-keys.txt"
+split -n l/4 -d "$ROOT/many-keys.txt" "$ROOT/keys-part-"
+echo "== on-demand thaw, $SERVE_CALLERS callers in-process, closed loop"
+S tier thaw --keys-from "$ROOT/keys-part-00" --callers "$SERVE_CALLERS"
+echo "== on-demand thaw, $SERVE_CALLERS callers in-process, paced at $SERVE_RATE logins/s"
+S tier thaw --keys-from "$ROOT/keys-part-01" --callers "$SERVE_CALLERS" --rate "$SERVE_RATE"
+rm -f "$ROOT/serve.out"
+# The binary itself in the background (not the S function, whose subshell would be what gets the SIGTERM).
+"$STRATA" --config "$ROOT/tier.toml" --repo "$ROOT/repo" tier serve --socket "$ROOT/thaw.sock" --workers "$SERVE_WORKERS" \
+  > "$ROOT/serve.out" 2> "$ROOT/serve.log" &
+SERVE_PID=$!
+until grep -q listening "$ROOT/serve.out" 2>/dev/null; do
+  kill -0 "$SERVE_PID" 2>/dev/null || { echo "tier serve died: $(tail -3 "$ROOT/serve.log")"; exit 1; }
+  sleep 0.05   # waiting for the service to come up, polled
+done
+echo "== on-demand thaw, $SERVE_CALLERS callers through strata tier serve ($SERVE_WORKERS workers, Unix socket), closed loop"
+S tier thaw --keys-from "$ROOT/keys-part-02" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock"
+echo "== on-demand thaw, $SERVE_CALLERS callers through strata tier serve ($SERVE_WORKERS workers, Unix socket), paced at $SERVE_RATE logins/s"
+S tier thaw --keys-from "$ROOT/keys-part-03" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock" --rate "$SERVE_RATE"
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
 
 echo "== batch thaw (all archived, 500 per transaction, 2 workers)"
 REST=$(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'archived'")

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "cli/context.hpp"
 #include "common/error.hpp"
@@ -38,6 +39,9 @@ struct TierOpts {
   std::string socket;
   int port = -1;
   size_t serve_workers = 8;
+  size_t callers = 1;
+  std::string via;
+  double rate = 0;
 };
 
 std::atomic<bool> g_serve_stop{false};
@@ -56,6 +60,72 @@ tiering::EntityConfig entity_config(const CliContext& ctx, const std::string& na
 
 double elapsed(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// `tier thaw --keys-from F [--callers N] [--via SOCKET] [--rate R]`: logins as a game server makes them, timed from
+// request to answer. N callers split the keys; each thaws in-process with a Tierer of its own (its own connection)
+// or asks the thaw service on SOCKET over a connection of its own. With --rate, logins are spread at R per second in
+// total instead of each caller sending the next as soon as it has an answer.
+void thaw_latency(tiering::Tierer& first, Repository& repo, const TierOpts& o) {
+  std::ifstream in(o.keys_from);
+  if (!in) fail(ErrorCode::kUsage, "cannot read " + o.keys_from);
+  std::vector<std::string> keys;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) keys.push_back(line);
+  }
+  size_t n = std::max<size_t>(1, o.callers);
+  std::vector<std::vector<double>> ms(n);
+  std::vector<size_t> thawed(n, 0), errors(n, 0);
+  std::vector<std::string> first_error(n);
+  auto start = std::chrono::steady_clock::now();
+  auto caller = [&](size_t c) {
+    std::unique_ptr<tiering::Tierer> own;
+    std::unique_ptr<tiering::ThawClient> client;
+    if (!o.via.empty()) client = std::make_unique<tiering::ThawClient>(o.via);
+    else if (c > 0) own = std::make_unique<tiering::Tierer>(first.config(), &repo);
+    tiering::Tierer& t = own ? *own : first;
+    auto gap = o.rate > 0 ? std::chrono::duration<double>(static_cast<double>(n) / o.rate) : std::chrono::duration<double>(0);
+    auto next = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * (static_cast<double>(c) / n));
+    for (size_t i = c; i < keys.size(); i += n) {
+      if (o.rate > 0) {
+        std::this_thread::sleep_until(next);  // pacing the load, not synchronisation
+        next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap);
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        if (client) {
+          std::string r = client->request("THAW " + keys[i]);
+          if (r.rfind("OK ", 0) != 0) fail(ErrorCode::kGeneric, r);
+          if (r.rfind("OK thawed", 0) == 0) ++thawed[c];
+        } else if (t.thaw(keys[i]) == tiering::ThawOutcome::kThawed) {
+          ++thawed[c];
+        }
+        ms[c].push_back(elapsed(t0) * 1000);
+      } catch (const StrataError& e) {
+        if (!errors[c]++) first_error[c] = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < n; ++c) threads.emplace_back(caller, c);
+  for (auto& th : threads) th.join();
+  double wall = elapsed(start);
+  std::vector<double> all;
+  size_t total_thawed = 0, total_errors = 0;
+  std::string err;
+  for (size_t c = 0; c < n; ++c) {
+    all.insert(all.end(), ms[c].begin(), ms[c].end());
+    total_thawed += thawed[c];
+    total_errors += errors[c];
+    if (err.empty()) err = first_error[c];
+  }
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
+  std::printf("%zu on-demand thaws (%zu thawed) by %zu caller(s) %s%s in %.1f s (%.0f/s): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              all.size(), total_thawed, n, o.via.empty() ? "in-process" : "through the thaw service",
+              o.rate > 0 ? (", paced at " + std::to_string(static_cast<int>(o.rate)) + "/s").c_str() : "", wall,
+              wall > 0 ? all.size() / wall : 0.0, pct(0.5), pct(0.99), all.empty() ? 0.0 : all.back());
+  if (total_errors) fail(ErrorCode::kProblemsFound, std::to_string(total_errors) + " thaws failed; the first: " + err);
 }
 
 }  // namespace
@@ -148,6 +218,9 @@ void register_tier(CLI::App& app, CliContext& ctx) {
   thaw->add_flag("--all-archived", o->all_archived, "Thaw every archived entity, in batches");
   thaw->add_option("--limit", o->limit, "At most this many entities (batch mode)");
   thaw->add_option("--keys-from", o->keys_from, "Thaw the keys in this file (one a line) one by one, as logins would; reports latency percentiles");
+  thaw->add_option("--callers", o->callers, "With --keys-from: this many concurrent callers, each with its own connection")->check(CLI::Range(1, 256));
+  thaw->add_option("--via", o->via, "With --keys-from: ask the thaw service on this Unix socket instead of thawing in-process");
+  thaw->add_option("--rate", o->rate, "With --keys-from: logins per second in total (default: each caller as fast as answered)");
   thaw->callback([&ctx, o] {
     ctx.finalize();
     int modes = !o->key.empty() + (o->restoring || o->all_archived) + !o->keys_from.empty();
@@ -155,21 +228,7 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     auto repo = ctx.open_repo(true);
     tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
     if (!o->keys_from.empty()) {
-      std::ifstream in(o->keys_from);
-      if (!in) fail(ErrorCode::kUsage, "cannot read " + o->keys_from);
-      std::vector<double> ms;
-      std::string line;
-      size_t thawed = 0;
-      while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        auto t0 = std::chrono::steady_clock::now();
-        if (t.thaw(line) == tiering::ThawOutcome::kThawed) ++thawed;
-        ms.push_back(elapsed(t0) * 1000);
-      }
-      std::sort(ms.begin(), ms.end());
-      auto pct = [&](double p) { return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
-      std::printf("%zu on-demand thaws (%zu thawed): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms.size(), thawed, pct(0.5),
-                  pct(0.99), ms.empty() ? 0.0 : ms.back());
+      thaw_latency(t, *repo, *o);
       return;
     }
     if (!o->key.empty()) {

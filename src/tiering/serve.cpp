@@ -156,6 +156,42 @@ ThawReply ThawService::thaw(const std::string& key) {
   return reply;
 }
 
+ThawClient::ThawClient(const std::string& socket_path) {
+  sockaddr_un addr{};
+  if (socket_path.size() >= sizeof addr.sun_path) fail(ErrorCode::kUsage, "socket path " + socket_path + " is too long");
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    fail(ErrorCode::kSourceFailed, "cannot connect to the thaw service at " + socket_path + ": " + std::strerror(err) +
+                                       "; start it with `strata tier serve --socket " + socket_path + "`");
+  }
+}
+
+ThawClient::~ThawClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string ThawClient::request(const std::string& line) {
+  if (!write_all(fd_, line + "\n")) fail(ErrorCode::kSourceFailed, "the thaw service closed the connection");
+  for (;;) {
+    size_t nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string reply = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      return reply;
+    }
+    char chunk[4096];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(ErrorCode::kSourceFailed, "the thaw service closed the connection");
+    buf_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
 std::string handle_line(ThawService& service, const std::string& line) {
   if (line == "PING") return "OK pong";
   if (line.rfind("THAW ", 0) == 0 && line.size() > 5) {

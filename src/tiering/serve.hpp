@@ -60,6 +60,21 @@ struct ServeOptions {
 void serve_lines(ThawService& service, const ServeOptions& options, const std::atomic<bool>& stop,
                  const std::function<void(int port)>& ready = {});
 
+// A client of the line protocol on a Unix socket (the benchmark's callers, tests, C++ game servers).
+class ThawClient {
+ public:
+  explicit ThawClient(const std::string& socket_path);  // throws StrataError naming the socket
+  ~ThawClient();
+  ThawClient(const ThawClient&) = delete;
+  ThawClient& operator=(const ThawClient&) = delete;
+  // Sends one request line, returns the reply line (without the newline).
+  std::string request(const std::string& line);
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
 // The reply line for one request line (without the newline); what serve_lines writes back.
 std::string handle_line(ThawService& service, const std::string& line);
 
