@@ -45,7 +45,12 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
       "Examples:\n"
       "  strata binlog archive --config strata.toml --source db1\n"
       "  strata binlog archive --config strata.toml --source db1 --interval 60   # continuous, e.g. under systemd\n"
-      "Exit status 1 when the archive has a gap (binlogs purged before they were shipped).");
+      "Each closed file is committed (manifest written) before it is reported as shipped. A run that was killed\n"
+      "half-way leaves only unreferenced objects ('strata check' lists them, 'strata cleanup' removes them): the\n"
+      "next run ships the file again under a new name.\n"
+      "Exit status 13 when the archive has a gap (binlogs purged before they were shipped); 2 when the server's\n"
+      "binlogs are not the archived history (another server, or RESET MASTER): use a new source name.\n"
+      "MariaDB only: MySQL 8 is not supported yet.");
   archive->callback([&ctx, o] {
     ctx.finalize();
     SourceConfig sc = mysql_source(ctx, o->source);
@@ -59,11 +64,15 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
         for (const auto& n : res.archived) std::printf(" %s", n.c_str());
         std::printf(", %zu already archived, %s still open\n", res.already, res.open_file.c_str());
       }
+      for (const auto& n : res.notes) std::fprintf(stderr, "strata: note: binlogs of %s: %s\n", sc.name.c_str(), n.c_str());
       for (const auto& g : res.gaps) std::fprintf(stderr, "strata: warning: binlog gap in %s: %s\n", sc.name.c_str(), g.c_str());
       if (o->interval == 0) {
         if (!res.gaps.empty()) {
-          fail(ErrorCode::kGeneric, "the binlog archive of " + sc.name + " has gaps: point-in-time recovery cannot cross "
-                                    "them; take a new full backup to start a recoverable range");
+          // Every file still on the server was shipped by this run, so what is missing is gone for good.
+          fail(ErrorCode::kProblemsFound, "the binlog archive of " + sc.name + " has " + std::to_string(res.gaps.size()) +
+                                              " gap(s) the server no longer holds: point-in-time recovery cannot cross them; "
+                                              "restores to times before a gap still work, and a full backup taken now "
+                                              "('strata backup --source " + sc.name + " --type full') starts a new recoverable range");
         }
         return;
       }
@@ -76,7 +85,8 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
   auto* list = cmd->add_subcommand("list", "List archived binlogs and report gaps");
   list->add_option("--source", o->source, "The mysql source")->required();
   list->add_flag("--json", o->json, "JSON instead of a table");
-  list->footer("Example:\n  strata binlog list --config strata.toml --source db1");
+  list->footer("Example:\n  strata binlog list --config strata.toml --source db1\n"
+               "Exit status 13 when the archive has gaps (GAP: lines); the listing is printed in full either way.");
   list->callback([&ctx, o] {
     ctx.finalize();
     auto repo = ctx.open_repo(false);
@@ -86,19 +96,27 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
       std::string out = "{\"binlogs\":[";
       for (size_t i = 0; i < files.size(); ++i) {
         out += (i ? "," : "") + std::string("{\"name\":\"") + json_escape(files[i].name) +
-               "\",\"size\":" + std::to_string(files[i].size) + ",\"created_epoch\":" + std::to_string(files[i].created_epoch) + "}";
+               "\",\"size\":" + std::to_string(files[i].size) + ",\"created_epoch\":" + std::to_string(files[i].created_epoch) +
+               ",\"closed_epoch\":" + std::to_string(files[i].closed_epoch) + ",\"server_id\":\"" + json_escape(files[i].server_id) +
+               "\",\"id\":\"" + json_escape(files[i].id) + "\"}";
       }
       out += "],\"gaps\":[";
       for (size_t i = 0; i < gaps.size(); ++i) out += (i ? ",\"" : "\"") + json_escape(gaps[i]) + "\"";
       std::printf("%s]}\n", out.c_str());
-      return;
+    } else {
+      std::printf("%-24s %12s  %-20s  %-20s  %s\n", "BINLOG", "SIZE", "OPENED (UTC)", "CLOSED (UTC)", "SERVER_ID");
+      for (const auto& f : files) {
+        std::printf("%-24s %12s  %-20s  %-20s  %s\n", f.name.c_str(), format_size(f.size).c_str(), iso_utc(f.created_epoch).c_str(),
+                    f.closed_epoch ? iso_utc(f.closed_epoch).c_str() : "-", f.server_id.empty() ? "-" : f.server_id.c_str());
+      }
+      for (const auto& g : gaps) std::printf("GAP: %s\n", g.c_str());
+      if (!ctx.quiet) std::printf("%zu binlog%s, %zu gap%s\n", files.size(), files.size() == 1 ? "" : "s", gaps.size(), gaps.size() == 1 ? "" : "s");
     }
-    std::printf("%-24s %12s  %s\n", "BINLOG", "SIZE", "OPENED (UTC)");
-    for (const auto& f : files) {
-      std::printf("%-24s %12s  %s\n", f.name.c_str(), format_size(f.size).c_str(), iso_utc(f.created_epoch).c_str());
+    std::fflush(stdout);
+    if (!gaps.empty()) {
+      fail(ErrorCode::kProblemsFound, "the binlog archive of " + o->source + " has " + std::to_string(gaps.size()) +
+                                          " gap(s): point-in-time recovery cannot cross them (see the GAP: lines)");
     }
-    for (const auto& g : gaps) std::printf("GAP: %s\n", g.c_str());
-    if (!ctx.quiet) std::printf("%zu binlog%s, %zu gap%s\n", files.size(), files.size() == 1 ? "" : "s", gaps.size(), gaps.size() == 1 ? "" : "s");
   });
 }
 

@@ -36,6 +36,9 @@ void register_restore(CLI::App& app, CliContext& ctx) {
                   "the source, for a copy that becomes the new primary")
       ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--database", o->engine.database, "Logical restores: the database to restore into");
+  cmd->add_flag("--allow-partial", o->engine.allow_partial,
+               "Point-in-time: accept a restore that ends before --target-time (the archive ends earlier) instead of "
+               "failing with exit 14; the summary names the point reached");
   cmd->add_flag("--start", o->engine.start, "Start a server on the restored data and check it answers");
   cmd->add_option("--port", o->engine.port, "Port for --start");
   cmd->add_option("--threads", o->threads, "Decryption/decompression threads (default: one per core)");
@@ -45,7 +48,10 @@ void register_restore(CLI::App& app, CliContext& ctx) {
       "  strata restore --repo /backups/main 20261121T053300Z-1a2b3c4d --to orders.dump\n"
       "  strata restore --repo /backups/main latest --source orders-db --to-command 'pg_restore -d orders'\n"
       "  strata restore --repo /backups/main --latest --source etc --to - | tar x\n"
-      "  strata restore --config strata.toml --source pg1 --latest --target-dir /srv/pg --start --port 5433");
+      "  strata restore --config strata.toml --source pg1 --latest --target-dir /srv/pg --start --port 5433\n"
+      "  strata restore --config strata.toml --source db1 --target-time '2026-11-21 06:00:00+00:00' --target-dir /srv/pitr\n"
+      "MariaDB: a --target-time past the end of the binlog archive exits 14 unless --allow-partial; a refused or\n"
+      "failed restore leaves --target-dir empty. MySQL 8 / Percona XtraBackup is not supported yet (MariaDB only).");
   cmd->callback([&ctx, o] {
     ctx.finalize();
     if (o->id == "latest") {

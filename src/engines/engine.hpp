@@ -38,6 +38,9 @@ struct EngineRestoreRequest {
   bool start = false;
   int port = 0;
   bool force = false;
+  // Point-in-time restores: accept ending before the target (the archive ends earlier) instead of failing with
+  // kTargetNotReached; the summary then says how far the restore got.
+  bool allow_partial = false;
   std::string config_path, passphrase_file;  // so a restored server's restore_command reaches the same repository
   PipelineSettings pipeline;
 };

@@ -197,15 +197,23 @@ TEST(MysqlEngine, BinlogGapIsReportedAndPointInTimeAcrossItRefused) {
   server.query("INSERT INTO app.events(batch, note) VALUES (4, 'd')");
   std::string t = next_second(server);
 
+  // Exit 13 (problems found), documented in docs/CLI.md, for the archiver and for the listing alike.
   auto arch = cli.run({"binlog", "archive", "--source", "db"});
-  EXPECT_EQ(arch.rc, 1) << arch.err;
+  EXPECT_EQ(arch.rc, 13) << arch.err;
   EXPECT_NE(arch.err.find("gap"), std::string::npos) << arch.err;
   auto list = cli.run({"binlog", "list", "--source", "db"});
   EXPECT_NE(list.out.find("GAP:"), std::string::npos) << list.out;
+  EXPECT_EQ(list.rc, 13) << list.err;
+  auto json = cli.run({"binlog", "list", "--source", "db", "--json"});
+  EXPECT_EQ(json.rc, 13) << json.err;
+  EXPECT_FALSE(nlohmann::json::parse(json.out, nullptr, false)["gaps"].empty()) << json.out;
 
+  // Refused before anything is written: the target stays as it was.
   auto pitr = cli.run({"restore", "--source", "db", "--target-time", t, "--target-dir", tmp / "pitr"});
   EXPECT_EQ(pitr.rc, 9) << pitr.err;
   EXPECT_NE(pitr.err.find("missing from the archive"), std::string::npos) << pitr.err;
+  EXPECT_NE(pitr.err.find("nothing was written"), std::string::npos) << pitr.err;
+  EXPECT_TRUE(!fs::exists(tmp / "pitr") || fs::is_empty(tmp / "pitr"));
 }
 
 TEST(MysqlEngine, RemoteBinlogArchiveOverTcpShipsWholeFiles) {

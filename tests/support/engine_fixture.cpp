@@ -73,6 +73,11 @@ void stop_pidfile(const std::string& pid_file) {
   if (!wait_for([&] { return !process_alive(pid); }, std::chrono::seconds(120))) ::kill(pid, SIGKILL);
 }
 
+std::string engine_test_binary() {
+  const char* other = std::getenv("STRATA_TEST_BINARY");
+  return other && *other ? other : STRATA_BINARY;
+}
+
 StrataCli::StrataCli(std::string repo, std::string config) : repo_(std::move(repo)), config_(std::move(config)) {
   ::setenv("STRATA_PASSPHRASE", "engine-test-passphrase", 1);
 }
@@ -80,7 +85,7 @@ StrataCli::StrataCli(std::string repo, std::string config) : repo_(std::move(rep
 CmdResult StrataCli::init() const { return run({"repo", "init", "--kdf-memory", "8MiB", "--kdf-ops", "1"}); }
 
 CmdResult StrataCli::run(const std::vector<std::string>& args) const {
-  std::string cmd = shq(STRATA_BINARY) + " --repo " + shq(repo_) + " --config " + shq(config_);
+  std::string cmd = shq(engine_test_binary()) + " --repo " + shq(repo_) + " --config " + shq(config_);
   for (const auto& a : args) cmd += " " + shq(a);
   return run_sh(cmd);
 }

@@ -39,6 +39,10 @@ std::string read_file(const std::string& path);
 // SIGTERM to the pid in `pid_file` and wait until the process is gone.
 void stop_pidfile(const std::string& pid_file);
 
+// The binary under test: STRATA_BINARY, or $STRATA_TEST_BINARY when set (to run a suite against another build,
+// e.g. the one before a fix).
+std::string engine_test_binary();
+
 // The strata binary under test with a repository and a config file of its own.
 class StrataCli {
  public:

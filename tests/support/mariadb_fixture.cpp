@@ -22,7 +22,7 @@ std::string query_with(const std::string& client_opts, const std::string& sql) {
   return r.out;
 }
 
-MariaDbServer::MariaDbServer(const std::string& d) : dir(d) {
+MariaDbServer::MariaDbServer(const std::string& d, const MariaDbOptions& options) : dir(d) {
   datadir = dir + "/data";
   socket = dir + "/mysqld.sock";
   pid_file_ = dir + "/mariadbd.pid";
@@ -32,12 +32,13 @@ MariaDbServer::MariaDbServer(const std::string& d) : dir(d) {
   if (inst.rc != 0) throw std::runtime_error("mariadb-install-db failed; see " + dir + "/install.log");
   // --user=root: tests run as root and the temp dir is private; the binary refuses root without it.
   // mariadbd listens only once its storage engines are up; the socket appears at the same moment.
-  pid_ = spawn_server({"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + datadir, "--user=root",
-                       "--port=" + std::to_string(port), "--bind-address=127.0.0.1", "--socket=" + socket,
-                       "--pid-file=" + pid_file_, "--log-error=" + dir + "/error.log", "--log-bin=" + datadir + "/binlog",
-                       "--server-id=1", "--binlog-format=ROW", "--innodb-buffer-pool-size=128M",
-                       "--innodb-log-file-size=64M", "--max-connections=50"},
-                      {}, port, std::chrono::seconds(120), "mariadbd", dir + "/error.log");
+  std::vector<std::string> args = {"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + datadir, "--user=root",
+                                   "--port=" + std::to_string(port), "--bind-address=127.0.0.1", "--socket=" + socket,
+                                   "--pid-file=" + pid_file_, "--log-error=" + dir + "/error.log", "--log-bin=" + datadir + "/binlog",
+                                   "--server-id=" + std::to_string(options.server_id), "--binlog-format=ROW",
+                                   "--innodb-buffer-pool-size=128M", "--innodb-log-file-size=64M", "--max-connections=50"};
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  pid_ = spawn_server(args, {}, port, std::chrono::seconds(120), "mariadbd", dir + "/error.log");
   password_file = dir + "/strata.password";
   write_file(password_file, std::string(kPassword) + "\n");
   ::chmod(password_file.c_str(), 0600);
@@ -54,18 +55,52 @@ MariaDbServer::~MariaDbServer() { stop_child(pid_, SIGTERM, std::chrono::seconds
 
 std::string MariaDbServer::query(const std::string& sql) const { return query_with(admin_opts(*this), sql); }
 
-std::string MariaDbServer::source_toml(const std::string& name, const std::string& extra) const {
+void MariaDbServer::create_user(const std::string& user, const std::string& grants) const {
+  std::string esc;
+  for (char c : std::string(kPassword)) esc += c == '\'' ? std::string("''") : std::string(1, c);
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    query("CREATE USER '" + user + "'@'" + host + "' IDENTIFIED BY '" + esc + "'; GRANT " + grants + " TO '" + user +
+          "'@'" + host + "'");
+  }
+}
+
+std::string MariaDbServer::source_toml(const std::string& name, const std::string& extra, const std::string& user) const {
   std::ostringstream t;
   t << "[source." << name << "]\n"
     << "engine = \"mysql\"\n"
     << "socket = \"" << socket << "\"\n"
-    << "user = \"strata\"\n"
+    << "user = \"" << user << "\"\n"
     << "password_file = \"" << password_file << "\"\n"
     << "datadir = \"" << datadir << "\"\n"
     << "run_as = \"root\"\n"
     << "start_timeout = 120\n"
     << extra << "\n";
   return t.str();
+}
+
+void create_app_schema(const MariaDbServer& s) {
+  s.query(
+      "CREATE DATABASE app;"
+      "CREATE TABLE app.orders (id INT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, v VARCHAR(255) NOT NULL,"
+      " amount DECIMAL(12,2) NOT NULL, KEY (k)) ENGINE=InnoDB;"
+      "CREATE TABLE app.events (id BIGINT AUTO_INCREMENT PRIMARY KEY, batch BIGINT NOT NULL, note TEXT) ENGINE=InnoDB;"
+      "USE app; INSERT INTO app.orders (k, v, amount) SELECT seq % 1000, MD5(seq), seq / 7 FROM seq_1_to_20000;");
+}
+
+std::string next_server_second(const MariaDbServer& s) {
+  long t = std::stol(s.query("SELECT UNIX_TIMESTAMP()")) + 1;
+  bool passed = wait_for([&] { return std::stol(s.query("SELECT UNIX_TIMESTAMP()")) >= t; }, std::chrono::seconds(10));
+  if (!passed) throw std::runtime_error("the server's clock did not advance within 10 s");
+  return "@" + std::to_string(t);
+}
+
+pid_t spawn_strata(const std::string& repo, const std::string& config, const std::vector<std::string>& args,
+                   const std::string& log_path) {
+  std::vector<std::string> argv = {engine_test_binary(), "--repo", repo, "--config", config};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildOptions o;
+  o.stdout_path = log_path;
+  return spawn_child(argv, o);
 }
 
 std::string tcp_client_opts(const MariaDbServer& origin, int port) {

@@ -1,5 +1,6 @@
 #include "engines/mysql/mysql_conn.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <regex>
 #include <sstream>
@@ -8,36 +9,42 @@
 
 namespace strata {
 
-MysqlConn::MysqlConn(const SourceConfig& source) {
+MysqlConn::MysqlConn(const SourceConfig& source, MysqlRole role) {
   MysqlEndpoint ep;
   ep.socket = source.get("socket");
   ep.host = source.get("host");
   std::string port = source.get("port");
   ep.port = port.empty() ? 0 : std::atoi(port.c_str());
-  init(source, ep);
+  init(source, ep, role);
 }
 
-MysqlConn::MysqlConn(const SourceConfig& source, const MysqlEndpoint& endpoint) { init(source, endpoint); }
+MysqlConn::MysqlConn(const SourceConfig& source, const MysqlEndpoint& endpoint, MysqlRole role) {
+  init(source, endpoint, role);
+}
 
-void MysqlConn::init(const SourceConfig& source, const MysqlEndpoint& ep) {
+void MysqlConn::init(const SourceConfig& source, const MysqlEndpoint& ep, MysqlRole role) {
   source_name_ = source.name;
   client_ = find_tool({source.get("client"), "mariadb", "mysql"});
   if (client_.empty()) {
     fail(ErrorCode::kNotFound, "no mariadb/mysql client in PATH for source " + source.name + ": install mariadb-client");
   }
-  std::string user = source.get("user", "root");
+  // A restore user of its own has its own password keys and never inherits the source's.
+  const bool own_restore_user = role == MysqlRole::kRestore && !source.get("restore_user").empty();
+  const std::string prefix = own_restore_user ? "restore_" : "";
+  std::string user = source.get(prefix + "user", "root");
+  user_ = user;
   std::string password;
-  if (auto pf = source.get("password_file"); !pf.empty()) {
+  if (auto pf = source.get(prefix + "password_file"); !pf.empty()) {
     password = read_text_file(pf);
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-  } else if (auto pe = source.get("password_env"); !pe.empty()) {
+  } else if (auto pe = source.get(prefix + "password_env"); !pe.empty()) {
     const char* v = std::getenv(pe.c_str());
-    if (!v) fail(ErrorCode::kUsage, "source " + source.name + ": environment variable " + pe + " (password_env) is not set");
+    if (!v) fail(ErrorCode::kUsage, "source " + source.name + ": environment variable " + pe + " (" + prefix + "password_env) is not set");
     password = v;
   }
   std::ostringstream cnf;
   cnf << "[client]\n";
-  if (auto df = source.get("defaults_file"); !df.empty()) {
+  if (auto df = source.get("defaults_file"); !df.empty() && !own_restore_user) {
     // The user's own option file comes first; our endpoint settings below override only what we must.
     cnf.str("");
     cnf << "!include " << df << "\n[client]\n";
@@ -111,6 +118,42 @@ std::string major_minor(const std::string& version) {
   std::smatch m;
   if (std::regex_search(version, m, re)) return m[1].str() + "." + m[2].str();
   return "";
+}
+
+std::string ServerVersion::number() const {
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+ServerVersion parse_server_version(const std::string& version) {
+  ServerVersion v;
+  std::string lower = version;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  v.mariadb = lower.find("mariadb") != std::string::npos;
+  std::string text = version;
+  // MariaDB 10+ announces itself as "5.5.5-10.x.y-MariaDB" to old replication clients.
+  if (v.mariadb && text.rfind("5.5.5-", 0) == 0) text = text.substr(6);
+  static const std::regex re(R"(^\s*(\d+)\.(\d+)\.(\d+))");
+  std::smatch m;
+  if (std::regex_search(text, m, re)) {
+    v.parsed = true;
+    v.major = std::stoi(m[1]);
+    v.minor = std::stoi(m[2]);
+    v.patch = std::stoi(m[3]);
+  }
+  return v;
+}
+
+void require_supported_server(const std::string& what, const std::string& version) {
+  ServerVersion v = parse_server_version(version);
+  if (!v.parsed) {
+    fail(ErrorCode::kSourceFailed, what + " reported the server version '" + version + "', which strata cannot read; "
+                                   "it supports MariaDB 10.x and 11.x");
+  }
+  if (!v.mariadb) {
+    fail(ErrorCode::kUsage, what + " runs MySQL " + v.number() + ", which strata does not support yet: only MariaDB "
+                            "(10.x, 11.x with mariadb-backup) is tested; MySQL 8 with Percona XtraBackup is not "
+                            "(docs/MYSQL_REDIS.md, \"MySQL 8\"). Back it up with engine = \"command\" and your own tool meanwhile");
+  }
 }
 
 }  // namespace strata

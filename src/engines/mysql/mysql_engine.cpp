@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -18,7 +19,9 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "engines/mysql/binlog_archive.hpp"
+#include "engines/mysql/binlog_replay.hpp"
 #include "engines/mysql/mysql_conn.hpp"
+#include "engines/mysql/mysql_server.hpp"
 #include "engines/tool_util.hpp"
 #include "io/stream.hpp"
 #include "repo/repository.hpp"
@@ -33,35 +36,32 @@ namespace {
 
 struct BackupTool {
   std::string path;
-  std::string kind;     // "mariadb-backup" or "xtrabackup"
+  std::string kind = "mariadb-backup";
   std::string version;  // "10.11.19"
   std::string extractor;
 };
 
-BackupTool detect_backup_tool(const SourceConfig& source, const std::string& kind_hint) {
-  std::vector<std::string> names{source.get("backup_tool")};
-  if (kind_hint != "xtrabackup") names.insert(names.end(), {"mariadb-backup", "mariabackup"});
-  names.push_back("xtrabackup");
+// mariadb-backup only: Percona XtraBackup (MySQL 8) is not supported yet (docs/MYSQL_REDIS.md, "MySQL 8").
+BackupTool detect_backup_tool(const SourceConfig& source) {
   BackupTool t;
-  t.path = find_tool(names);
+  t.path = find_tool({source.get("backup_tool"), "mariadb-backup", "mariabackup"});
   if (t.path.empty()) {
-    fail(ErrorCode::kNotFound, "no mariadb-backup, mariabackup or xtrabackup in PATH for source " + source.name +
-                                   ": install mariadb-backup (or percona-xtrabackup) matching the server's version");
+    fail(ErrorCode::kNotFound, "no mariadb-backup or mariabackup in PATH for source " + source.name +
+                                   ": install mariadb-backup matching the server's version (or set backup_tool)");
   }
   std::string out, err;
   run_capture({t.path, "--version"}, &out, &err);
   std::string text = out + err;
-  bool maria = text.find("MariaDB") != std::string::npos || t.path.find("mariabackup") != std::string::npos ||
-               t.path.find("mariadb-backup") != std::string::npos;
-  t.kind = maria ? "mariadb-backup" : "xtrabackup";
+  if (text.find("MariaDB") == std::string::npos) {
+    fail(ErrorCode::kUsage, "backup tool " + t.path + " of source " + source.name + " is not mariadb-backup (" +
+                                trim(text.substr(0, text.find('\n'))) + "): Percona XtraBackup and MySQL 8 are not "
+                                "supported yet; set backup_tool to mariadb-backup");
+  }
   std::smatch m;
   static const std::regex ver(R"((\d+\.\d+\.\d+))");
   if (std::regex_search(text, m, ver)) t.version = m[1];
-  t.extractor = maria ? find_tool({"mbstream", "xbstream"}) : find_tool({"xbstream"});
-  if (t.extractor.empty()) {
-    fail(ErrorCode::kNotFound, std::string("no ") + (maria ? "mbstream" : "xbstream") +
-                                   " in PATH: install the package that ships " + t.kind);
-  }
+  t.extractor = find_tool({"mbstream"});
+  if (t.extractor.empty()) fail(ErrorCode::kNotFound, "no mbstream in PATH: install mariadb-backup, which ships it");
   return t;
 }
 
@@ -161,6 +161,7 @@ Manifest backup_logical(Repository& repo, const SourceConfig& source, const Engi
                         const ProgressFn& progress) {
   MysqlConn conn(source);
   std::string server_version = conn.query_value("SELECT VERSION()");
+  require_supported_server("source " + source.name, server_version);
   bool log_bin = conn.query_value("SELECT @@log_bin") == "1";
   std::string dump = find_tool({source.get("dump_tool"), "mariadb-dump", "mysqldump"});
   if (dump.empty()) fail(ErrorCode::kNotFound, "no mariadb-dump or mysqldump in PATH: install mariadb-client");
@@ -192,111 +193,6 @@ Manifest backup_logical(Repository& repo, const SourceConfig& source, const Engi
   return repo.backup(*src, o, progress);
 }
 
-// --- servers on restored data -------------------------------------------------------------------------------
-
-struct RunningServer {
-  int pid = 0;
-  std::string socket;
-};
-
-// kill(pid, 0) also succeeds for a zombie that nobody reaped yet (a detached server's parent is init, which may be
-// slow to reap in containers): a zombie has stopped.
-bool process_alive(int pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
-}
-
-int read_pid(const std::string& path) {
-  std::ifstream f(path);
-  int pid = 0;
-  if (f >> pid) return pid;
-  return 0;
-}
-
-std::string last_error_line(const std::string& log) {
-  std::ifstream f(log);
-  std::string line, last, last_err;
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    last = line;
-    if (line.find("[ERROR]") != std::string::npos) last_err = line;
-  }
-  return last_err.empty() ? last : last_err;
-}
-
-RunningServer start_server(const SourceConfig& source, const std::string& datadir, const std::string& socket,
-                           int port, const std::string& run_as) {
-  std::string server = find_tool({source.get("server"), "mariadbd", "mysqld"});
-  if (server.empty()) fail(ErrorCode::kNotFound, "no mariadbd or mysqld found to start: install mariadb-server");
-  std::string admin = find_tool({"mariadb-admin", "mysqladmin"});
-  std::string pid_file = datadir + "/strata-mariadbd.pid";
-  std::string err_log = datadir + "/strata-mariadbd.err";
-  std::error_code ec;
-  fs::remove(pid_file, ec);
-  std::string cmd = shell_quote(server) + " --no-defaults --datadir=" + shell_quote(datadir) + " --user=" +
-                    shell_quote(run_as) + " --socket=" + shell_quote(socket) + " --pid-file=" + shell_quote(pid_file) +
-                    " --log-error=" + shell_quote(err_log);
-  if (port > 0) cmd += " --port=" + std::to_string(port) + " --bind-address=127.0.0.1";
-  else cmd += " --skip-networking";
-  if (auto extra = source.get("server_options"); !extra.empty()) cmd += " " + extra;
-  launch_detached(cmd, err_log);
-  int timeout = std::atoi(source.get("start_timeout", "300").c_str());
-  bool died = false;
-  RunningServer rs;
-  rs.socket = socket;
-  bool up = poll_until(
-      [&] {
-        rs.pid = read_pid(pid_file);
-        if (rs.pid > 0 && !process_alive(rs.pid)) {
-          died = true;
-          return true;
-        }
-        // ping exits 0 as soon as the server answers, even with "access denied": no credentials needed.
-        std::string out, err;
-        return rs.pid > 0 && run_capture({admin, "--no-defaults", "--socket=" + socket, "--connect-timeout=2", "ping"},
-                                         &out, &err) == 0;
-      },
-      std::chrono::seconds(timeout));
-  if (died || !up) {
-    if (rs.pid > 0 && !died) ::kill(rs.pid, SIGTERM);
-    fail(ErrorCode::kSourceFailed, "the server on restored datadir " + datadir + (died ? " exited" : " did not answer within " + std::to_string(timeout) + "s") +
-                                       ": " + last_error_line(err_log) + "; see " + err_log);
-  }
-  return rs;
-}
-
-void stop_server(const RunningServer& s) {
-  if (s.pid <= 0) return;
-  ::kill(s.pid, SIGTERM);
-  if (!poll_until([&] { return !process_alive(s.pid); }, std::chrono::minutes(5))) {
-    fail(ErrorCode::kGeneric, "the temporary server (pid " + std::to_string(s.pid) + ") did not stop; stop it by hand");
-  }
-}
-
-class ServerGuard {
- public:
-  explicit ServerGuard(RunningServer s) : s_(std::move(s)) {}
-  ~ServerGuard() {
-    if (!stopped_) {
-      try {
-        stop_server(s_);
-      } catch (...) {
-      }
-    }
-  }
-  void stop() {
-    stopped_ = true;
-    stop_server(s_);
-  }
-
- private:
-  RunningServer s_;
-  bool stopped_ = false;
-};
 
 void fix_ownership(const std::string& dir, const std::string& user, const std::string& source) {
   // Not root: everything we created is ours and the server will run as us.
@@ -309,122 +205,6 @@ void fix_ownership(const std::string& dir, const std::string& user, const std::s
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (::lchown(e.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + e.path().string(), errno);
   }
-}
-
-// --- binlog replay ------------------------------------------------------------------------------------------
-
-struct Reached {
-  std::string file;
-  uint64_t end_pos = 0;
-  std::string gtid;
-  std::string time;
-  bool any = false;
-};
-
-// Finds the last data event in mariadb-binlog's text output. Each input file begins with a format description
-// event ("Start: binlog"), which tells which file an event came from.
-Reached parse_replay(const std::string& sql_path, const std::vector<ArchivedBinlog>& files) {
-  static const std::regex ev(R"(^#(\d{2})(\d{2})(\d{2})\s+(\d{1,2}):(\d{2}):(\d{2}) server id \d+\s+end_log_pos (\d+)(.*)$)");
-  static const std::regex gtid_re(R"(GTID (\d+-\d+-\d+))");
-  Reached r;
-  std::ifstream f(sql_path);
-  std::string line, gtid;
-  int file_no = 0;
-  while (std::getline(f, line)) {
-    if (line.size() < 8 || line[0] != '#' || line[1] < '0' || line[1] > '9') continue;
-    std::smatch m;
-    if (!std::regex_match(line, m, ev)) continue;
-    std::string rest = m[8];
-    if (rest.find("Start: binlog") != std::string::npos) {
-      ++file_no;
-      continue;
-    }
-    std::smatch g;
-    if (std::regex_search(rest, g, gtid_re)) gtid = g[1];
-    // Transaction ends: InnoDB commits (Xid) and standalone statements (DDL, COMMIT of non-transactional).
-    if (rest.find("Xid = ") != std::string::npos || rest.find("Query") != std::string::npos) {
-      r.any = true;
-      r.end_pos = to_u64(m[7]);
-      r.gtid = gtid;
-      r.file = file_no >= 1 && file_no <= static_cast<int>(files.size()) ? files[file_no - 1].name : "?";
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "20%s-%s-%s %02d:%s:%s", m[1].str().c_str(), m[2].str().c_str(),
-                    m[3].str().c_str(), std::stoi(m[4]), m[5].str().c_str(), m[6].str().c_str());
-      r.time = buf;
-    }
-  }
-  return r;
-}
-
-std::string replay_binlogs(Repository& repo, const SourceConfig& source, const Manifest& tip,
-                           const std::string& target, const std::string& work, int64_t target_epoch,
-                           const EngineRestoreRequest& req, const std::string& run_as) {
-  json j = engine_meta(tip);
-  std::string file = j.value("binlog_file", "");
-  uint64_t pos = j.value("binlog_pos", uint64_t{0});
-  if (file.empty()) {
-    fail(ErrorCode::kNotFound, "backup " + tip.id + " recorded no binlog position (binary logging was off): "
-                               "point-in-time recovery from it is impossible; restore without --target-time");
-  }
-  uint64_t first = binlog_index(file);
-  std::vector<ArchivedBinlog> need;
-  uint64_t expect = first;
-  for (const auto& a : list_archived_binlogs(repo, source.name)) {
-    if (a.index < first) continue;
-    // Every event of a file opened after the target time is after it too.
-    if (a.created_epoch > target_epoch) break;
-    if (a.index != expect) {
-      std::string digits = std::to_string(expect);
-      size_t width = file.size() - file.rfind('.') - 1;
-      if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
-      std::string missing = file.substr(0, file.rfind('.') + 1) + digits;
-      fail(ErrorCode::kNotFound, "binlog " + missing + " of source " + source.name +
-                                     " is missing from the archive (next archived: " + a.name +
-                                     "): point-in-time recovery cannot pass it; choose an earlier --target-time or "
-                                     "restore without it. Nothing was written to " + target);
-    }
-    need.push_back(a);
-    ++expect;
-  }
-  if (need.empty()) {
-    return "no archived binlogs from " + file + ":" + std::to_string(pos) +
-           " on: data is as of the backup (run 'strata binlog archive --source " + source.name + "')";
-  }
-  std::string bdir = work + "/binlogs";
-  fs::create_directories(bdir);
-  std::string files;
-  for (const auto& a : need) {
-    Manifest bm = repo.load(a.name, true, binlog_catalog(source.name));
-    auto sink = open_file_sink(bdir + "/" + a.name, false);
-    repo.restore(bm, *sink, req.pipeline, {});
-    files += " " + shell_quote(bdir + "/" + a.name);
-  }
-  std::string tool = find_tool({"mariadb-binlog", "mysqlbinlog"});
-  if (tool.empty()) fail(ErrorCode::kNotFound, "no mariadb-binlog or mysqlbinlog in PATH: install mariadb-client");
-  std::string sql = work + "/replay.sql";
-  // mariadb-binlog reads --stop-datetime in the local zone; pin it to UTC to match what we format.
-  run_checked("TZ=UTC " + shell_quote(tool) + " --no-defaults --start-position=" + std::to_string(pos) +
-                  " --stop-datetime=" + shell_quote(sql_utc(target_epoch)) + files + " > " + shell_quote(sql),
-              "decoding the archived binlogs of source " + source.name, "check that the archive is intact ('strata check')");
-  Reached reached = parse_replay(sql, need);
-
-  // A private socket and no TCP: nothing else can reach the server while it is half-way.
-  PrivateDir sock_dir("strata-mysql-replay");
-  std::string socket = sock_dir.path() + "/mysqld.sock";
-  if (::geteuid() == 0) {
-    struct passwd* pw = ::getpwnam(run_as.c_str());
-    if (pw && ::chown(sock_dir.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + sock_dir.path(), errno);
-  }
-  ServerGuard guard(start_server(source, target, socket, 0, run_as));
-  MysqlConn conn(source, MysqlEndpoint{socket, "", 0});
-  run_checked(shell_quote(conn.client()) + " " + conn.defaults_arg() + " --binary-mode < " + shell_quote(sql),
-              "replaying binlogs into the restored server",
-              "the source's user must connect over the local socket with privilege to replay binlogs");
-  guard.stop();
-  std::string upto = "up to " + sql_utc(target_epoch) + " UTC";
-  if (!reached.any) return "replayed binlogs " + upto + ": no transaction after the backup's position " + file + ":" + std::to_string(pos);
-  return "replayed binlogs " + upto + ": reached " + reached.file + ":" + std::to_string(reached.end_pos) +
-         (reached.gtid.empty() ? "" : " (GTID " + reached.gtid + ")") + ", last transaction at " + reached.time + " UTC";
 }
 
 std::string check_started(const SourceConfig& source, const std::string& target, int port, const std::string& run_as) {
@@ -454,6 +234,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
   if (!dir_is_empty_or_missing(target) && !req.force) {
     fail(ErrorCode::kAlreadyExists, "--target-dir " + target + " is not empty: give a new or empty directory, or --force to replace it");
   }
+  if (req.start && req.port <= 0) fail(ErrorCode::kUsage, "--start needs --port P (the server listens on 127.0.0.1:P)");
   std::string nothing = "; nothing was written to " + target;
   std::string next = ". Restore an older chain or take a new full backup";
 
@@ -501,12 +282,37 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
     }
   }
 
-  BackupTool tool = detect_backup_tool(source, engine_meta(chosen).value("tool", ""));
+  for (const auto& m : chain) {
+    if (auto v = engine_meta(m).value("server_version", ""); !v.empty()) require_supported_server("backup " + m.id, v);
+  }
+  BackupTool tool = detect_backup_tool(source);
   std::string run_as = source.get("run_as", "mysql");
   fs::path parent = fs::path(target).parent_path();
   fs::create_directories(parent);
   // Next to the target: the final move is a rename on the same filesystem, not a second copy.
   PrivateDir work(".strata-restore", parent.string());
+
+  // Point in time: everything about the binlogs that can fail is done before the target is touched — the range
+  // and whether it reaches the target (from the manifests), the restore user's privileges (on the source, when
+  // reachable), fetching and verifying every file and decoding them.
+  std::optional<PreparedReplay> replay;
+  if (!req.target_time.empty()) {
+    ReplayPlan plan = plan_replay(repo, source, chosen, parse_target_time(req.target_time));
+    require_target_reachable(plan, req.allow_partial, nothing);
+    if (!plan.files.empty()) {
+      if (find_tool({source.get("server"), "mariadbd", "mysqld"}).empty()) {
+        fail(ErrorCode::kNotFound, "no mariadbd or mysqld to replay binlogs with: install mariadb-server" + nothing);
+      }
+      check_restore_user_on_source(source, nothing);
+    }
+    try {
+      replay = prepare_replay(repo, source, std::move(plan), work.path(), req.pipeline);
+    } catch (const StrataError& e) {
+      fail(e.code(), e.what() + nothing);
+    }
+    require_target_reachable(replay->plan, req.allow_partial, nothing);
+  }
+
   std::vector<std::string> dirs;
   for (size_t i = 0; i < chain.size(); ++i) {
     std::string dir = work.path() + "/" + std::to_string(i) + "-" + chain[i].type;
@@ -521,37 +327,58 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
     dirs.push_back(dir);
   }
   std::string base = shell_quote(tool.path) + " --no-defaults --prepare --target-dir=" + shell_quote(dirs[0]);
-  // xtrabackup must not roll back uncommitted work until the last incremental is applied; mariadb-backup handles
-  // this itself.
-  bool log_only = tool.kind == "xtrabackup";
-  run_checked(base + (log_only && dirs.size() > 1 ? " --apply-log-only" : ""), "preparing full backup " + chain[0].id,
-              "the backup tool must match the version that took the backup");
-  for (size_t i = 1; i < dirs.size(); ++i) {
-    run_checked(base + " --incremental-dir=" + shell_quote(dirs[i]) + (log_only && i + 1 < dirs.size() ? " --apply-log-only" : ""),
-                "applying incremental " + chain[i].id, "the backup tool must match the version that took the backup");
+  try {
+    run_checked(base, "preparing full backup " + chain[0].id, "the backup tool must match the version that took the backup");
+    for (size_t i = 1; i < dirs.size(); ++i) {
+      run_checked(base + " --incremental-dir=" + shell_quote(dirs[i]), "applying incremental " + chain[i].id,
+                  "the backup tool must match the version that took the backup");
+    }
+  } catch (const StrataError& e) {
+    fail(e.code(), e.what() + nothing);
   }
-  if (!dir_is_empty_or_missing(target)) {
-    for (const auto& e : fs::directory_iterator(target)) fs::remove_all(e.path());
-  }
-  fs::create_directories(target);
-  run_checked(shell_quote(tool.path) + " --no-defaults --move-back --target-dir=" + shell_quote(dirs[0]) +
-                  " --datadir=" + shell_quote(target),
-              "moving the prepared backup into " + target, "check free space and permissions of " + target);
-  fix_ownership(target, run_as, source.name);
 
+  // From here on the target is written. A failure removes what was written, so a refused restore never leaves a
+  // datadir that looks usable.
+  const bool target_existed = fs::exists(target);
   std::string ids;
   for (const auto& m : chain) ids += (ids.empty() ? "" : " + ") + m.id;
   std::string summary = "restored " + chosen.type + " backup " + chosen.id + " of " + source.name + " (chain " + ids +
                         ") into " + target;
-  if (!req.target_time.empty()) {
-    summary += "; " + replay_binlogs(repo, source, chosen, target, work.path(), parse_target_time(req.target_time), req, run_as);
-  } else if (auto j = engine_meta(chosen); j.contains("binlog_file")) {
-    summary += "; binlog position " + j.value("binlog_file", "") + ":" + std::to_string(j.value("binlog_pos", uint64_t{0})) +
-               (j.value("gtid", "").empty() ? "" : " (GTID " + j.value("gtid", "") + ")");
+  try {
+    if (!dir_is_empty_or_missing(target)) {
+      for (const auto& e : fs::directory_iterator(target)) fs::remove_all(e.path());
+    }
+    fs::create_directories(target);
+    run_checked(shell_quote(tool.path) + " --no-defaults --move-back --target-dir=" + shell_quote(dirs[0]) +
+                    " --datadir=" + shell_quote(target),
+                "moving the prepared backup into " + target, "check free space and permissions of " + target);
+    fix_ownership(target, run_as, source.name);
+    if (replay) summary += "; " + apply_replay(source, *replay, target, run_as);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    if (target_existed) {
+      for (const auto& entry : fs::directory_iterator(target, ec)) fs::remove_all(entry.path(), ec);
+    } else {
+      fs::remove_all(target, ec);
+    }
+    bool clean = !ec && dir_is_empty_or_missing(target);
+    std::string left = clean ? "; the partly restored files were removed from " + target
+                             : "; " + target + " still holds a partly restored datadir (" + ec.message() + "): remove it by hand";
+    auto* se = dynamic_cast<const StrataError*>(&e);
+    fail(se ? se->code() : ErrorCode::kGeneric, e.what() + left);
+  }
+  if (!replay) {
+    if (auto j = engine_meta(chosen); j.contains("binlog_file")) {
+      summary += "; binlog position " + j.value("binlog_file", "") + ":" + std::to_string(j.value("binlog_pos", uint64_t{0})) +
+                 (j.value("gtid", "").empty() ? "" : " (GTID " + j.value("gtid", "") + ")");
+    }
   }
   if (req.start) {
-    if (req.port <= 0) fail(ErrorCode::kUsage, "--start needs --port P (the server listens on 127.0.0.1:P)");
-    summary += "; " + check_started(source, target, req.port, run_as);
+    try {
+      summary += "; " + check_started(source, target, req.port, run_as);
+    } catch (const StrataError& e) {
+      fail(e.code(), summary + ", but --start failed: " + e.what());
+    }
   }
   return summary;
 }
@@ -563,6 +390,7 @@ std::string restore_logical(Repository& repo, const SourceConfig& source, const 
   std::unique_ptr<MysqlConn> conn;
   if (req.port > 0) conn = std::make_unique<MysqlConn>(source, MysqlEndpoint{"", "127.0.0.1", req.port});
   else conn = std::make_unique<MysqlConn>(source);
+  require_supported_server("the server at " + conn->describe(), conn->query_value("SELECT VERSION()"));
   std::string cmd = shell_quote(conn->client()) + " " + conn->defaults_arg() + " --binary-mode";
   std::string into = conn->describe();
   if (dbs.size() == 1) {
@@ -591,12 +419,8 @@ std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& 
   }
   MysqlConn conn(source);
   std::string server_version = conn.query_value("SELECT VERSION()");
-  BackupTool tool = detect_backup_tool(source, "");
-  bool maria_server = server_version.find("MariaDB") != std::string::npos;
-  if (tool.kind == "mariadb-backup" && !maria_server) {
-    fail(ErrorCode::kUsage, "source " + source.name + " runs MySQL " + server_version +
-                                ": mariadb-backup cannot back it up; install percona-xtrabackup and set backup_tool");
-  }
+  require_supported_server("source " + source.name, server_version);
+  BackupTool tool = detect_backup_tool(source);
   if (major_minor(tool.version) != major_minor(server_version)) {
     fail(ErrorCode::kUsage, tool.kind + " " + tool.version + " does not match server " + server_version + " of source " +
                                 source.name + ": install the " + tool.kind + " of the server's version (or set backup_tool)");
