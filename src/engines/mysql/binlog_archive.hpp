@@ -14,15 +14,15 @@
 namespace strata {
 
 struct ArchivedBinlog {
-  std::string id;     // manifest id in the catalog
   std::string name;   // "binlog.000042"
   uint64_t index = 0;
   int64_t created_epoch = 0;  // from the file's format description event: every event in it is at or after this
+  uint64_t size = 0;
   // Timestamp of the file's last event (the rotate or stop event: when the server closed it), so the archive is
   // complete up to this second. 0 for files archived before strata recorded it.
   int64_t closed_epoch = 0;
-  uint64_t size = 0;
   std::string server_id;
+  std::string id;     // manifest id in the catalog
 };
 
 struct BinlogArchiveResult {
