@@ -168,5 +168,41 @@ TEST_F(PgRecoveryE2E, TargetTimeAFractionOfASecondBeforeTheBackupEndIsRefused) {
   server->stop();
 }
 
+// PostgreSQL's own use of restore_command, as its recovery TAP test 002_archiving does: a standby that follows the
+// primary through the archive asks for absent segments and history files over and over. Each of those answers is
+// the normal "not yet" (exit 1, nothing logged), the standby keeps up exactly, and its log has no error in it.
+TEST_F(PgRecoveryE2E, StandbyFollowsTheArchiveThroughWalFetch) {
+  auto primary = archiving_server();
+  ASSERT_EQ(pgbench_init(primary->port()).code, 0);
+  ASSERT_EQ(strata({"--config", config_, "backup", "--source", "pg1"}).code, 0);
+  std::string dir = *root_ / "standby";
+  root_->track(dir);
+  auto r = strata({"--config", config_, "restore", "--source", "pg1", "--latest", "--target-dir", dir});
+  ASSERT_EQ(r.code, 0) << r.err;
+  fs::remove(dir + "/recovery.signal");
+  root_->write("standby/standby.signal", "");
+  std::string conf = read_file(dir + "/postgresql.auto.conf");
+  root_->write("standby/postgresql.auto.conf", conf + "wal_retrieve_retry_interval = '100ms'\n");
+  int port = free_loopback_port();
+  std::string log = dir + ".log";
+  auto start = run_as_owner({bin("pg_ctl"), "-D", dir, "-l", log, "-w", "-o", "-p " + std::to_string(port), "start"}, env_);
+  ASSERT_EQ(start.code, 0) << start.out << start.err << read_file(log);
+
+  pid_t load = pgbench_load(primary->port(), *root_ / "pgbench.log");
+  ASSERT_TRUE(progress_at(primary->port()));
+  ASSERT_TRUE(switch_and_wait_archived(primary->port()));
+  ASSERT_TRUE(progress_at(primary->port()));
+  ASSERT_TRUE(stop_load(load, primary->port()));
+  std::string state = primary->psql(kChecksumSql);
+  ASSERT_TRUE(switch_and_wait_archived(primary->port()));
+  EXPECT_TRUE(wait_for([&] { return psql_at(port, {kChecksumSql}) == state; })) << "the standby did not catch up: " << read_file(log);
+  EXPECT_EQ(psql_at(port, {"SELECT pg_is_in_recovery()"}), "t");
+  std::string text = read_file(log);
+  EXPECT_EQ(text.find("strata: error"), std::string::npos) << text;
+  EXPECT_EQ(text.find("FATAL"), std::string::npos) << text;
+  stop_cluster(dir);
+  primary->stop();
+}
+
 }  // namespace
 }  // namespace strata::test::pg

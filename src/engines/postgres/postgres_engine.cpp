@@ -796,7 +796,10 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
                         meta.value("stop_lsn", "?") + ") into " + dir + "; recovery target " + target + ", timeline " +
                         target_tl.conf_value() + (path.size() > 1 ? " (" + pg::describe_path(path) + ")" : "") + "; " +
                         wal.note + "; archive_mode " + archive_mode;
-  if (!req.start) return summary + "; start it with: pg_ctl -D " + dir + " -l " + log_path + " start";
+  if (!req.start) {
+    return summary + (archive_mode == "on" ? " (it archives into " + src.name + " from its first start, unchecked)" : "") +
+           "; start it with: pg_ctl -D " + dir + " -l " + log_path + " start";
+  }
   StartRequest start;
   start.dir = dir;
   start.log_path = log_path;
