@@ -162,6 +162,21 @@ TEST(MysqlArchive, SourcePointedAtAnotherServerIsRefused) {
   auto own = cli.run({"binlog", "archive", "--source", "db-b"});
   EXPECT_EQ(own.rc, 0) << own.err;
   EXPECT_EQ(listed_binlogs(cli, "db-b"), closed_binlogs(b));
+
+  // A server with another server_id whose files share no name with the archive (its early ones purged): nothing
+  // proves the history continues, so the server_id change is refused.
+  MariaDbOptions oc;
+  oc.server_id = 2;
+  MariaDbServer c(tmp / "c", oc);
+  c.query("FLUSH BINARY LOGS; FLUSH BINARY LOGS; FLUSH BINARY LOGS; FLUSH BINARY LOGS;");
+  std::string cur = c.query("SHOW MASTER STATUS");
+  c.query("PURGE BINARY LOGS TO '" + cur.substr(0, cur.find('\t')) + "'");
+  write_file(tmp / "strata.toml", c.source_toml("db"));
+  auto other_id = cli.run({"binlog", "archive", "--source", "db"});
+  EXPECT_EQ(other_id.rc, 2) << other_id.out << other_id.err;
+  EXPECT_NE(other_id.err.find("now reports server_id 2"), std::string::npos) << other_id.err;
+  EXPECT_NE(other_id.err.find("new source name"), std::string::npos) << other_id.err;
+  EXPECT_EQ(listed_binlogs(cli, "db"), before);
 }
 
 // Interrupts `binlog archive` once the first data object of `file` is stored (the upload is throttled, so the
