@@ -15,6 +15,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev   # libFuzzer targets only (fuzz/, scripts/fuzz.sh); the product builds with g++
 )
 # Real components used by the end-to-end tests and by bench/ peers.
 TEST_PKGS=(

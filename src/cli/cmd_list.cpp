@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/context.hpp"
+#include "common/error.hpp"
 #include "repo/repository.hpp"
 
 namespace strata {
@@ -20,25 +21,40 @@ void register_list(CLI::App& app, CliContext& ctx) {
     ctx.finalize();
     // Listing reads only the public part of each manifest: it needs no passphrase.
     auto repo = ctx.open_repo(false);
-    auto all = repo->list(o->source);
+    std::vector<DamagedManifest> damaged;
+    auto all = repo->list(o->source, "", &damaged);
+    // One damaged manifest must not hide the others: they are listed, the damaged ones reported, exit 13.
+    auto report_damaged = [&] {
+      if (damaged.empty()) return;
+      for (const auto& d : damaged) std::fprintf(stderr, "DAMAGED %s: %s\n", d.key.c_str(), d.error.c_str());
+      fail(ErrorCode::kProblemsFound, std::to_string(damaged.size()) + " manifest" + (damaged.size() == 1 ? " is" : "s are") +
+                                          " damaged in " + repo->location() + " (DAMAGED lines above); the others are listed; "
+                                          "run 'strata check' for details, 'strata delete ID' removes one");
+    };
     if (o->json) {
       std::string out = "[";
       for (size_t i = 0; i < all.size(); ++i) out += (i ? ",\n " : "\n ") + manifest_to_json(all[i], false, -1);
       out += all.empty() ? "]" : "\n]";
       std::printf("%s\n", out.c_str());
+      report_damaged();
       return;
     }
     // Engine backups that build on another (incrementals) name their parent, so chains read top to bottom.
-    std::printf("%-26s %-20s %-20s %10s %10s  %-26s %s\n", "ID", "SOURCE", "FINISHED", "SIZE", "STORED", "PARENT", "LABELS");
+    std::printf("%-26s %-20s %-20s %10s %10s  %-26s %-16s %s\n", "ID", "SOURCE", "FINISHED", "SIZE", "STORED", "PARENT",
+                "WRITER", "LABELS");
     for (const auto& m : all) {
       std::string labels;
       for (const auto& [k, v] : m.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
       std::string source = m.source + (m.type == "stream" ? "" : " (" + m.type + ")");
-      std::printf("%-26s %-20s %-20s %10s %10s  %-26s %s\n", m.id.c_str(), source.c_str(), m.finished.c_str(),
+      // The signing writer's registered name; "unsigned" for backups without a writer signature.
+      std::string writer = m.writer_id.empty() ? "unsigned" : m.writer_name;
+      std::printf("%-26s %-20s %-20s %10s %10s  %-26s %-16s %s\n", m.id.c_str(), source.c_str(), m.finished.c_str(),
                   format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str(),
-                  m.parent.empty() ? "-" : m.parent.c_str(), labels.c_str());
+                  m.parent.empty() ? "-" : m.parent.c_str(), writer.c_str(), labels.c_str());
     }
     if (!ctx.quiet) std::printf("%zu backup%s\n", all.size(), all.size() == 1 ? "" : "s");
+    std::fflush(stdout);
+    report_damaged();
   });
 }
 

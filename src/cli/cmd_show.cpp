@@ -31,6 +31,9 @@ void register_show(CLI::App& app, CliContext& ctx) {
     std::printf("started:      %s\n", m.started.c_str());
     std::printf("finished:     %s\n", m.finished.c_str());
     std::printf("host:         %s (strata %s, writer %s)\n", m.host.c_str(), m.tool_version.c_str(), m.writer.c_str());
+    // Who wrote it: the registered writer whose signature verified (repo/writer.hpp), or "unsigned".
+    std::printf("signed by:    %s\n", m.writer_id.empty() ? "unsigned (no writer signature)"
+                                    : (m.writer_name + " (writer " + m.writer_id + ", " + m.writer_status + ")").c_str());
     std::printf("size:         %s (%llu bytes)\n", format_size(m.stream.plain_bytes).c_str(), static_cast<unsigned long long>(m.stream.plain_bytes));
     std::printf("stored:       %s in %zu objects, %llu frames\n", format_size(m.stream.stored_bytes).c_str(),
                 m.stream.objects.size(), static_cast<unsigned long long>(m.stream.frames));

@@ -107,6 +107,8 @@ std::string CliContext::new_passphrase(const std::string& file, bool for_init) {
 
 std::unique_ptr<Repository> CliContext::open_repo(bool need_key) {
   auto repo = std::make_unique<Repository>(open_repo_storage());
+  repo->set_writer_key_file(settings.writer_key_file);
+  repo->set_refuse_unsigned(settings.unsigned_backups == "refuse");
   if (need_key && repo->config().encrypted) repo->unlock(passphrase());
   return repo;
 }

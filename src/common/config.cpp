@@ -79,6 +79,8 @@ Settings load_settings(const std::string& explicit_path) {
     s.log_format = t["log_format"].value_or(s.log_format);
     s.write_only = t["write_only"].value_or(s.write_only);
     s.public_key = t["public_key"].value_or(s.public_key);
+    s.writer_key_file = t["writer_key_file"].value_or(s.writer_key_file);
+    s.unsigned_backups = t["unsigned_backups"].value_or(s.unsigned_backups);
     if (t.contains("passphrase")) {
       fail(ErrorCode::kUsage, "config file " + path + " contains a passphrase; use passphrase_file or STRATA_PASSPHRASE instead");
     }
@@ -118,6 +120,11 @@ Settings load_settings(const std::string& explicit_path) {
   if (auto v = env("STRATA_LOG_FORMAT"); !v.empty()) s.log_format = v;
   if (auto v = env("STRATA_COMPRESSION"); !v.empty()) s.compression = v;
   if (auto v = env("STRATA_PUBLIC_KEY"); !v.empty()) s.public_key = v;
+  if (auto v = env("STRATA_WRITER_KEY_FILE"); !v.empty()) s.writer_key_file = v;
+  if (auto v = env("STRATA_UNSIGNED_BACKUPS"); !v.empty()) s.unsigned_backups = v;
+  if (s.unsigned_backups != "warn" && s.unsigned_backups != "refuse") {
+    fail(ErrorCode::kUsage, "unsigned_backups must be \"warn\" or \"refuse\", not '" + s.unsigned_backups + "'");
+  }
   if (auto v = env("STRATA_LIMIT_UPLOAD"); !v.empty()) s.limit_upload = parse_rate(v);
   if (auto v = env("STRATA_LIMIT_DOWNLOAD"); !v.empty()) s.limit_download = parse_rate(v);
   return s;

@@ -19,6 +19,10 @@ struct Settings {
   unsigned io_threads = 4;
   bool write_only = false;
   std::string public_key;  // pinned repository public key (hex) for write-only hosts
+  // Writer identity (docs/CLI.md "Writer identities"): this host's Ed25519 key file, and what readers do with
+  // backups that carry no writer signature ("warn" or "refuse").
+  std::string writer_key_file;
+  std::string unsigned_backups = "warn";
   // [source.NAME] tables, kept as flat "key=value" maps for the engines to interpret.
   std::map<std::string, std::map<std::string, std::string>> sources;
   // [s3] table, as text by key, for the S3 driver (docs/S3.md). May hold credentials: never log it.

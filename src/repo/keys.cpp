@@ -2,9 +2,13 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "repo/bounded_json.hpp"
 
 namespace strata {
 namespace {
@@ -14,6 +18,15 @@ void ensure_sodium() {
 }
 std::string key_aad(const std::string& repo_id) { return "strata/key/v1/" + repo_id; }
 }  // namespace
+
+std::string kdf_out_of_range(const KdfParams& kdf) {
+  if (kdf.opslimit >= kMinKdfOps && kdf.opslimit <= kMaxKdfOps && kdf.memlimit >= kMinKdfMemory &&
+      kdf.memlimit <= kMaxKdfMemory && kdf.opslimit * kdf.memlimit <= kMaxKdfWork) {
+    return "";
+  }
+  return "opslimit " + std::to_string(kdf.opslimit) + ", memlimit " + std::to_string(kdf.memlimit) +
+         "; strata accepts opslimit 1-64 and memlimit 8KiB-1GiB with opslimit x memlimit at most 4GiB";
+}
 
 SecretKey SecretKey::generate() {
   ensure_sodium();
@@ -35,6 +48,7 @@ SecretKey::~SecretKey() { sodium_memzero(sk_.data(), sk_.size()); }
 WrappedKey wrap_secret_key(const SecretKey& key, const std::string& passphrase, const std::string& repo_id,
                            const KdfParams& kdf) {
   ensure_sodium();
+  if (auto bad = kdf_out_of_range(kdf); !bad.empty()) fail(ErrorCode::kUsage, "Argon2id parameters out of range: " + bad);
   WrappedKey w;
   w.kdf = kdf;
   w.salt.resize(crypto_pwhash_SALTBYTES);
@@ -65,6 +79,9 @@ std::optional<SecretKey> unwrap_secret_key(const WrappedKey& w, const std::strin
   if (w.salt.size() != crypto_pwhash_SALTBYTES || w.nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       w.ciphertext.size() != 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES) {
     fail(ErrorCode::kCorrupt, "key " + w.id + " is malformed");
+  }
+  if (auto bad = kdf_out_of_range(w.kdf); !bad.empty()) {
+    fail(ErrorCode::kCorrupt, "key " + w.id + " has out-of-range KDF parameters (" + bad + ")");
   }
   Key32 wk;
   if (crypto_pwhash(wk.data(), wk.size(), passphrase.data(), passphrase.size(), w.salt.data(), w.kdf.opslimit,
@@ -115,24 +132,38 @@ std::string wrapped_key_to_json(const WrappedKey& k) {
 }
 
 WrappedKey wrapped_key_from_json(const std::string& text, const std::string& where) {
+  auto bad = [&](const std::string& why) -> WrappedKey { fail(ErrorCode::kCorrupt, where + " is not a valid key file (" + why + ")"); };
+  nlohmann::json j;
+  if (auto why = try_parse_bounded_json(text, 64u << 10, j); !why.empty()) bad(why);
   try {
-    auto j = nlohmann::json::parse(text);
     WrappedKey k;
+    if (!j.is_object()) return bad("not a JSON object");
     k.id = j.at("id").get<std::string>();
+    if (k.id.size() != 16 || !std::all_of(k.id.begin(), k.id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+      return bad("malformed id");
+    }
     k.created = j.value("created", "");
     k.host = j.value("host", "");
     k.label = j.value("label", "");
+    if (k.created.size() > 64 || k.host.size() > 1024 || k.label.size() > 1024) return bad("a field is too long");
     if (j.at("kdf").at("algorithm") != "argon2id13" || j.at("wrap") != "xchacha20-poly1305") {
       fail(ErrorCode::kUnsupportedVersion, where + " uses an algorithm this version of strata does not know; upgrade strata");
     }
     k.kdf.opslimit = j.at("kdf").at("opslimit").get<uint64_t>();
     k.kdf.memlimit = j.at("kdf").at("memlimit").get<uint64_t>();
+    if (auto range = kdf_out_of_range(k.kdf); !range.empty()) {
+      fail(ErrorCode::kCorrupt, where + " has out-of-range KDF parameters (" + range + ")");
+    }
     k.salt = base64_decode(j.at("salt").get<std::string>());
     k.nonce = base64_decode(j.at("nonce").get<std::string>());
     k.ciphertext = base64_decode(j.at("ciphertext").get<std::string>());
+    if (k.salt.size() != crypto_pwhash_SALTBYTES || k.nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+        k.ciphertext.size() != 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+      return bad("salt, nonce or ciphertext has the wrong length");
+    }
     return k;
   } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kCorrupt, where + " is not a valid key file (" + e.what() + ")");
+    return bad(json_error_text(e));
   }
 }
 

@@ -21,6 +21,14 @@ struct KdfParams {
   uint64_t memlimit = 64ull << 20;  // 64 MiB: strong, yet well under the 256 MiB memory budget
 };
 
+// Bounds on the Argon2id cost a key file may ask for (docs/FORMAT.md "Limits"). A key file is written by whoever can
+// write to the storage: without bounds one file makes every command take minutes or gigabytes (or fail oddly with 0).
+inline constexpr uint64_t kMinKdfOps = 1, kMaxKdfOps = 64;
+inline constexpr uint64_t kMinKdfMemory = 8192, kMaxKdfMemory = 1ull << 30;  // libsodium's minimum
+inline constexpr uint64_t kMaxKdfWork = 4ull << 30;  // opslimit x memlimit: ~3-5 s on one core
+// Empty if `kdf` is within the bounds, else what is wrong with it.
+std::string kdf_out_of_range(const KdfParams& kdf);
+
 struct WrappedKey {
   std::string id;
   std::string created;

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "io/stream.hpp"
+#include "repo/bounded_json.hpp"
 #include "repo/lock.hpp"
 #include "storage/storage.hpp"
 #include "strata_version.hpp"
@@ -145,6 +146,7 @@ std::string Repository::location() const { return storage_->describe(); }
 Repository::OpenedKey Repository::open_secret(const std::string& passphrase) const {
   auto list = storage_->list(kKeysPrefix);
   if (list.empty()) fail(ErrorCode::kWrongKey, "repository " + location() + " has no keys left; it cannot be opened");
+  std::vector<std::string> damaged;
   for (const auto& o : list) {
     WrappedKey w;
     std::optional<SecretKey> sk;
@@ -155,6 +157,7 @@ Repository::OpenedKey Repository::open_secret(const std::string& passphrase) con
       // One damaged key file must not lock out the holders of the other keys.
       if (e.code() != ErrorCode::kCorrupt) throw;
       log::warn("key_unreadable", {{"key", o.key}, {"error", e.what()}});
+      damaged.push_back("key " + o.key + " is damaged: " + e.what());
       continue;
     }
     if (sk) {
@@ -165,8 +168,20 @@ Repository::OpenedKey Repository::open_secret(const std::string& passphrase) con
       return OpenedKey{*sk, w.id};
     }
   }
+  // Every key file damaged: no passphrase can open the repository, so this is damage, not a wrong passphrase.
+  if (damaged.size() == list.size()) {
+    fail(ErrorCode::kCorrupt, "repository " + location() + " has no intact key: " + damaged.front() +
+                                  (damaged.size() > 1 ? " (and " + std::to_string(damaged.size() - 1) + " more)" : "") +
+                                  "; restore the key files from a copy");
+  }
+  // The passphrase may still belong to a damaged key file: say so, or the operator only hunts for a typo.
+  std::string note;
+  if (!damaged.empty()) {
+    note = "; note: " + damaged.front() + (damaged.size() > 1 ? " (and " + std::to_string(damaged.size() - 1) + " more)" : "") +
+           " — if the passphrase belongs to it, restore that file from a copy ('strata check' lists damaged keys)";
+  }
   fail(ErrorCode::kWrongKey, "wrong passphrase: none of the " + std::to_string(list.size()) + " keys of repository " +
-                                 location() + " opens with it; check STRATA_PASSPHRASE or --passphrase-file");
+                                 location() + " opens with it; check STRATA_PASSPHRASE or --passphrase-file" + note);
 }
 
 void Repository::unlock(const std::string& passphrase) {
@@ -206,7 +221,9 @@ std::unique_ptr<ObjectKeying> Repository::keying_for(const Manifest& m, const Ke
 }
 
 Key32 Repository::data_key_of(const Manifest& m) const {
-  if (m.cipher == "none") return Key32{};
+  // The repository decides whether there is a key, never the manifest: an encrypted repository's backups all are.
+  check_manifest_cipher(m, config_.encrypted, manifest_path("", m.id));
+  if (!config_.encrypted) return Key32{};
   if (!secret_) {
     fail(ErrorCode::kWrongKey, "backup " + m.id + " is encrypted and this host has no key for it (write-only mode); "
                                "restore from a host that has the repository passphrase");
@@ -260,6 +277,19 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     data_key = random_key();
     m.wrapped_data_key = seal_data_key(data_key, config_.public_key);
   }
+  if (!writer_key_path_.empty() && !writer_key_) writer_key_ = load_writer_key_file(writer_key_path_);
+  if (writer_key_) {
+    // Signing with a key the repository does not know would make a backup every reader refuses: fail before work.
+    auto rec = writer_record(writer_key_->id);
+    if (!rec || rec->public_key != writer_key_->public_key) {
+      fail(ErrorCode::kUsage, "writer key " + writer_key_->id + " (" + writer_key_->name + ") from " + writer_key_path_ +
+                                  " is not registered in repository " + location() + "; register it where the passphrase is: "
+                                  "'strata key add-writer --name " + writer_key_->name + " --public-key " +
+                                  hex_encode(ByteView(writer_key_->public_key.data(), 32)) + "'");
+    }
+    m.writer_id = writer_key_->id;
+    m.writer_name = rec->name;
+  }
   RepoLock lock(*storage_, LockKind::kShared, "backup " + m.source, m.id);
   m.started_epoch = now_epoch();
   m.started = iso_utc(m.started_epoch);
@@ -278,6 +308,10 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     m.finished_epoch = now_epoch();
     m.finished = iso_utc(m.finished_epoch);
     Bytes encoded = encode_manifest(m, cipher, manifest_key(data_key));
+    if (writer_key_) {
+      auto sig = sign_message(*writer_key_, manifest_signed_message(encoded, encoded.size()));
+      append_manifest_signature(encoded, ByteView(sig.data(), sig.size()));
+    }
     storage_->put(manifest_path(options.catalog, m.id), encoded, PutMode::kCreateOnly);
   } catch (const StrataError& e) {
     log::info("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
@@ -324,11 +358,31 @@ std::vector<std::pair<std::string, std::string>> Repository::all_manifests() {
   return out;
 }
 
-std::vector<Manifest> Repository::list(const std::string& source_filter, const std::string& catalog) {
+Manifest Repository::read_public(const std::string& key, const std::string& id, Bytes* raw_out) {
+  Bytes raw = storage_->get(key);
+  Manifest m = decode_manifest_public(raw, key);
+  if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + excerpt(m.id) + "; it was moved or replaced");
+  check_manifest_cipher(m, config_.encrypted, key);
+  verify_writer(m, raw, key);
+  if (raw_out) *raw_out = std::move(raw);
+  return m;
+}
+
+std::vector<Manifest> Repository::list(const std::string& source_filter, const std::string& catalog,
+                                       std::vector<DamagedManifest>* damaged) {
   std::vector<Manifest> out;
   for (const auto& id : list_ids(catalog)) {
     std::string key = manifest_path(catalog, id);
-    Manifest m = decode_manifest_public(storage_->get(key), key);
+    Manifest m;
+    try {
+      m = read_public(key, id);
+    } catch (const StrataError& e) {
+      if (e.code() == ErrorCode::kNotFound) continue;  // deleted since it was listed
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kUnsupportedVersion) throw;
+      if (damaged) damaged->push_back({key, e.what()});
+      else log::warn("manifest_damaged", {{"manifest", key}, {"error", e.what()}});
+      continue;
+    }
     if (!source_filter.empty() && m.source != source_filter) continue;
     out.push_back(std::move(m));
   }
@@ -339,6 +393,7 @@ std::vector<Manifest> Repository::list(const std::string& source_filter, const s
 }
 
 std::string Repository::latest_id(const std::string& source) {
+  // A damaged manifest is skipped with a warning (list()): the newest intact backup is still restorable.
   auto all = list(source);
   if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + source + " in " + location());
   return all.back().id;
@@ -364,7 +419,11 @@ Manifest Repository::load(const std::string& id, bool need_sealed, const std::st
     throw;
   }
   Manifest m = decode_manifest_public(raw, key);
-  if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + m.id + "; it was moved or replaced");
+  if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + excerpt(m.id) + "; it was moved or replaced");
+  check_manifest_cipher(m, config_.encrypted, key);
+  verify_writer(m, raw, key);
+  // Flagged where a backup is used (show, restore); list shows "unsigned" in its table instead.
+  if (m.writer_id.empty() && has_writers()) log::warn("backup_unsigned", {{"manifest", key}});
   if (need_sealed || unlocked()) {
     Key32 dk = data_key_of(m);
     decode_manifest_sealed(raw, m, manifest_key(dk), key);
@@ -444,6 +503,8 @@ std::string verify_object(Storage& storage, const ObjectRecord& obj, const Objec
     if (!header_checked) {
       if (pending.size() < kObjectHeaderSize) continue;
       if (!is_object_header(pending)) return "object " + obj.key + " has a bad header";
+      // The manifest's layout was validated (frames start right after the header); never index past the buffer.
+      if (obj.offset > pending.size()) return "object " + obj.key + " has an impossible layout offset";
       pos = obj.offset;
       header_checked = true;
     }
@@ -485,9 +546,8 @@ CheckReport Repository::check(const CheckOptions& options) {
     ++report.backups;
     Manifest m;
     try {
-      Bytes raw = storage_->get(key);
-      m = decode_manifest_public(raw, key);
-      if (m.id != id) fail(ErrorCode::kCorrupt, "manifest " + key + " names backup " + m.id + "; it was moved or replaced");
+      Bytes raw;
+      m = read_public(key, id, &raw);
       if (report.keys_used) decode_manifest_sealed(raw, m, manifest_key(data_key_of(m)), key);
     } catch (const StrataError& e) {
       report.errors.push_back(std::string("backup ") + id + ": " + e.what());
@@ -532,6 +592,7 @@ CheckReport Repository::check(const CheckOptions& options) {
       }
     }
   }
+  check_key_files(report);
   std::set<std::string> writing;
   for (const auto& l : RepoLock::list(*storage_)) {
     if (!l.backup_id.empty() && !l.stale) writing.insert(l.backup_id);
@@ -554,6 +615,19 @@ CheckReport Repository::check(const CheckOptions& options) {
     else report.notes.push_back("incomplete write " + o.key + " may belong to a backup still running");
   }
   return report;
+}
+
+void Repository::check_key_files(CheckReport& report) {
+  if (!config_.encrypted) return;
+  for (const auto& o : storage_->list(kKeysPrefix)) {
+    try {
+      WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
+      if (kKeysPrefix + w.id != o.key) fail(ErrorCode::kCorrupt, o.key + " holds key " + excerpt(w.id) + " (renamed or replaced)");
+    } catch (const StrataError& e) {
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kUnsupportedVersion) throw;
+      report.errors.push_back("key " + o.key + " is damaged: " + e.what());
+    }
+  }
 }
 
 std::vector<std::string> Repository::cleanup(bool dry_run) {
@@ -580,11 +654,125 @@ std::vector<std::string> Repository::cleanup(bool dry_run) {
   return removed;
 }
 
+std::optional<WriterRecord> Repository::writer_record(const std::string& id) {
+  auto it = writer_cache_.find(id);
+  if (it != writer_cache_.end()) return it->second;
+  std::optional<WriterRecord> rec;
+  std::string key = kWritersPrefix + id;
+  try {
+    rec = writer_record_from_json(to_string(storage_->get(key)), key);
+    if (rec->id != id) rec.reset();
+  } catch (const StrataError& e) {
+    if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+    if (e.code() == ErrorCode::kCorrupt) log::warn("writer_record_damaged", {{"writer", key}, {"error", e.what()}});
+  }
+  writer_cache_[id] = rec;
+  return rec;
+}
+
+bool Repository::has_writers() {
+  if (!has_writers_) has_writers_ = !storage_->list(kWritersPrefix).empty();
+  return *has_writers_;
+}
+
+void Repository::verify_writer(Manifest& m, ByteView raw, const std::string& where) {
+  WriterStatus status = WriterStatus::kUnsigned;
+  std::optional<WriterRecord> rec;
+  if (!m.signature.empty()) {
+    rec = writer_record(m.writer_id);
+    if (!rec) {
+      status = WriterStatus::kUnknownWriter;
+    } else if (!verify_message(rec->public_key, manifest_signed_message(raw, m.signed_size), m.signature)) {
+      status = WriterStatus::kBadSignature;
+    } else if (!secret_) {
+      status = WriterStatus::kUnverifiedRegistry;
+    } else {
+      status = writer_record_authentic(*rec, config_.id, writer_registry_key(secret_->bytes())) ? WriterStatus::kVerified
+                                                                                               : WriterStatus::kUnknownWriter;
+    }
+    if (rec && status != WriterStatus::kUnknownWriter) m.writer_name = rec->name;
+  }
+  m.writer_status = writer_status_name(status);
+  switch (status) {
+    case WriterStatus::kBadSignature:
+      fail(ErrorCode::kCorrupt, "manifest " + where + " has a writer signature that does not verify: it was changed after "
+                                    "writer " + m.writer_name + " signed it, or forged; do not trust this backup");
+    case WriterStatus::kUnknownWriter:
+      fail(ErrorCode::kCorrupt, "manifest " + where + " is signed by writer " + m.writer_id + " ('" + excerpt(m.writer_name) +
+                                    "'), which is not registered in this repository (or whose registration does not "
+                                    "authenticate); do not trust this backup; if the writer is yours, register it with "
+                                    "'strata key add-writer'");
+    case WriterStatus::kUnsigned:
+      if (refuse_unsigned_) {
+        fail(ErrorCode::kCorrupt, "manifest " + where + " is not signed by a registered writer and unsigned_backups is "
+                                      "'refuse'; set unsigned_backups = \"warn\" to accept it");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+std::vector<WriterInfo> Repository::writers() {
+  std::vector<WriterInfo> out;
+  for (const auto& o : storage_->list(kWritersPrefix)) {
+    WriterInfo info;
+    info.id = o.key.substr(std::string(kWritersPrefix).size());
+    try {
+      WriterRecord r = writer_record_from_json(to_string(storage_->get(o.key)), o.key);
+      info.name = r.name;
+      info.created = r.created;
+      info.host = r.host;
+      info.authentic = r.id == info.id && secret_ &&
+                       writer_record_authentic(r, config_.id, writer_registry_key(secret_->bytes()));
+    } catch (const StrataError& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      info.damaged = e.what();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::string Repository::add_writer(const std::string& name, const SignPublicKey& pk) {
+  if (!config_.encrypted) {
+    fail(ErrorCode::kUsage, "repository " + location() + " is not encrypted: it has no key to authenticate writers with");
+  }
+  if (!secret_) fail(ErrorCode::kWrongKey, "registering a writer needs the repository passphrase");
+  WriterRecord r = make_writer_record(name, pk, config_.id, writer_registry_key(secret_->bytes()));
+  try {
+    storage_->put(kWritersPrefix + r.id, as_bytes(writer_record_to_json(r)), PutMode::kCreateOnly);
+  } catch (const StrataError& e) {
+    if (e.code() != ErrorCode::kAlreadyExists) throw;
+    fail(ErrorCode::kAlreadyExists, "writer " + r.id + " is already registered; 'strata key writers' lists them");
+  }
+  writer_cache_.erase(r.id);
+  has_writers_ = true;
+  log::info("writer_added", {{"writer", r.id}, {"name", r.name}});
+  return r.id;
+}
+
+void Repository::remove_writer(const std::string& id) {
+  if (!secret_) fail(ErrorCode::kWrongKey, "removing a writer needs the repository passphrase");
+  RepoLock lock(*storage_, LockKind::kExclusive, "key remove-writer " + id);
+  if (id.size() != 16 || !storage_->stat(kWritersPrefix + id)) {
+    fail(ErrorCode::kNotFound, "writer " + excerpt(id) + " not found; run 'strata key writers'");
+  }
+  storage_->remove(kWritersPrefix + id);
+  writer_cache_.erase(id);
+  log::info("writer_removed", {{"writer", id}});
+}
+
 std::vector<KeyInfo> Repository::keys() {
   std::vector<KeyInfo> out;
   for (const auto& o : storage_->list(kKeysPrefix)) {
-    WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
-    out.push_back({w.id, w.created, w.host, w.label, w.id == current_key_id_});
+    try {
+      WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
+      out.push_back({w.id, w.created, w.host, w.label, w.id == current_key_id_, ""});
+    } catch (const StrataError& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      out.push_back({o.key.substr(std::string(kKeysPrefix).size()), "", "", "", false, e.what()});
+    }
   }
   return out;
 }

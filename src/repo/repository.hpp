@@ -11,6 +11,7 @@
 #include "io/pipeline.hpp"
 #include "repo/keys.hpp"
 #include "repo/manifest.hpp"
+#include "repo/writer.hpp"
 
 namespace strata {
 
@@ -51,9 +52,23 @@ struct BackupOptions {
   std::function<std::string()> engine_json_after;
 };
 
+// A manifest that could not be read (damaged, forged, or from a newer strata): listed apart so one bad file does
+// not hide every other backup.
+struct DamagedManifest {
+  std::string key;    // backups/<id> or streams/<catalog>/<id>
+  std::string error;  // the one-line reason
+};
+
+struct WriterInfo {
+  std::string id, name, created, host;
+  bool authentic = false;  // its record authenticates with the repository key (needs the passphrase)
+  std::string damaged;
+};
+
 struct KeyInfo {
   std::string id, created, host, label;
   bool current = false;
+  std::string damaged;  // why the key file cannot be read; such a key can still be removed
 };
 
 struct CheckOptions {
@@ -95,7 +110,10 @@ class Repository {
   void use_public_key_only(const std::string& pinned_hex);
 
   Manifest backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress);
-  std::vector<Manifest> list(const std::string& source_filter = "", const std::string& catalog = "");
+  // Every readable manifest, oldest first. A damaged one is skipped and appended to `damaged`, or, if that is
+  // null, logged as a warning (its source is unknown, so it is reported whatever the filter).
+  std::vector<Manifest> list(const std::string& source_filter = "", const std::string& catalog = "",
+                             std::vector<DamagedManifest>* damaged = nullptr);
   // Ids in a catalog, sorted, without reading the manifests.
   std::vector<std::string> list_ids(const std::string& catalog = "");
   bool exists(const std::string& id, const std::string& catalog = "");
@@ -117,6 +135,15 @@ class Repository {
   Bytes seal_key(const Key32& key) const;
   Key32 open_sealed_key(ByteView sealed, const std::string& what) const;
 
+  // Writer identities (repo/writer.hpp). Backups written through this handle are signed with the key in `path`
+  // (read at the first backup); the writer must be registered. Empty: unsigned.
+  void set_writer_key_file(const std::string& path) { writer_key_path_ = path; }
+  // Unsigned backups are refused (true) or flagged with a warning once writers are registered (false, default).
+  void set_refuse_unsigned(bool refuse) { refuse_unsigned_ = refuse; }
+  std::vector<WriterInfo> writers();
+  std::string add_writer(const std::string& name, const SignPublicKey& pk);
+  void remove_writer(const std::string& id);
+
   std::vector<KeyInfo> keys();
   std::string add_key(const std::string& passphrase, const std::string& label, const KdfParams& kdf);
   void remove_key(const std::string& id);
@@ -133,7 +160,16 @@ class Repository {
     std::string key_id;
   };
   OpenedKey open_secret(const std::string& passphrase) const;
+  // Reads and checks one manifest's public part against this repository (id, cipher).
+  Manifest read_public(const std::string& key, const std::string& id, Bytes* raw = nullptr);
+  // Key files that cannot be parsed, as check errors.
+  void check_key_files(CheckReport& report);
   void finish_unlock();
+  std::optional<WriterRecord> writer_record(const std::string& id);
+  // Checks m's signature (sets writer_status and writer_name), then applies the policy: throws kCorrupt for a bad
+  // signature, an unknown writer, or (when refusing) an unsigned manifest.
+  void verify_writer(Manifest& m, ByteView raw, const std::string& where);
+  bool has_writers();
 
   std::unique_ptr<Storage> storage_;
   RepoConfig config_;
@@ -141,6 +177,11 @@ class Repository {
   std::string current_key_id_;
   bool public_only_ = false;
   std::shared_future<OpenedKey> pending_unlock_;
+  std::string writer_key_path_;
+  std::optional<WriterKey> writer_key_;
+  bool refuse_unsigned_ = false;
+  std::map<std::string, std::optional<WriterRecord>> writer_cache_;
+  std::optional<bool> has_writers_;
 };
 
 }  // namespace strata

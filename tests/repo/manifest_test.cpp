@@ -30,7 +30,7 @@ Manifest sample_manifest() {
   m.wrapped_data_key = testing::pseudo_random(80, 1);
   m.engine_json = R"({"lsn":"0/3000028"})";
   m.stream.plain_bytes = 100 << 20;
-  m.stream.stored_bytes = 40 << 20;
+  m.stream.stored_bytes = 2 * ((30 << 20) - 16);  // the object sizes less their headers
   m.stream.frames = 100;
   m.stream.plain_sha256 = Sha256::of(testing::bytes_of("plain"));
   for (uint64_t i = 0; i < 2; ++i) {
@@ -65,7 +65,8 @@ TEST(Manifest, EncodeDecodeRoundTrip) {
   const Manifest m = sample_manifest();
   Bytes enc = encode_manifest(m, Cipher::kAes256Gcm, key_of(7));
   EXPECT_EQ(to_string(ByteView(enc).first(8)), "STRATAM1");
-  EXPECT_EQ(get_u32le(enc.data() + 8), kManifestVersion);
+  // An unsigned manifest stays version 1, so older readers still read it; signed ones are version 2.
+  EXPECT_EQ(get_u32le(enc.data() + 8), kManifestVersionUnsigned);
 
   Manifest pub = decode_manifest_public(enc, "backups/x");
   EXPECT_FALSE(pub.sealed_loaded);
@@ -210,7 +211,7 @@ TEST(Manifest, NewerFormatVersionIsUnsupported) {
   Bytes enc = encode_manifest(sample_manifest(), Cipher::kAes256Gcm, key_of(3));
   put_u32le(enc.data() + 8, kManifestVersion + 1);
   EXPECT_STRATA_ERROR(decode_manifest_public(enc, "backups/x"), ErrorCode::kUnsupportedVersion,
-                      "manifest backups/x has format version 2; this strata reads up to 1: upgrade strata");
+                      "manifest backups/x has format version 3; this strata reads up to 2: upgrade strata");
 }
 
 TEST(Manifest, TruncatedAtAnyLengthIsCorrupt) {
