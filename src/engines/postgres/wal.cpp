@@ -14,10 +14,13 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "io/crypto.hpp"
 #include "io/stream.hpp"
+#include "repo/lock.hpp"
 #include "repo/repository.hpp"
+#include "storage/storage.hpp"
 
 namespace strata::pg {
 namespace {
@@ -67,6 +70,22 @@ std::vector<std::string> dir_names(const std::string& dir) {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Objects of an uncommitted `id` (data/<id>/...), complete or not. Called only with no other writer of `id`
+// alive and its manifest absent, so everything there is what interrupted earlier attempts left.
+void remove_push_leftovers(Storage& storage, const std::string& id, const std::string& name) {
+  const std::string prefix = "data/" + id + "/";
+  size_t removed = 0;
+  for (const auto& o : storage.list(prefix)) {
+    storage.remove(o.key);
+    ++removed;
+  }
+  for (const auto& o : storage.list_incomplete(prefix)) {
+    storage.remove_incomplete(o);
+    ++removed;
+  }
+  if (removed) log::warn("wal_push_leftovers_removed", {{"file", name}, {"objects", uint64_t(removed)}});
 }
 
 }  // namespace
@@ -125,6 +144,26 @@ PushOutcome wal_push(Repository& repo, const std::string& source, const std::str
     return PushOutcome::kAlreadyArchived;
   };
   if (repo.exists(id, catalog)) return compare();
+  // The segment's objects live under data/<id>/ with create-only names, so objects an interrupted earlier push
+  // (SIGKILL, SIGTERM, a host crash) left there would make every retry fail. Announce ourselves as a writer of `id`
+  // first, then look: of two pushes of the same file at least one sees the other (the locks' publish-then-look
+  // rule), so leftovers are only ever removed when no other live process is writing them.
+  RepoLock guard(repo.storage(), LockKind::kShared, "wal push " + name, id);
+  std::vector<LockInfo> writers;
+  for (auto& l : RepoLock::list(repo.storage())) {
+    if (l.backup_id == id && !l.stale) writers.push_back(std::move(l));
+  }
+  if (writers.size() > 1) {
+    if (repo.exists(id, catalog)) return compare();
+    auto mine = [](const LockInfo& l) { return l.pid == ::getpid() && l.host == hostname(); };
+    const LockInfo& other = mine(writers.front()) ? writers[1] : writers.front();
+    fail(ErrorCode::kLocked, "WAL file " + name + " of source " + source + " is being archived by another strata process (pid " +
+                                 std::to_string(other.pid) + " on " + other.host + ", since " + other.started +
+                                 "); PostgreSQL retries archive_command, or if that process is gone run 'strata unlock'");
+  }
+  // The manifest is the commit point: one committed while we took the lock is a finished push, never leftovers.
+  if (repo.exists(id, catalog)) return compare();
+  remove_push_leftovers(repo.storage(), id, name);
   BackupOptions o;
   o.source = source;
   o.type = "wal";

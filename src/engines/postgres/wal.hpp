@@ -39,7 +39,8 @@ enum class PushOutcome { kStored, kAlreadyArchived };
 
 // Archives one file. Encrypts with whatever key state `repo` has (write-only is enough); when the name is already
 // archived, calls `unlock` (which must make `repo` able to read) and compares SHA-256: equal content is success,
-// different content throws StrataError(kAlreadyExists) and never overwrites.
+// different content throws StrataError(kAlreadyExists) and never overwrites. Objects an interrupted earlier push of
+// the same file left are removed first, unless another live push of it holds a lock: then kLocked.
 PushOutcome wal_push(Repository& repo, const std::string& source, const std::string& path, const PipelineSettings& ps,
                      const std::function<void(Repository&)>& unlock, uint64_t* stored_bytes = nullptr);
 
