@@ -1,5 +1,6 @@
 #include "tiering/entity.hpp"
 
+#include <algorithm>
 #include <set>
 #include <toml++/toml.h>
 
@@ -18,6 +19,14 @@ std::vector<std::string> string_list(const toml::node_view<const toml::node>& n,
     if (!s) fail(ErrorCode::kUsage, where + " must be a list of column names");
     out.push_back(*s);
   }
+  return out;
+}
+
+// A column name, or a list of them (a composite foreign key), as "a,b".
+std::string column_text(const toml::node_view<const toml::node>& n, const std::string& where) {
+  if (auto s = n.value<std::string>()) return *s;
+  std::string out;
+  for (const auto& c : string_list(n, where)) out += (out.empty() ? "" : ",") + c;
   return out;
 }
 
@@ -42,6 +51,11 @@ EntityConfig parse_entity(const std::string& name, const toml::table& t, const s
   auto str = [&](const char* k, std::string def) { return t[k].value_or(def); };
   e.database = str("database", "");
   e.root = str("root", "");
+  // The key names one entity everywhere (--key, the archive index, the thaw service): a single column.
+  if (t["key"].is_array() || t["key"].value_or(std::string()).find(',') != std::string::npos) {
+    fail(ErrorCode::kUsage, where + ": key names more than one column; a multi-column entity key is not supported: add a "
+                                    "single-column unique key to the root table (e.g. a uuid or bigint identity column) and name it as key");
+  }
   e.key = str("key", "");
   e.activity = str("activity", "");
   e.tier_column = str("tier_column", e.tier_column);
@@ -62,9 +76,9 @@ EntityConfig parse_entity(const std::string& name, const toml::table& t, const s
       if (!kt) fail(ErrorCode::kUsage, where + ": every [[entity." + name + ".child]] must be a table");
       ChildTable c;
       c.table = (*kt)["table"].value_or(std::string());
-      c.fk = (*kt)["fk"].value_or(std::string());
+      c.fk = column_text((*kt)["fk"], where + " child fk");
       c.parent = (*kt)["parent"].value_or(std::string());
-      c.parent_key = (*kt)["parent_key"].value_or(std::string());
+      c.parent_key = column_text((*kt)["parent_key"], where + " child parent_key");
       c.exclude = string_list((*kt)["exclude"], where + " child exclude");
       e.children.push_back(std::move(c));
     }
@@ -73,6 +87,25 @@ EntityConfig parse_entity(const std::string& name, const toml::table& t, const s
 }
 
 }  // namespace
+
+std::vector<std::string> column_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string c = text.substr(start, end - start);
+    size_t b = c.find_first_not_of(" \t"), e = c.find_last_not_of(" \t");
+    out.push_back(b == std::string::npos ? std::string() : c.substr(b, e - b + 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> parent_columns(const EntityConfig& cfg, const ChildTable& t) {
+  if (t.parent_key.empty()) return {cfg.key};
+  return column_list(t.parent_key);
+}
 
 int64_t parse_duration(const std::string& text) {
   if (text.empty()) fail(ErrorCode::kUsage, "empty duration; use e.g. \"3d\"");
@@ -120,6 +153,18 @@ void EntityConfig::validate() const {
     if (!seen.insert(c.table).second) fail(ErrorCode::kUsage, w + "table " + c.table + " is listed twice");
     if (!c.parent.empty() && c.parent != root && c.parent_key.empty()) {
       fail(ErrorCode::kUsage, w + "child " + c.table + " needs parent_key (the column of " + c.parent + " that fk references)");
+    }
+    auto fks = column_list(c.fk), pks = parent_columns(*this, c);
+    for (const auto& x : fks) {
+      if (x.empty()) fail(ErrorCode::kUsage, w + "child " + c.table + ": fk has an empty column name");
+    }
+    if (fks.size() != pks.size()) {
+      fail(ErrorCode::kUsage, w + "child " + c.table + ": fk names " + std::to_string(fks.size()) + " column(s) but parent_key " +
+                                  std::to_string(pks.size()) + "; list the referenced columns in the same order as fk");
+    }
+    if ((c.parent.empty() || c.parent == root) && std::find(pks.begin(), pks.end(), key) == pks.end()) {
+      fail(ErrorCode::kUsage, w + "child " + c.table + ": a foreign key to the root must include its key column " + key +
+                                  " in parent_key");
     }
     depth(c);
   }

@@ -10,9 +10,9 @@ namespace strata::tiering {
 
 struct ChildTable {
   std::string table;
-  std::string fk;          // column of this table that references the parent
+  std::string fk;          // column(s) of this table that reference the parent; composite: "a,b" (TOML: a list)
   std::string parent;      // parent table; empty = the root
-  std::string parent_key;  // referenced column of the parent; empty = the root's key column
+  std::string parent_key;  // referenced column(s) of the parent, paired with fk; empty = the root's key column
   std::vector<std::string> exclude;
 };
 
@@ -40,6 +40,11 @@ struct EntityConfig {
   // Throws StrataError(kUsage) with the first problem.
   void validate() const;
 };
+
+// The column names of a comma-separated list ("equipment_id, player_id"), trimmed.
+std::vector<std::string> column_list(const std::string& text);
+// The referenced columns of t's edge: parent_key's, or the root's key column when parent_key is empty.
+std::vector<std::string> parent_columns(const EntityConfig& cfg, const ChildTable& t);
 
 // "3d", "12h", "30m", "45s", or plain seconds.
 int64_t parse_duration(const std::string& text);

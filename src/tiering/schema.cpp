@@ -1,5 +1,7 @@
 #include "tiering/schema.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -15,12 +17,14 @@ struct Fk : ForeignKey {
 
 // Every single- or multi-column foreign key of the database, named by relation (pg_class.relname) and first column.
 std::vector<Fk> all_foreign_keys(PgClient& c) {
+  auto cols = [](const char* rel, const char* keys) {
+    return std::string("(SELECT string_agg(a.attname, E'\\n' ORDER BY k.i) FROM unnest(c.") + keys +
+           ") WITH ORDINALITY AS k(n, i) JOIN pg_attribute a ON a.attrelid = c." + rel + " AND a.attnum = k.n)";
+  };
   auto r = c.exec(
-      "SELECT c.conname, c.conrelid::oid::text, s.relname, a.attname, c.confrelid::oid::text, t.relname, b.attname, "
-      "c.confdeltype::text, array_length(c.conkey, 1) "
+      "SELECT c.conname, c.conrelid::oid::text, s.relname, " + cols("conrelid", "conkey") + ", c.confrelid::oid::text, t.relname, " +
+      cols("confrelid", "confkey") + ", c.confdeltype::text, array_length(c.conkey, 1) "
       "FROM pg_constraint c JOIN pg_class s ON s.oid = c.conrelid JOIN pg_class t ON t.oid = c.confrelid "
-      "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-      "JOIN pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = c.confkey[1] "
       "WHERE c.contype = 'f' ORDER BY s.relname, c.conname");
   std::vector<Fk> out;
   for (auto& row : r.rows) {
@@ -28,10 +32,23 @@ std::vector<Fk> all_foreign_keys(PgClient& c) {
     f.name = *row[0];
     f.table_oid = *row[1];
     f.table = *row[2];
-    f.column = *row[3];
+    auto split = [](const std::string& v) {
+      std::vector<std::string> out;
+      size_t start = 0;
+      for (size_t i = 0; i <= v.size(); ++i) {
+        if (i == v.size() || v[i] == '\n') {
+          out.push_back(v.substr(start, i - start));
+          start = i + 1;
+        }
+      }
+      return out;
+    };
+    f.cols = split(*row[3]);
+    f.column = f.cols[0];
     f.ref_oid = *row[4];
     f.ref_table = *row[5];
-    f.ref_column = *row[6];
+    f.ref_cols = split(*row[6]);
+    f.ref_column = f.ref_cols[0];
     f.on_delete = row[7]->empty() ? 'a' : (*row[7])[0];
     f.columns = std::stoi(*row[8]);
     out.push_back(std::move(f));
@@ -66,6 +83,21 @@ const char* action_name(char a) {
     case 'r': return "ON DELETE RESTRICT";
     default: return "ON DELETE NO ACTION";
   }
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+// The configured edge `fk -> pk` is `f` when they pair the same columns (in any order).
+bool same_edge(const ForeignKey& f, const std::vector<std::string>& fk, const std::vector<std::string>& pk) {
+  if (f.cols.size() != fk.size()) return false;
+  std::set<std::pair<std::string, std::string>> a, b;
+  for (size_t i = 0; i < fk.size(); ++i) a.insert({fk[i], pk[i]});
+  for (size_t i = 0; i < f.cols.size(); ++i) b.insert({f.cols[i], f.ref_cols[i]});
+  return a == b;
 }
 
 std::string effect(const ForeignKey& f) {
@@ -108,13 +140,16 @@ std::vector<ChildTable> derive_children(PgClient& c, const EntityConfig& cfg) {
     std::vector<std::string> next;
     for (const auto& parent : frontier) {
       for (const auto& f : fks) {
-        if (f.ref_oid != parent || f.columns != 1 || name_of.count(f.table_oid)) continue;
+        if (f.ref_oid != parent || name_of.count(f.table_oid)) continue;
         ChildTable t;
         t.table = f.table;
-        t.fk = f.column;
+        t.fk = joined(f.cols, ",");
         if (parent != root_oid) {
           t.parent = name_of[parent];
-          t.parent_key = f.ref_column;
+          t.parent_key = joined(f.ref_cols, ",");
+        } else if (f.columns > 1) {
+          if (std::find(f.ref_cols.begin(), f.ref_cols.end(), cfg.key) == f.ref_cols.end()) continue;  // not the entity key
+          t.parent_key = joined(f.ref_cols, ",");
         }
         name_of[f.table_oid] = f.table;
         out.push_back(t);
@@ -126,53 +161,89 @@ std::vector<ChildTable> derive_children(PgClient& c, const EntityConfig& cfg) {
   return out;
 }
 
-void check_schema_contract(PgClient& c, const EntityConfig& cfg) {
-  auto oids = entity_oids(c, cfg);
-  std::map<std::string, std::string> name_of;  // oid -> config name
-  for (const auto& [n, o] : oids) name_of[o] = n;
-  const std::string& root_oid = oids.at(cfg.root);
-  std::string w = "entity " + cfg.name + ": ";
-  auto fks = all_foreign_keys(c);
-  // The configured edges, each backed by a real single-column foreign key.
+namespace {
+
+struct Contract {
+  std::map<std::string, std::string> oids, name_of;  // config name -> oid, oid -> config name
+  std::vector<Fk> fks;
   std::map<std::string, const Fk*> edge_of;  // child oid -> its configured foreign key
+};
+
+// Checks the configured edges and outside references; fills `k` for second_paths.
+void check_edges(PgClient& c, const EntityConfig& cfg, Contract& k) {
+  k.oids = entity_oids(c, cfg);
+  for (const auto& [n, o] : k.oids) k.name_of[o] = n;
+  const std::string& root_oid = k.oids.at(cfg.root);
+  std::string w = "entity " + cfg.name + ": ";
+  k.fks = all_foreign_keys(c);
+  // The configured edges, each backed by a real foreign key on exactly those columns.
   for (const auto& ch : cfg.children) {
     std::string parent = ch.parent.empty() ? cfg.root : ch.parent;
-    std::string pkey = ch.parent.empty() || ch.parent == cfg.root ? cfg.key : ch.parent_key;
+    auto fk = column_list(ch.fk), pk = parent_columns(cfg, ch);
     const Fk* found = nullptr;
-    for (const auto& f : fks) {
-      if (f.table_oid == oids.at(ch.table) && f.ref_oid == oids.at(parent) && f.column == ch.fk && f.ref_column == pkey) found = &f;
+    for (const auto& f : k.fks) {
+      if (f.table_oid == k.oids.at(ch.table) && f.ref_oid == k.oids.at(parent) && same_edge(f, fk, pk)) found = &f;
     }
     if (!found) {
-      fail(ErrorCode::kUsage, w + "child table " + ch.table + ": column " + ch.fk + " has no foreign key to " + parent + " (" + pkey +
+      fail(ErrorCode::kUsage, w + "child table " + ch.table + ": column " + joined(fk) + " has no foreign key to " + parent + " (" + joined(pk) +
                                   ") in " + c.describe() + "; a freeze relies on it (the parent's row lock keeps new child rows out while it "
-                                  "deletes): add it (ALTER TABLE " + ch.table + " ADD FOREIGN KEY (" + ch.fk + ") REFERENCES " + parent +
-                                  " (" + pkey + ")) or fix [[entity." + cfg.name + ".child]]");
+                                  "deletes): add it (ALTER TABLE " + ch.table + " ADD FOREIGN KEY (" + joined(fk) + ") REFERENCES " + parent +
+                                  " (" + joined(pk) + ")) or fix [[entity." + cfg.name + ".child]]");
     }
-    if (found->columns > 1) {
-      fail(ErrorCode::kUsage, w + "child table " + ch.table + " references " + parent + " through the composite foreign key " + found->name +
-                                  ", which strata does not follow yet; reference a single-column key of " + parent + " instead");
-    }
-    edge_of[found->table_oid] = found;
+    k.edge_of[found->table_oid] = found;
   }
-  for (const auto& f : fks) {
-    bool ref_child = name_of.count(f.ref_oid) && f.ref_oid != root_oid;
+  for (const auto& f : k.fks) {
+    bool ref_child = k.name_of.count(f.ref_oid) && f.ref_oid != root_oid;
     if (!ref_child) continue;  // the root row never leaves the database; foreign keys out of the entity are harmless
-    const std::string& ref = name_of.at(f.ref_oid);
-    if (!name_of.count(f.table_oid)) {
-      ChildTable add{f.table, f.column, ref, f.ref_column, {}};
+    const std::string& ref = k.name_of.at(f.ref_oid);
+    if (!k.name_of.count(f.table_oid)) {
+      ChildTable add{f.table, joined(f.cols, ","), ref, joined(f.ref_cols, ","), {}};
       fail(ErrorCode::kUsage, w + "table " + f.table + " (not part of the entity) references its child table " + ref + " through constraint " +
                                   f.name + " (" + action_name(f.on_delete) + "); a freeze deletes " + ref + " rows, which " + effect(f) +
                                   "; add " + f.table + " to the entity (" + child_toml(cfg, add) + ") or drop the constraint");
     }
-    auto it = edge_of.find(f.table_oid);
-    if (it != edge_of.end() && it->second->name == f.name) continue;  // the configured path
-    const std::string& me = name_of.at(f.table_oid);
-    std::string path = it == edge_of.end() ? std::string("the root") : it->second->ref_table + " (" + me + "." + it->second->column + ")";
-    fail(ErrorCode::kUsage, w + "child table " + me + " is reached through more than one path: its configured parent " + path +
-                                " and constraint " + f.name + " (" + me + "." + f.column + " -> " + ref + "." + f.ref_column +
-                                "); a row could belong to two entities, and freezing one would break the other's rows; drop the constraint, "
-                                "or reference the root's key instead");
+    if (f.table_oid == f.ref_oid && k.edge_of.at(f.table_oid)->name != f.name) {
+      fail(ErrorCode::kUsage, w + "child table " + ref + " references itself through constraint " + f.name + " (" + f.table + "." +
+                                  joined(f.cols) + " -> " + ref + "." + joined(f.ref_cols) + "), which strata does not support (rows of one "
+                                  "table could not be restored in a safe order); drop the constraint, or move the referenced rows to a table of their own");
+    }
   }
 }
+
+}  // namespace
+
+std::vector<ForeignKey> second_paths(PgClient& c, const EntityConfig& cfg) {
+  Contract k;
+  check_edges(c, cfg, k);
+  const std::string& root_oid = k.oids.at(cfg.root);
+  std::vector<ForeignKey> out;
+  for (const auto& f : k.fks) {
+    if (!k.name_of.count(f.ref_oid) || f.ref_oid == root_oid || !k.name_of.count(f.table_oid)) continue;
+    if (k.edge_of.at(f.table_oid)->name == f.name) continue;  // the configured path
+    ForeignKey g = f;
+    g.table = k.name_of.at(f.table_oid);  // config spelling
+    g.ref_table = k.name_of.at(f.ref_oid);
+    out.push_back(g);
+  }
+  // Thaw inserts (and freeze deletes, in reverse) follow every edge, configured or not: they must form no cycle.
+  std::map<std::string, std::set<std::string>> refs;  // table -> tables it references inside the entity
+  for (const auto& ch : cfg.children) refs[ch.table].insert(ch.parent.empty() ? cfg.root : ch.parent);
+  for (const auto& f : out) refs[f.table].insert(f.ref_table);
+  std::map<std::string, int> state;  // 1 visiting, 2 done
+  std::function<void(const std::string&)> visit = [&](const std::string& t) {
+    if (state[t] == 2) return;
+    if (state[t] == 1) {
+      fail(ErrorCode::kUsage, "entity " + cfg.name + ": the foreign keys between its child tables form a cycle through " + t +
+                                  ", so no insert order restores them; drop one of the constraints on that cycle");
+    }
+    state[t] = 1;
+    for (const auto& r : refs[t]) visit(r);
+    state[t] = 2;
+  };
+  for (const auto& ch : cfg.children) visit(ch.table);
+  return out;
+}
+
+void check_schema_contract(PgClient& c, const EntityConfig& cfg) { second_paths(c, cfg); }
 
 }  // namespace strata::tiering

@@ -23,12 +23,19 @@ struct ForeignKey {
   std::string ref_table, ref_column;
   char on_delete = 'a';          // pg_constraint.confdeltype: a no action, r restrict, c cascade, n set null, d set default
   int columns = 1;               // > 1: a composite key
+  std::vector<std::string> cols, ref_cols;  // every column, paired in order
 };
+
+// A foreign key between two child tables of the entity that is not a configured edge: the referencing table is
+// reached through more than one path (e.g. trades -> players and trades -> inventory -> players). Supported: a
+// freeze keeps an entity whose rows are linked this way to rows of another entity (or of none), so every entity's
+// rows stay self-contained. A self-reference, and second paths that form a cycle, are refused.
+std::vector<ForeignKey> second_paths(PgClient& c, const EntityConfig& cfg);
 
 // Every foreign key that references one of the entity's tables, or that leaves one of its child tables.
 std::vector<ForeignKey> entity_foreign_keys(PgClient& c, const EntityConfig& cfg);
 
-// The child tables reachable from the root through single-column foreign keys, parents first, as the config would
+// The child tables reachable from the root through foreign keys (composite ones too), parents first, as the config would
 // list them (what `tier setup` suggests). A table reached twice keeps its first (shallowest) path.
 std::vector<ChildTable> derive_children(PgClient& c, const EntityConfig& cfg);
 

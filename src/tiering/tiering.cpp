@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <mutex>
@@ -47,6 +48,14 @@ struct Table {
   std::string using_where;           // for DELETE: "USING b t1 WHERE ..." or "WHERE ..."
   std::string col_list;              // t0."a", t0."b"
   std::string json_head, json_tail;  // this table in a document, around its rows
+  // The path up to the root: per hop the parent table and the (fk, parent column) pairs; the last hop's `key_col`
+  // is the column holding the root key. Used to name the owner of any row of this table (owner_sql).
+  struct Hop {
+    std::string parent;
+    std::vector<std::pair<std::string, std::string>> on;
+  };
+  std::vector<Hop> hops;
+  std::string key_col;
 };
 
 void encode_row(std::string& out, const PgRow& row, size_t from) {
@@ -188,6 +197,7 @@ struct Tierer::Impl {
   std::unique_ptr<PgConn> conn;
   std::unique_ptr<ArchiveStore> store;
   std::vector<Table> tables;  // [0] = root, then children sorted by depth (parents first)
+  std::vector<ForeignKey> seconds;  // foreign keys between child tables that are not configured edges
   std::string key_type, activity_type;
   bool schema_loaded = false;
   std::string who;  // "entity players"
@@ -333,13 +343,13 @@ struct Tierer::Impl {
 
     std::vector<const ChildTable*> kids;
     for (const auto& c : cfg.children) kids.push_back(&c);
-    std::stable_sort(kids.begin(), kids.end(), [&](auto* a, auto* b) { return cfg.depth(*a) < cfg.depth(*b); });
     for (const ChildTable* c : kids) {
       Table t;
       t.name = c->table;
-      t.depth = cfg.depth(*c);
       t.current = columns_of(c->table);
-      if (!has_col(t.current, c->fk)) fail(ErrorCode::kUsage, who + ": table " + c->table + " has no column " + c->fk);
+      for (const auto& col : column_list(c->fk)) {
+        if (!has_col(t.current, col)) fail(ErrorCode::kUsage, who + ": table " + c->table + " has no column " + col);
+      }
       std::set<std::string> ex(c->exclude.begin(), c->exclude.end());
       for (const auto& col : t.current) {
         if (!ex.count(col.name)) {
@@ -347,22 +357,34 @@ struct Tierer::Impl {
           t.types.push_back(col.type);
         }
       }
-      // Walk up to the table that references the root; every hop is one join.
+      // Walk up to the table that references the root; every hop is one join (on every column of its foreign key).
       std::vector<std::string> joins, conds;
       const ChildTable* cur = c;
       int i = 0;
-      while (!cur->parent.empty() && cur->parent != cfg.root) {
+      for (;;) {
+        auto fk = column_list(cur->fk), pk = parent_columns(cfg, *cur);
+        bool to_root = cur->parent.empty() || cur->parent == cfg.root;
+        Table::Hop hop{to_root ? cfg.root : cur->parent, {}};
+        for (size_t k = 0; k < fk.size(); ++k) hop.on.push_back({fk[k], pk[k]});
+        t.hops.push_back(hop);
+        if (to_root) {
+          // The root is not joined: the foreign key guarantees the row exists, and its key column identifies it.
+          for (size_t k = 0; k < fk.size(); ++k) {
+            if (pk[k] == cfg.key) t.key_col = fk[k];
+          }
+          break;
+        }
         const ChildTable* up = nullptr;
         for (const auto& p : cfg.children) {
           if (p.table == cur->parent) up = &p;
         }
         std::string next = "t" + std::to_string(i + 1);
         joins.push_back(q(up->table) + " " + next);
-        conds.push_back("t" + std::to_string(i) + "." + q(cur->fk) + " = " + next + "." + q(cur->parent_key));
+        for (size_t k = 0; k < fk.size(); ++k) conds.push_back("t" + std::to_string(i) + "." + q(fk[k]) + " = " + next + "." + q(pk[k]));
         cur = up;
         ++i;
       }
-      t.key_expr = "t" + std::to_string(i) + "." + q(cur->fk);
+      t.key_expr = "t" + std::to_string(i) + "." + q(t.key_col);
       conds.push_back(t.key_expr + any);
       std::string where;
       for (size_t k = 0; k < conds.size(); ++k) where += (k ? " AND " : "") + conds[k];
@@ -374,9 +396,29 @@ struct Tierer::Impl {
       t.using_where = (using_list.empty() ? "" : "USING " + using_list + " ") + "WHERE " + where;
       tables.push_back(std::move(t));
     }
+    // Order: a table after every table it references inside the entity, configured edge or second path (thaw
+    // inserts in this order, freeze deletes in reverse). depth = the longest such chain; without second paths it
+    // is the configured depth, so documents keep their table order.
+    seconds = second_paths(*conn, cfg);
+    std::map<std::string, std::set<std::string>> refs;
+    for (const auto& c : cfg.children) refs[c.table].insert(c.parent.empty() ? cfg.root : c.parent);
+    for (const auto& f : seconds) refs[f.table].insert(f.ref_table);
+    std::map<std::string, int> rank{{cfg.root, 0}};
+    std::function<int(const std::string&)> rank_of = [&](const std::string& n) {
+      auto it = rank.find(n);
+      if (it != rank.end()) return it->second;
+      int r = 0;
+      for (const auto& p : refs[n]) r = std::max(r, rank_of(p) + 1);  // second_paths refused cycles
+      return rank[n] = r;
+    };
+    for (auto& t : tables) t.depth = rank_of(t.name);
+    std::stable_sort(tables.begin() + 1, tables.end(), [](const Table& a, const Table& b) { return a.depth < b.depth; });
     for (auto& t : tables) {
       for (const auto& c : cfg.children) {
         if (!c.parent.empty() && c.parent != cfg.root && c.parent == t.name) t.parent = true;
+      }
+      for (const auto& f : seconds) {
+        if (f.ref_table == t.name) t.parent = true;  // a second path's referencing rows need its rows locked too
       }
       for (size_t k = 0; k < t.cols.size(); ++k) t.col_list += (k ? ", t0." : "t0.") + q(t.cols[k]);
       t.json_head = "{\"columns\":" + json(t.cols).dump() + ",\"name\":" + json(t.name).dump() + ",\"rows\":[";
@@ -531,6 +573,21 @@ struct Tierer::Impl {
       // freeze would fail). A row that changed before its parent was locked shows up in the comparison below.
       for (size_t t = 1; t < tables.size(); ++t) {
         if (tables[t].parent) conn->exec("SELECT 1 " + tables[t].from_where + " FOR UPDATE OF t0", {arr});
+      }
+      // Second paths: with every referenced row locked, no writer can add or move a link; an entity linked to rows
+      // of another entity (or of none) is not self-contained — its thaw, or the other's freeze, could not restore
+      // or delete one without the other — so it stays in the database, recorded as freeze_failed.
+      auto foreign = entangled(arr);
+      if (!foreign.empty()) {
+        tx.commit();  // nothing deleted yet; release the locks before retrying without them
+        for (const auto& [k, why] : foreign) {
+          candidates.erase(k);
+          ++stats.failed;
+          std::string msg = "entity " + ent(k) + ": freeze refused: " + why;
+          log::warn("tier_freeze_failed", {{"entity", cfg.name}, {"key", k}, {"reason", msg}});
+          record_event(k, "freeze_failed", msg);
+        }
+        continue;
       }
       // Deepest tables first, so no foreign key is ever left dangling inside the transaction.
       std::unordered_map<std::string, std::vector<std::vector<RowVersion>>> now;
@@ -736,6 +793,60 @@ struct Tierer::Impl {
     log::debug("tier_freeze_phases", {{"entity", cfg.name}, {"snapshot_ms", snap_s * 1000}, {"store_ms", store_s * 1000},
                                       {"commit_ms", (since(t0) - snap_s - store_s) * 1000}});
     return st;
+  }
+
+  // The root key owning a row `alias` of table `t`, as SQL: its key column, or a scalar subquery up its path
+  // (aliases `prefix`1, 2, ...).
+  std::string owner_sql(const Table& t, const std::string& alias, const std::string& prefix) const {
+    if (t.hops.size() == 1) return alias + "." + q(t.key_col);
+    std::string from, where, prev = alias;
+    for (size_t i = 0; i + 1 < t.hops.size(); ++i) {
+      std::string a = prefix + std::to_string(i + 1);
+      from += (i ? ", " : "") + q(t.hops[i].parent) + " " + a;
+      for (const auto& [fk, pk] : t.hops[i].on) where += (where.empty() ? "" : " AND ") + prev + "." + q(fk) + " = " + a + "." + q(pk);
+      prev = a;
+    }
+    return "(SELECT " + prev + "." + q(t.key_col) + " FROM " + from + " WHERE " + where + ")";
+  }
+
+  const Table& table_named(const std::string& n) const {
+    for (const auto& t : tables) {
+      if (t.name == n) return t;
+    }
+    fail(ErrorCode::kUsage, who + ": table " + n + " is not part of the entity");
+  }
+
+  // Keys of the batch `arr` whose rows are linked through a second path to rows another entity (or none) owns,
+  // both ways: one of its rows references such a row, or such a row references one of its rows. key -> why.
+  std::map<std::string, std::string> entangled(const std::string& arr) {
+    std::map<std::string, std::string> out;
+    for (const auto& f : seconds) {
+      const Table& x = table_named(f.table);
+      const Table& p = table_named(f.ref_table);
+      std::string link = f.table + " -> " + f.ref_table + " through constraint " + f.name;
+      auto on = [&](const std::string& xa, const std::string& pa) {
+        std::string s;
+        for (size_t i = 0; i < f.cols.size(); ++i) s += " AND " + xa + "." + q(f.cols[i]) + " = " + pa + "." + q(f.ref_cols[i]);
+        return s;
+      };
+      auto out_of = conn->exec("SELECT DISTINCT " + x.key_expr + "::text " + x.from_where + " AND EXISTS (SELECT 1 FROM " +
+                                   q(p.name) + " px WHERE true" + on("t0", "px") + " AND " + owner_sql(p, "px", "pa") +
+                                   " IS DISTINCT FROM " + x.key_expr + ")",
+                               {arr});
+      for (auto& row : out_of.rows) {
+        out.emplace(*row[0], "a row of " + f.table + " references a " + f.ref_table + " row of another entity (" + link +
+                                 "); an entity must be self-contained to be archived: point the row at this entity's own " + f.ref_table + " row or clear the link");
+      }
+      auto into = conn->exec("SELECT DISTINCT " + p.key_expr + "::text " + p.from_where + " AND EXISTS (SELECT 1 FROM " +
+                                 q(x.name) + " xr WHERE true" + on("xr", "t0") + " AND " + owner_sql(x, "xr", "xa") +
+                                 " IS DISTINCT FROM " + p.key_expr + ")",
+                             {arr});
+      for (auto& row : into.rows) {
+        out.emplace(*row[0], "a " + f.table + " row of another entity (or of none) references one of its " + f.ref_table + " rows (" + link +
+                                 "); an entity must be self-contained to be archived: point that row elsewhere or clear the link");
+      }
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- thaw
@@ -974,7 +1085,25 @@ std::string Tierer::setup_ddl() {
   s += "CREATE INDEX IF NOT EXISTS " + idx(c.root, c.location_column) + " ON " + q(c.root) + " (" + q(c.location_column) +
        ") WHERE " + q(c.location_column) + " IS NOT NULL;\n";
   for (const auto& ch : c.children) {
-    s += "CREATE INDEX IF NOT EXISTS " + idx(ch.table, ch.fk) + " ON " + q(ch.table) + " (" + q(ch.fk) + ");\n";
+    std::string cols, name;
+    for (const auto& col : column_list(ch.fk)) {
+      cols += (cols.empty() ? "" : ", ") + q(col);
+      name += (name.empty() ? "" : "_") + col;
+    }
+    s += "CREATE INDEX IF NOT EXISTS " + idx(ch.table, name) + " ON " + q(ch.table) + " (" + cols + ");\n";
+  }
+  // A second path's referencing columns: a freeze looks up, under its locks, which rows point at the entity's.
+  try {
+    for (const auto& f : second_paths(*impl_->conn, c)) {
+      std::string cols, name;
+      for (const auto& col : f.cols) {
+        cols += (cols.empty() ? "" : ", ") + q(col);
+        name += (name.empty() ? "" : "_") + col;
+      }
+      s += "CREATE INDEX IF NOT EXISTS " + idx(f.table, name) + " ON " + q(f.table) + " (" + cols + ");\n";
+    }
+  } catch (const StrataError&) {
+    // The contract check after the DDL names the problem.
   }
   s += "CREATE TABLE IF NOT EXISTS strata_tier_events (at timestamptz NOT NULL DEFAULT now(), entity text NOT NULL, "
        "key text, event text NOT NULL, detail text);\n";
@@ -1088,6 +1217,7 @@ FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const Free
     }
     total.frozen += b.frozen;
     total.skipped += b.skipped;
+    total.failed += b.failed;
     total.packs += b.packs;
     total.stored_bytes += b.stored_bytes;
   }
