@@ -169,28 +169,51 @@ struct Contract {
   std::map<std::string, const Fk*> edge_of;  // child oid -> its configured foreign key
 };
 
-// Checks the configured edges and outside references; fills `k` for second_paths.
-void check_edges(PgClient& c, const EntityConfig& cfg, Contract& k) {
+// Reads the entity's tables and the database's foreign keys; `edge_of` gets every configured edge that exists.
+void collect(PgClient& c, const EntityConfig& cfg, Contract& k) {
   k.oids = entity_oids(c, cfg);
   for (const auto& [n, o] : k.oids) k.name_of[o] = n;
+  k.fks = all_foreign_keys(c);
+  for (const auto& ch : cfg.children) {
+    std::string parent = ch.parent.empty() ? cfg.root : ch.parent;
+    auto fk = column_list(ch.fk), pk = parent_columns(cfg, ch);
+    for (const auto& f : k.fks) {
+      if (f.table_oid == k.oids.at(ch.table) && f.ref_oid == k.oids.at(parent) && same_edge(f, fk, pk)) k.edge_of[f.table_oid] = &f;
+    }
+  }
+}
+
+// The second paths of a collected contract: foreign keys between two child tables that are not configured edges
+// (self-references left out: check_edges refuses them).
+std::vector<ForeignKey> seconds_of(const EntityConfig& cfg, const Contract& k) {
+  const std::string& root_oid = k.oids.at(cfg.root);
+  std::vector<ForeignKey> out;
+  for (const auto& f : k.fks) {
+    if (!k.name_of.count(f.ref_oid) || f.ref_oid == root_oid || !k.name_of.count(f.table_oid) || f.table_oid == f.ref_oid) continue;
+    auto it = k.edge_of.find(f.table_oid);
+    if (it != k.edge_of.end() && it->second->name == f.name) continue;  // the configured path
+    ForeignKey g = f;
+    g.table = k.name_of.at(f.table_oid);  // config spelling
+    g.ref_table = k.name_of.at(f.ref_oid);
+    out.push_back(g);
+  }
+  return out;
+}
+
+// Checks the configured edges and outside references of a collected contract.
+void check_edges(PgClient& c, const EntityConfig& cfg, Contract& k) {
   const std::string& root_oid = k.oids.at(cfg.root);
   std::string w = "entity " + cfg.name + ": ";
-  k.fks = all_foreign_keys(c);
   // The configured edges, each backed by a real foreign key on exactly those columns.
   for (const auto& ch : cfg.children) {
     std::string parent = ch.parent.empty() ? cfg.root : ch.parent;
     auto fk = column_list(ch.fk), pk = parent_columns(cfg, ch);
-    const Fk* found = nullptr;
-    for (const auto& f : k.fks) {
-      if (f.table_oid == k.oids.at(ch.table) && f.ref_oid == k.oids.at(parent) && same_edge(f, fk, pk)) found = &f;
-    }
-    if (!found) {
+    if (!k.edge_of.count(k.oids.at(ch.table))) {
       fail(ErrorCode::kUsage, w + "child table " + ch.table + ": column " + joined(fk) + " has no foreign key to " + parent + " (" + joined(pk) +
                                   ") in " + c.describe() + "; a freeze relies on it (the parent's row lock keeps new child rows out while it "
                                   "deletes): add it (ALTER TABLE " + ch.table + " ADD FOREIGN KEY (" + joined(fk) + ") REFERENCES " + parent +
                                   " (" + joined(pk) + ")) or fix [[entity." + cfg.name + ".child]]");
     }
-    k.edge_of[found->table_oid] = found;
   }
   for (const auto& f : k.fks) {
     bool ref_child = k.name_of.count(f.ref_oid) && f.ref_oid != root_oid;
@@ -214,17 +237,15 @@ void check_edges(PgClient& c, const EntityConfig& cfg, Contract& k) {
 
 std::vector<ForeignKey> second_paths(PgClient& c, const EntityConfig& cfg) {
   Contract k;
+  collect(c, cfg, k);
+  return seconds_of(cfg, k);
+}
+
+void check_schema_contract(PgClient& c, const EntityConfig& cfg) {
+  Contract k;
+  collect(c, cfg, k);
   check_edges(c, cfg, k);
-  const std::string& root_oid = k.oids.at(cfg.root);
-  std::vector<ForeignKey> out;
-  for (const auto& f : k.fks) {
-    if (!k.name_of.count(f.ref_oid) || f.ref_oid == root_oid || !k.name_of.count(f.table_oid)) continue;
-    if (k.edge_of.at(f.table_oid)->name == f.name) continue;  // the configured path
-    ForeignKey g = f;
-    g.table = k.name_of.at(f.table_oid);  // config spelling
-    g.ref_table = k.name_of.at(f.ref_oid);
-    out.push_back(g);
-  }
+  auto out = seconds_of(cfg, k);
   // Thaw inserts (and freeze deletes, in reverse) follow every edge, configured or not: they must form no cycle.
   std::map<std::string, std::set<std::string>> refs;  // table -> tables it references inside the entity
   for (const auto& ch : cfg.children) refs[ch.table].insert(ch.parent.empty() ? cfg.root : ch.parent);
@@ -241,9 +262,6 @@ std::vector<ForeignKey> second_paths(PgClient& c, const EntityConfig& cfg) {
     state[t] = 2;
   };
   for (const auto& ch : cfg.children) visit(ch.table);
-  return out;
 }
-
-void check_schema_contract(PgClient& c, const EntityConfig& cfg) { second_paths(c, cfg); }
 
 }  // namespace strata::tiering

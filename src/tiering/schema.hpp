@@ -29,7 +29,8 @@ struct ForeignKey {
 // A foreign key between two child tables of the entity that is not a configured edge: the referencing table is
 // reached through more than one path (e.g. trades -> players and trades -> inventory -> players). Supported: a
 // freeze keeps an entity whose rows are linked this way to rows of another entity (or of none), so every entity's
-// rows stay self-contained. A self-reference, and second paths that form a cycle, are refused.
+// rows stay self-contained. A self-reference, and second paths that form a cycle, are refused (by
+// check_schema_contract; this only reads them, so status and thaw work whatever the schema).
 std::vector<ForeignKey> second_paths(PgClient& c, const EntityConfig& cfg);
 
 // Every foreign key that references one of the entity's tables, or that leaves one of its child tables.

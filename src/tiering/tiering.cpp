@@ -404,11 +404,16 @@ struct Tierer::Impl {
     for (const auto& c : cfg.children) refs[c.table].insert(c.parent.empty() ? cfg.root : c.parent);
     for (const auto& f : seconds) refs[f.table].insert(f.ref_table);
     std::map<std::string, int> rank{{cfg.root, 0}};
+    std::set<std::string> visiting;
     std::function<int(const std::string&)> rank_of = [&](const std::string& n) {
       auto it = rank.find(n);
       if (it != rank.end()) return it->second;
+      if (!visiting.insert(n).second) {
+        fail(ErrorCode::kUsage, who + ": the foreign keys between its child tables form a cycle through " + n +
+                                    ", so no insert order restores them; drop one of the constraints on that cycle");
+      }
       int r = 0;
-      for (const auto& p : refs[n]) r = std::max(r, rank_of(p) + 1);  // second_paths refused cycles
+      for (const auto& p : refs[n]) r = std::max(r, rank_of(p) + 1);
       return rank[n] = r;
     };
     for (auto& t : tables) t.depth = rank_of(t.name);

@@ -30,7 +30,7 @@ TEST_F(TierMultiPath, CompositeForeignKeyEdgeFreezesAndThawsByteForByte) {
   EntityConfig e = entity();
   e.children.push_back({"gems", "equipment_id, player_id", "equipment", "id,player_id", {}});
   e.validate();
-  Tierer(e, nullptr).apply_setup();  // today: refused, "composite foreign key gems_equipment_fk"
+  Tierer(e, nullptr).apply_setup();  // refused before composite edges were supported
   EXPECT_EQ(count("SELECT count(*) FROM pg_indexes WHERE tablename = 'gems' AND indexdef LIKE '%(equipment_id, player_id)%'"), 1u);
   make_all_warm();
   uint64_t gems = count("SELECT count(*) FROM gems");
@@ -66,7 +66,7 @@ TEST_F(TierMultiPath, ChildTableReachedThroughTwoPathsRoundTripsAndForeignLinksK
   conn_->exec("INSERT INTO trades (player_id, item_id, note) SELECT id, NULL, 'no item' FROM players");
   EntityConfig e = entity();
   e.children.push_back({"trades", "player_id", "", "", {}});
-  Tierer(e, nullptr).apply_setup();  // today: refused, "child table trades is reached through more than one path"
+  Tierer(e, nullptr).apply_setup();  // refused before second paths were supported
   EXPECT_EQ(count("SELECT count(*) FROM pg_indexes WHERE tablename = 'trades' AND indexdef LIKE '%(item_id)%'"), 1u);
   ASSERT_EQ(second_paths(*conn_, e).size(), 1u);
 
@@ -170,6 +170,27 @@ TEST_F(TierMultiPath, CrossLinkWrittenDuringTheFreezeKeepsBothEntitiesAndLosesNo
   EXPECT_EQ(tier_of(key_of(2)), "archived");
   EXPECT_EQ(t.thaw(key_of(2)), ThawOutcome::kThawed);
   EXPECT_EQ(digest(), linked);  // every row of all three, the cross link included, as the writer left it
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(TierMultiPath, MultiColumnEntityKeyIsRefusedSayingWhatToChange) {
+  for (const char* key : {"key = [\"realm\", \"id\"]", "key = \"realm, id\""}) {
+    std::string path = dir_ + "/multi.toml";
+    std::ofstream(path) << "[entity.players]\ndatabase = \"host=127.0.0.1\"\nroot = \"players\"\n" << key << "\nactivity = \"last_active\"\n";
+    try {
+      load_entity(path, "players");
+      ADD_FAILURE() << "accepted " << key;
+    } catch (const StrataError& err) {
+      EXPECT_EQ(err.code(), ErrorCode::kUsage);
+      EXPECT_NE(std::string(err.what()).find("key names more than one column; a multi-column entity key is not supported: add a "
+                                             "single-column unique key to the root table"),
+                std::string::npos)
+          << err.what();
+    }
+  }
 }
 
 }  // namespace
