@@ -129,12 +129,12 @@ PipelineSettings CliContext::pipeline(const std::string& compression_flag, const
   PipelineSettings p;
   p.compression = parse_compression(compression_flag.empty() ? settings.compression : compression_flag);
   uint64_t frame = frame_flag.empty() ? settings.frame_size : parse_size(frame_flag);
-  // S3 gets 8 MiB objects: each is one PUT (a 64 MiB one is a multipart upload of ~10 requests that the service
-  // must reassemble), and restores read more objects in parallel (docs/BENCHMARKS.md, S3).
-  uint64_t by_location = repo_location().rfind("s3://", 0) == 0 ? (8u << 20) : (64u << 20);
-  uint64_t object = !object_flag.empty() ? parse_size(object_flag) : settings.object_size ? settings.object_size : by_location;
+  // Neither flag nor config: 0, and the repository asks its storage driver (Storage::object_size_hint: 8 MiB on
+  // S3, 64 MiB on disk).
+  const bool object_set = !object_flag.empty() || settings.object_size != 0;
+  uint64_t object = !object_flag.empty() ? parse_size(object_flag) : settings.object_size;
   if (frame == 0 || frame > (64u << 20)) fail(ErrorCode::kUsage, "--frame-size must be between 1 byte and 64MiB");
-  if (object < frame) fail(ErrorCode::kUsage, "--object-size must be at least --frame-size");
+  if (object_set && object < frame) fail(ErrorCode::kUsage, "--object-size must be at least --frame-size");
   p.frame_size = static_cast<uint32_t>(frame);
   p.frames_per_object = static_cast<uint32_t>(object / frame);
   p.threads = threads_flag ? threads_flag : settings.threads;

@@ -14,7 +14,7 @@ struct Settings {
   std::string log_format = "text";
   std::string compression = "zstd:3";
   uint64_t frame_size = 1u << 20;
-  uint64_t object_size = 0;  // 0: by repository location (CliContext::pipeline)
+  uint64_t object_size = 0;  // 0: the storage driver's hint (Storage::object_size_hint)
   unsigned threads = 0;
   unsigned io_threads = 4;
   bool write_only = false;

@@ -256,6 +256,12 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   if (config_.encrypted && !secret_ && !public_only_ && !unlocking) {
     fail(ErrorCode::kWrongKey, "repository " + location() + " is locked: give the passphrase or use --write-only");
   }
+  // No object size set (0 frames per object): the storage driver's hint, in whole frames, at least one.
+  PipelineSettings pipeline = options.pipeline;
+  if (pipeline.frames_per_object == 0 && pipeline.frame_size != 0) {
+    uint64_t frames = storage_->object_size_hint() / pipeline.frame_size;
+    pipeline.frames_per_object = static_cast<uint32_t>(std::max<uint64_t>(1, frames));
+  }
   Manifest m;
   m.id = options.id.empty() ? new_backup_id() : options.id;
   if (!valid_id(m.id)) fail(ErrorCode::kUsage, "invalid backup id '" + m.id + "'");
@@ -268,7 +274,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   m.tool_version = kVersion;
   m.compression = options.pipeline.compression.to_string();
   m.frame_size = options.pipeline.frame_size;
-  m.frames_per_object = options.pipeline.frames_per_object;
+  m.frames_per_object = pipeline.frames_per_object;
   m.writer = config_.encrypted ? (secret_ || unlocking ? "passphrase" : "public-key") : "unencrypted";
   Cipher cipher = config_.encrypted ? preferred_cipher() : Cipher::kNone;
   m.cipher = cipher_name(cipher);
@@ -302,7 +308,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     gate.open = [this] { finish_unlock(); };
   }
   try {
-    m.stream = backup_stream(source, *storage_, *keying, options.pipeline, progress, &written, unlocking ? &gate : nullptr);
+    m.stream = backup_stream(source, *storage_, *keying, pipeline, progress, &written, unlocking ? &gate : nullptr);
     finish_unlock();
     if (options.engine_json_after) m.engine_json = options.engine_json_after();
     m.finished_epoch = now_epoch();

@@ -6,6 +6,8 @@
 
 namespace strata {
 
+StorageWrapper::StorageWrapper(std::unique_ptr<Storage> target) : target_(std::move(target)) {}
+
 void Storage::put(const std::string& key, ByteView data, PutMode mode) {
   auto w = open_write(key, mode);
   w->write(data);

@@ -51,9 +51,14 @@ class Storage {
  public:
   static constexpr uint64_t kToEnd = UINT64_MAX;
 
+  // Data object size (plaintext bytes) for backups that set none: 64 MiB suits disks.
+  static constexpr uint64_t kDefaultObjectSize = 64u << 20;
+
   virtual ~Storage() = default;
   virtual uint32_t capabilities() const = 0;
   bool has(StorageCapability c) const { return (capabilities() & static_cast<uint32_t>(c)) != 0; }
+  // The data object size this backend works best with; used when neither --object-size nor the config sets one.
+  virtual uint64_t object_size_hint() const { return kDefaultObjectSize; }
   // A location for messages, e.g. "/backups/main" or "s3://bucket/prefix". Never contains credentials.
   virtual std::string describe() const = 0;
 
@@ -74,6 +79,38 @@ class Storage {
 
   // Whole-object write through open_write().
   void put(const std::string& key, ByteView data, PutMode mode = PutMode::kOverwrite);
+};
+
+// The base of every decorator (fault injection, throttling, ...): forwards each operation to the driver it wraps,
+// so a decorator overrides only what it changes and never silently drops an operation it did not think of
+// (LevelDB's EnvWrapper). A new virtual of Storage is forwarded here and driven by the Forwarding tests
+// (tests/storage/storage_wrapper_test.cpp), which pass every operation through each decorator.
+class StorageWrapper : public Storage {
+ public:
+  explicit StorageWrapper(std::unique_ptr<Storage> target);
+
+  uint32_t capabilities() const override { return target_->capabilities(); }
+  uint64_t object_size_hint() const override { return target_->object_size_hint(); }
+  std::string describe() const override { return target_->describe(); }
+  std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode = PutMode::kOverwrite) override {
+    return target_->open_write(key, mode);
+  }
+  Bytes get(const std::string& key, uint64_t offset = 0, uint64_t length = kToEnd) override {
+    return target_->get(key, offset, length);
+  }
+  std::optional<ObjectInfo> stat(const std::string& key) override { return target_->stat(key); }
+  std::vector<ObjectInfo> list(const std::string& prefix) override { return target_->list(prefix); }
+  void remove(const std::string& key) override { target_->remove(key); }
+  std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override {
+    return target_->list_incomplete(prefix);
+  }
+  void remove_incomplete(const ObjectInfo& info) override { target_->remove_incomplete(info); }
+
+  // The wrapped driver.
+  Storage& target() const { return *target_; }
+
+ private:
+  std::unique_ptr<Storage> target_;
 };
 
 // Maps a location to a driver: "/path", "file:///path", "mem://name", "s3://bucket/prefix".

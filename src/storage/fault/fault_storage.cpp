@@ -44,7 +44,7 @@ class FaultWriter final : public ObjectWriter {
 }  // namespace
 
 FaultStorage::FaultStorage(std::unique_ptr<Storage> inner, FaultPlan plan)
-    : inner_(std::move(inner)), plan_(std::move(plan)), rng_(plan_.seed) {}
+    : StorageWrapper(std::move(inner)), plan_(std::move(plan)), rng_(plan_.seed) {}
 
 void FaultStorage::maybe_fail(StorageOp op, const std::string& key) {
   if (key.compare(0, plan_.key_prefix.size(), plan_.key_prefix) != 0) return;
@@ -66,12 +66,12 @@ void FaultStorage::maybe_fail(StorageOp op, const std::string& key) {
 }
 
 std::unique_ptr<ObjectWriter> FaultStorage::open_write(const std::string& key, PutMode mode) {
-  return std::make_unique<FaultWriter>(this, key, inner_->open_write(key, mode));
+  return std::make_unique<FaultWriter>(this, key, target().open_write(key, mode));
 }
 
 Bytes FaultStorage::get(const std::string& key, uint64_t offset, uint64_t length) {
   maybe_fail(StorageOp::kGet, key);
-  Bytes b = inner_->get(key, offset, length);
+  Bytes b = target().get(key, offset, length);
   bool match = key.compare(0, plan_.key_prefix.size(), plan_.key_prefix) == 0;
   if (match && plan_.flip_byte_on_read >= 0) {
     uint64_t at = static_cast<uint64_t>(plan_.flip_byte_on_read);
@@ -82,17 +82,17 @@ Bytes FaultStorage::get(const std::string& key, uint64_t offset, uint64_t length
 
 std::optional<ObjectInfo> FaultStorage::stat(const std::string& key) {
   maybe_fail(StorageOp::kStat, key);
-  return inner_->stat(key);
+  return target().stat(key);
 }
 
 std::vector<ObjectInfo> FaultStorage::list(const std::string& prefix) {
   maybe_fail(StorageOp::kList, prefix);
-  return inner_->list(prefix);
+  return target().list(prefix);
 }
 
 void FaultStorage::remove(const std::string& key) {
   maybe_fail(StorageOp::kRemove, key);
-  inner_->remove(key);
+  target().remove(key);
 }
 
 }  // namespace strata

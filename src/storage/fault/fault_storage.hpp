@@ -38,11 +38,11 @@ struct FaultPlan {
   uint64_t seed = 42;
 };
 
-class FaultStorage final : public Storage {
+// Every operation the plan does not cover (capabilities, the size hint, incomplete writes, ...) reaches the wrapped
+// driver unchanged through StorageWrapper.
+class FaultStorage final : public StorageWrapper {
  public:
   FaultStorage(std::unique_ptr<Storage> inner, FaultPlan plan);
-  uint32_t capabilities() const override { return inner_->capabilities(); }
-  std::string describe() const override { return inner_->describe(); }
   std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode) override;
   Bytes get(const std::string& key, uint64_t offset, uint64_t length) override;
   std::optional<ObjectInfo> stat(const std::string& key) override;
@@ -50,13 +50,12 @@ class FaultStorage final : public Storage {
   void remove(const std::string& key) override;
 
   uint64_t injected() const { return injected_.load(); }
-  Storage& inner() { return *inner_; }
+  Storage& inner() { return target(); }
   // Called by writers; public so the writer class can reach it.
   void maybe_fail(StorageOp op, const std::string& key);
   const FaultPlan& plan() const { return plan_; }
 
  private:
-  std::unique_ptr<Storage> inner_;
   FaultPlan plan_;
   std::mutex mu_;
   std::mt19937_64 rng_;

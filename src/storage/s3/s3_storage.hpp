@@ -57,6 +57,9 @@ class S3Storage final : public Storage {
   explicit S3Storage(S3Config config);
   ~S3Storage() override;
   uint32_t capabilities() const override;
+  // 8 MiB: each data object is one PUT (a 64 MiB one is a multipart upload of ~10 requests that the service must
+  // reassemble), and restores read more objects in parallel (docs/BENCHMARKS.md, S3).
+  uint64_t object_size_hint() const override { return 8u << 20; }
   std::string describe() const override { return client_.config().describe(); }
   std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode) override;
   Bytes get(const std::string& key, uint64_t offset, uint64_t length) override;

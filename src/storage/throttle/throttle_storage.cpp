@@ -86,7 +86,8 @@ void RequestGate::leave() {
   cv_.notify_one();
 }
 
-ThrottledStorage::ThrottledStorage(std::unique_ptr<Storage> inner, const StorageLimits& limits) : inner_(std::move(inner)) {
+ThrottledStorage::ThrottledStorage(std::unique_ptr<Storage> inner, const StorageLimits& limits)
+    : StorageWrapper(std::move(inner)) {
   if (limits.upload_bytes_per_second) up_ = shared_limiter(g_upload, limits.upload_bytes_per_second);
   if (limits.download_bytes_per_second) down_ = shared_limiter(g_download, limits.download_bytes_per_second);
   if (limits.max_requests) {
@@ -98,7 +99,7 @@ ThrottledStorage::ThrottledStorage(std::unique_ptr<Storage> inner, const Storage
 }
 
 std::unique_ptr<ObjectWriter> ThrottledStorage::open_write(const std::string& key, PutMode mode) {
-  return std::make_unique<ThrottledWriter>(inner_->open_write(key, mode), up_.get(), gate_.get());
+  return std::make_unique<ThrottledWriter>(target().open_write(key, mode), up_.get(), gate_.get());
 }
 
 Bytes ThrottledStorage::get(const std::string& key, uint64_t offset, uint64_t length) {
@@ -106,7 +107,7 @@ Bytes ThrottledStorage::get(const std::string& key, uint64_t offset, uint64_t le
   Bytes b;
   {
     GateHold hold(gate_.get());
-    b = inner_->get(key, offset, length);
+    b = target().get(key, offset, length);
   }
   if (down_ && length == kToEnd) down_->consume(b.size());
   return b;
@@ -114,17 +115,27 @@ Bytes ThrottledStorage::get(const std::string& key, uint64_t offset, uint64_t le
 
 std::optional<ObjectInfo> ThrottledStorage::stat(const std::string& key) {
   GateHold hold(gate_.get());
-  return inner_->stat(key);
+  return target().stat(key);
 }
 
 std::vector<ObjectInfo> ThrottledStorage::list(const std::string& prefix) {
   GateHold hold(gate_.get());
-  return inner_->list(prefix);
+  return target().list(prefix);
 }
 
 void ThrottledStorage::remove(const std::string& key) {
   GateHold hold(gate_.get());
-  inner_->remove(key);
+  target().remove(key);
+}
+
+std::vector<ObjectInfo> ThrottledStorage::list_incomplete(const std::string& prefix) {
+  GateHold hold(gate_.get());
+  return target().list_incomplete(prefix);
+}
+
+void ThrottledStorage::remove_incomplete(const ObjectInfo& info) {
+  GateHold hold(gate_.get());
+  target().remove_incomplete(info);
 }
 
 std::unique_ptr<Storage> apply_limits(std::unique_ptr<Storage> inner, const StorageLimits& limits) {

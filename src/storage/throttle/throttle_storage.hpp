@@ -45,26 +45,25 @@ struct StorageLimits {
   bool any() const { return upload_bytes_per_second || download_bytes_per_second || max_requests; }
 };
 
-class ThrottledStorage final : public Storage {
+// Every storage call passes the request gate; bytes pass the rate limiters. The rest (capabilities, the size hint,
+// describe) is StorageWrapper's forwarding.
+class ThrottledStorage final : public StorageWrapper {
  public:
   // The limiters are shared by every ThrottledStorage of the process: the caps hold for the process as a whole.
   ThrottledStorage(std::unique_ptr<Storage> inner, const StorageLimits& limits);
-  uint32_t capabilities() const override { return inner_->capabilities(); }
-  std::string describe() const override { return inner_->describe(); }
   std::unique_ptr<ObjectWriter> open_write(const std::string& key, PutMode mode) override;
   Bytes get(const std::string& key, uint64_t offset, uint64_t length) override;
   std::optional<ObjectInfo> stat(const std::string& key) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
-  std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override { return inner_->list_incomplete(prefix); }
-  void remove_incomplete(const ObjectInfo& info) override { inner_->remove_incomplete(info); }
+  std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override;
+  void remove_incomplete(const ObjectInfo& info) override;
 
   RateLimiter* upload() { return up_.get(); }
   RateLimiter* download() { return down_.get(); }
   RequestGate* gate() { return gate_.get(); }
 
  private:
-  std::unique_ptr<Storage> inner_;
   std::shared_ptr<RateLimiter> up_, down_;
   std::shared_ptr<RequestGate> gate_;
 };

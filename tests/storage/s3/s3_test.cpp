@@ -51,6 +51,15 @@ TEST_F(S3ConfigTest, LocationEnvironmentAndDefaults) {
   EXPECT_EQ(c.credentials_source, "environment (AWS_ACCESS_KEY_ID)");
 }
 
+// The driver, not the CLI, says how large a data object should be; a decorator passes its answer on.
+TEST_F(S3ConfigTest, DataObjectsOfEightMiBOneStoreEach) {
+  auto s3 = open_storage("s3://my-bucket/p", {});
+  EXPECT_EQ(s3->object_size_hint(), 8u << 20);
+  StorageLimits limits;
+  limits.max_requests = 8;
+  EXPECT_EQ(apply_limits(open_storage("s3://my-bucket/p", {}), limits)->object_size_hint(), 8u << 20);
+}
+
 TEST_F(S3ConfigTest, PrecedenceFileThenEnvThenLocation) {
   ::setenv("AWS_ENDPOINT_URL", "http://10.0.0.1:9000", 1);
   auto c = s3::resolve_s3_config("s3://b1b/p", {{"endpoint", "http://file:1"}, {"region", "file-region"}, {"storage_class", "STANDARD_IA"}});
