@@ -18,7 +18,7 @@ void register_backup(CLI::App& app, CliContext& ctx) {
     std::string source, from_command, from_file, compression, frame_size, object_size, type;
     std::vector<std::string> labels;
     unsigned threads = 0;
-    bool write_only = false, json = false;
+    bool write_only = false, json = false, fail_on_empty = false, allow_empty = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--source", o->source, "Name of what is backed up (e.g. orders-db)")->required();
@@ -33,6 +33,10 @@ void register_backup(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--threads", o->threads, "Compression/encryption threads (default: one per core)");
   cmd->add_flag("--write-only", o->write_only, "Use only the repository's public key: this host can write but never read");
   cmd->add_flag("--json", o->json, "Print the new backup's manifest as JSON");
+  auto* foe = cmd->add_flag("--fail-on-empty", o->fail_on_empty,
+                            "Refuse a source that writes nothing (exit 7, nothing stored); default for engine sources");
+  auto* ae = cmd->add_flag("--allow-empty", o->allow_empty, "Store an empty stream (with a warning and the label strata.empty=true)");
+  foe->excludes(ae);
   cmd->footer(
       "Examples:\n"
       "  strata backup --repo /backups/main --source orders-db --from-command 'pg_dump -Fc orders'\n"
@@ -54,10 +58,14 @@ void register_backup(CLI::App& app, CliContext& ctx) {
       bo.labels[l.substr(0, eq)] = l.substr(eq + 1);
     }
     bo.pipeline = ctx.pipeline(o->compression, o->frame_size, o->object_size, o->threads);
+    std::optional<bool> empty_policy = ctx.settings.fail_on_empty;
+    if (o->fail_on_empty) empty_policy = true;
+    if (o->allow_empty) empty_policy = false;
     bool write_only = o->write_only || ctx.settings.write_only;
     // Engines read earlier manifests (incremental parents) before they start, so they need the key first; a plain
     // stream overlaps the passphrase check with its start (Repository::unlock_async).
     auto repo = ctx.open_repo(!write_only && via_engine);
+    repo->set_fail_on_empty(empty_policy);
     if (write_only && repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
     if (!write_only && !via_engine && repo->config().encrypted) repo->unlock_async(ctx.passphrase());
     if (via_engine) {

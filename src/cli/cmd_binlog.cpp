@@ -65,7 +65,7 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
         std::printf(", %zu already archived, %s still open\n", res.already, res.open_file.c_str());
       }
       for (const auto& n : res.notes) std::fprintf(stderr, "strata: note: binlogs of %s: %s\n", sc.name.c_str(), n.c_str());
-      for (const auto& g : res.gaps) std::fprintf(stderr, "strata: warning: binlog gap in %s: %s\n", sc.name.c_str(), g.c_str());
+      for (const auto& g : res.gaps) log::report_warning("binlog_gap", "binlog gap in " + sc.name + ": " + g, {{"source", sc.name}});
       if (o->interval == 0) {
         if (!res.gaps.empty()) {
           // Every file still on the server was shipped by this run, so what is missing is gone for good.

@@ -4,6 +4,7 @@
 
 #include "cli/context.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "engines/engine.hpp"
 #include "io/stream.hpp"
 #include "repo/repository.hpp"
@@ -85,7 +86,7 @@ void register_restore(CLI::App& app, CliContext& ctx) {
         Progress progress("restore", 0, !ctx.quiet && o->to != "-");
         summary = engine->restore(*repo, sc, req, progress.fn());
       }
-      if (!ctx.quiet) std::fprintf(stderr, "%s\n", summary.c_str());
+      if (!ctx.quiet) log::report_summary("restore_summary", summary);
       return;
     }
     if (!plain_target) fail(ErrorCode::kUsage, "give --to FILE, --to - or --to-command CMD");
@@ -99,9 +100,12 @@ void register_restore(CLI::App& app, CliContext& ctx) {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!ctx.quiet) {
-      std::fprintf(stderr, "restored backup %s (%s, sha256 verified) to %s in %.1fs, %s\n", m.id.c_str(),
-                   format_size(m.stream.plain_bytes).c_str(), sink->describe().c_str(), secs,
-                   format_rate(m.stream.plain_bytes, secs).c_str());
+      // On stderr: stdout may be the restored data (--to -).
+      char took[32];
+      std::snprintf(took, sizeof took, "%.1fs", secs);
+      std::string line = "restored backup " + m.id + " (" + format_size(m.stream.plain_bytes) + ", sha256 verified) to " +
+                         sink->describe() + " in " + took + ", " + format_rate(m.stream.plain_bytes, secs);
+      log::report_summary("restore_summary", line, {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"seconds", secs}});
     }
   });
 }

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -24,13 +26,19 @@ std::string trim_newline(std::string s) {
   return s;
 }
 
+// A passphrase file that is missing, unreadable or empty is a missing passphrase (exit 4, docs/CLI.md), like an
+// unset STRATA_PASSPHRASE: the command line is fine, the secret is not there.
 std::string read_secret_file(const std::string& path) {
   std::ifstream f(path);
-  if (!f) fail(ErrorCode::kUsage, "cannot read passphrase file " + path);
+  if (!f) {
+    int err = errno;
+    fail(ErrorCode::kWrongKey, "cannot read passphrase file " + path + " (" + std::strerror(err) +
+                                   "); check --passphrase-file / STRATA_PASSPHRASE_FILE / passphrase_file");
+  }
   std::stringstream ss;
   ss << f.rdbuf();
   std::string s = trim_newline(ss.str());
-  if (s.empty()) fail(ErrorCode::kUsage, "passphrase file " + path + " is empty");
+  if (s.empty()) fail(ErrorCode::kWrongKey, "passphrase file " + path + " is empty; write the passphrase into it");
   return s;
 }
 
@@ -71,11 +79,21 @@ void CliContext::finalize() {
   if (!limit_download.empty()) settings.limit_download = parse_rate(limit_download);
   if (max_requests) settings.max_requests = max_requests;
   log::configure(log::parse_level(settings.log_level), log::parse_format(settings.log_format));
+  finalized = true;
 }
 
 std::string CliContext::repo_location() const {
   if (settings.repo.empty()) fail(ErrorCode::kUsage, "no repository given: pass --repo or set STRATA_REPO");
   return settings.repo;
+}
+
+bool CliContext::passphrase_available() const {
+  if (const char* p = std::getenv("STRATA_PASSPHRASE"); p && *p) return true;
+  if (!settings.passphrase_file.empty()) return true;
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
 }
 
 std::string CliContext::passphrase(const char* prompt) {
@@ -148,7 +166,9 @@ std::string format_rate(uint64_t bytes, double seconds) {
 }
 
 Progress::Progress(const std::string& verb, uint64_t total, bool enabled)
-    : verb_(verb), total_(total), enabled_(enabled && ::isatty(STDERR_FILENO)), start_ns_(now_ns()) {}
+    : meter_(verb, total),
+      enabled_(enabled && ::isatty(STDERR_FILENO) && log::format() == log::Format::kText),
+      start_ns_(now_ns()) {}
 
 Progress::~Progress() {
   if (printed_) std::fprintf(stderr, "\r\033[K");
@@ -157,19 +177,9 @@ Progress::~Progress() {
 void Progress::update(uint64_t done, uint64_t stored) {
   if (!enabled_) return;
   int64_t t = now_ns();
-  if (t - last_ns_ < 250'000'000) return;
+  if (printed_ && t - last_ns_ < 250'000'000) return;
   last_ns_ = t;
-  double secs = static_cast<double>(t - start_ns_) / 1e9;
-  std::string line = verb_ + " " + format_size(done);
-  if (total_) line += " of " + format_size(total_);
-  line += "  " + format_rate(done, secs);
-  if (stored) line += "  stored " + format_size(stored);
-  if (total_ && done > 0 && done < total_) {
-    double eta = secs * static_cast<double>(total_ - done) / static_cast<double>(done);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "  ETA %d:%02d", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
-    line += buf;
-  }
+  std::string line = meter_.line(static_cast<double>(t - start_ns_) / 1e9, done, stored);
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   printed_ = true;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "common/progress.hpp"
 #include "io/pipeline.hpp"
 
 namespace CLI {
@@ -29,6 +30,7 @@ struct CliContext {
   std::string limit_download;
   unsigned max_requests = 0;
   Settings settings;
+  bool finalized = false;
 
   // Called once flags are parsed: loads settings and applies flag overrides.
   void finalize();
@@ -36,6 +38,8 @@ struct CliContext {
   std::unique_ptr<Repository> open_repo(bool need_key);
   // The repository's storage: driver options from the config file, bandwidth and request limits applied.
   std::unique_ptr<Storage> open_repo_storage() const;
+  // Whether passphrase() has somewhere to get one from (environment, file, or a terminal to prompt on).
+  bool passphrase_available() const;
   // Reads the passphrase from STRATA_PASSPHRASE, --passphrase-file, or a prompt on the terminal.
   std::string passphrase(const char* prompt = "Repository passphrase: ");
   // A new passphrase (init, key add): STRATA_NEW_PASSPHRASE / --new-passphrase-file / prompt twice.
@@ -44,17 +48,18 @@ struct CliContext {
                             const std::string& object_flag, unsigned threads_flag) const;
 };
 
-// A progress line on stderr when it is a terminal; nothing when piped. total = 0 if unknown.
+// A progress line on stderr when it is a terminal (and the log format is text); nothing when piped. total = 0 if
+// unknown. Redrawn at most 4 times a second; the text is ProgressMeter's.
 class Progress {
  public:
   Progress(const std::string& verb, uint64_t total, bool enabled);
   ~Progress();
   void update(uint64_t done, uint64_t stored);
+  void set_total(uint64_t total) { meter_.set_total(total); }
   ProgressFn fn();
 
  private:
-  std::string verb_;
-  uint64_t total_;
+  ProgressMeter meter_;
   bool enabled_;
   int64_t start_ns_;
   int64_t last_ns_ = 0;

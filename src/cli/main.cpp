@@ -5,8 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/context.hpp"
+#include "cli/usage.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "strata_version.hpp"
@@ -39,8 +41,10 @@ int main(int argc, char** argv) {
       "  strata backup --repo /backups/main --source orders-db --from-command 'pg_dump -Fc orders'\n"
       "  strata list --repo /backups/main\n"
       "  strata restore --repo /backups/main latest --source orders-db --to orders.dump\n"
+      "  strata help backup\n"
       "Exit codes: 0 ok, 1 error, 2 usage, 3 not a repository, 4 wrong key, 5 corrupt, 6 locked,\n"
-      "  7 source failed, 8 storage, 9 not found, 10 newer format, 12 already exists (docs/CLI.md)");
+      "  7 source failed, 8 storage, 9 not found, 10 newer format, 11 interrupted, 12 already exists,\n"
+      "  13 problems found, 14 target not reached (docs/CLI.md)");
 
   strata::register_repo_init(app, ctx);
   strata::register_backup(app, ctx);
@@ -56,20 +60,34 @@ int main(int argc, char** argv) {
   strata::register_wal(app, ctx);
   strata::register_tier(app, ctx);
 
+  // The format of the one error line: the flag, else the environment, else (once loaded) the config file.
+  auto configure_errors = [&ctx] {
+    if (ctx.finalized) return;
+    std::string fmt = !ctx.log_format.empty() ? ctx.log_format : (std::getenv("STRATA_LOG_FORMAT") ? std::getenv("STRATA_LOG_FORMAT") : "");
+    if (fmt == "json") strata::log::configure(strata::log::Level::kWarn, strata::log::Format::kJson);
+  };
+  std::vector<std::string> args = strata::rewrite_help(std::vector<std::string>(argv, argv + argc));
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 takes them last-first
+    app.parse(reversed);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(strata::ErrorCode::kUsage);
+    configure_errors();
+    strata::log::report_error(strata::error_code_name(strata::ErrorCode::kUsage), static_cast<int>(strata::ErrorCode::kUsage),
+                              strata::usage_message(app, e, args));
+    return static_cast<int>(strata::ErrorCode::kUsage);
   } catch (const strata::StrataError& e) {
-    std::fprintf(stderr, "strata: error: %s\n", e.what());
-    strata::log::write(strata::log::Level::kDebug, "command_failed", {{"code", strata::error_code_name(e.code())}});
+    configure_errors();
+    strata::log::report_error(strata::error_code_name(e.code()), e.exit_code(), e.what());
     return e.exit_code();
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "strata: error: out of memory; lower --threads or --frame-size\n");
+    configure_errors();
+    strata::log::report_error("error", 1, "out of memory; lower --threads or --frame-size");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "strata: error: %s\n", e.what());
+    configure_errors();
+    strata::log::report_error("error", 1, e.what());
     return 1;
   }
   return 0;

@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <toml++/toml.h>
 
 #include "common/bytes.hpp"
+#include "common/config_keys.hpp"
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 
 namespace strata {
 namespace {
@@ -48,6 +51,101 @@ uint64_t rate_value(const toml::node_view<toml::node>& n, uint64_t def, const st
   fail(ErrorCode::kUsage, "config key '" + key + "' must be a rate like \"50MiB/s\"");
 }
 
+// Refuses what the loader would otherwise ignore: unknown keys (typos), tables where a value belongs, secrets.
+class Validator {
+ public:
+  explicit Validator(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void fail_at(const toml::source_region& where, const std::string& what) const {
+    std::string line = where.begin.line ? " line " + std::to_string(where.begin.line) : "";
+    fail(ErrorCode::kUsage, "config file " + path_ + line + ": " + what);
+  }
+
+  void keys(const toml::table& t, std::string_view table, const std::string& shown,
+            const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> known = known_config_keys(table);
+    known.insert(known.end(), extra.begin(), extra.end());
+    for (const auto& [k, v] : t) {
+      std::string key(k.str());
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      fail_at(k.source(), "unknown key '" + key + "'" + (shown.empty() ? "" : " in [" + shown + "]") +
+                              did_you_mean(key, known) + " (docs/CONFIG.md lists every key)");
+    }
+  }
+
+  const toml::table& table(const toml::node& n, const std::string& shown) const {
+    if (auto* t = n.as_table()) return *t;
+    fail_at(n.source(), "'" + shown + "' must be a table ([" + shown + "])");
+  }
+
+  void validate(const toml::table& t) const {
+    if (auto* p = t.get("passphrase")) {
+      fail_at(p->source(), "the file contains a passphrase; use passphrase_file or STRATA_PASSPHRASE instead");
+    }
+    keys(t, "", "");
+    if (auto* b = t.get("backup")) keys(table(*b, "backup"), "backup", "backup");
+    if (auto* s3 = t.get("s3")) keys(table(*s3, "s3"), "s3", "s3");
+    if (auto* src = t.get("source")) {
+      for (const auto& [name, node] : table(*src, "source")) {
+        std::string shown = "source." + std::string(name.str());
+        const toml::table& st = table(node, shown);
+        if (auto* pw = st.get("password")) {
+          fail_at(pw->source(), "source '" + std::string(name.str()) + "' has a password in the config; use "
+                                "password_file, password_env (mysql, redis), a .pgpass file (passfile) or PGPASSWORD instead");
+        }
+        std::vector<std::string> allowed = known_config_keys("source");
+        if (auto* e = st.get("engine")) {
+          std::string engine = e->value_or(std::string());
+          const auto& engines = known_engines();
+          if (std::find(engines.begin(), engines.end(), engine) == engines.end()) {
+            fail_at(e->source(), "unknown engine '" + engine + "' in [" + shown + "]" + did_you_mean(engine, engines) +
+                                     " (engines: command, postgres, mysql, redis)");
+          }
+          const auto& own = known_config_keys("source." + engine);
+          allowed.insert(allowed.end(), own.begin(), own.end());
+        } else {
+          for (const auto& engine : known_engines()) {
+            const auto& own = known_config_keys("source." + engine);
+            allowed.insert(allowed.end(), own.begin(), own.end());
+          }
+        }
+        keys(st, "", shown, allowed);
+      }
+    }
+    if (auto* ents = t.get("entity")) {
+      for (const auto& [name, node] : table(*ents, "entity")) {
+        std::string shown = "entity." + std::string(name.str());
+        const toml::table& et = table(node, shown);
+        if (auto* pw = et.get("password")) {
+          fail_at(pw->source(), "[" + shown + "] contains a password; use PGPASSWORD or ~/.pgpass instead");
+        }
+        keys(et, "entity", shown);
+        if (auto* kids = et.get("child"); kids && kids->is_array()) {
+          for (const auto& kid : *kids->as_array()) {
+            if (auto* kt = kid.as_table()) keys(*kt, "entity.child", shown + ".child");
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  std::string path_;
+};
+
+// A value of the wrong type is an error, not the default: `compression = 3` must not mean zstd:3 by accident.
+std::string string_value(const toml::node_view<toml::node>& n, const std::string& def, const std::string& key) {
+  if (!n) return def;
+  if (auto s = n.value<std::string>(); s && n.is_string()) return *s;
+  fail(ErrorCode::kUsage, "config key '" + key + "' must be a string in quotes");
+}
+
+bool bool_value(const toml::node_view<toml::node>& n, bool def, const std::string& key) {
+  if (!n) return def;
+  if (n.is_boolean()) return *n.value<bool>();
+  fail(ErrorCode::kUsage, "config key '" + key + "' must be true or false");
+}
+
 }  // namespace
 
 uint64_t parse_rate(std::string text) {
@@ -65,31 +163,31 @@ Settings load_settings(const std::string& explicit_path) {
   }
   if (!path.empty()) {
     if (!file_exists(path)) fail(ErrorCode::kUsage, "config file " + path + " does not exist");
-    toml::table t;
+    toml::table parsed;
     try {
-      t = toml::parse_file(path);
+      parsed = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
       fail(ErrorCode::kUsage, "config file " + path + " line " + std::to_string(e.source().begin.line) + ": " +
                                   std::string(e.description()));
     }
+    Validator(path).validate(parsed);
+    toml::table& t = parsed;
     s.config_path = path;
-    s.repo = t["repo"].value_or(s.repo);
-    s.passphrase_file = t["passphrase_file"].value_or(s.passphrase_file);
-    s.log_level = t["log_level"].value_or(s.log_level);
-    s.log_format = t["log_format"].value_or(s.log_format);
-    s.write_only = t["write_only"].value_or(s.write_only);
-    s.public_key = t["public_key"].value_or(s.public_key);
-    s.writer_key_file = t["writer_key_file"].value_or(s.writer_key_file);
-    s.unsigned_backups = t["unsigned_backups"].value_or(s.unsigned_backups);
-    if (t.contains("passphrase")) {
-      fail(ErrorCode::kUsage, "config file " + path + " contains a passphrase; use passphrase_file or STRATA_PASSPHRASE instead");
-    }
+    s.repo = string_value(t["repo"], s.repo, "repo");
+    s.passphrase_file = string_value(t["passphrase_file"], s.passphrase_file, "passphrase_file");
+    s.log_level = string_value(t["log_level"], s.log_level, "log_level");
+    s.log_format = string_value(t["log_format"], s.log_format, "log_format");
+    s.write_only = bool_value(t["write_only"], s.write_only, "write_only");
+    s.public_key = string_value(t["public_key"], s.public_key, "public_key");
+    s.writer_key_file = string_value(t["writer_key_file"], s.writer_key_file, "writer_key_file");
+    s.unsigned_backups = string_value(t["unsigned_backups"], s.unsigned_backups, "unsigned_backups");
     auto b = t["backup"];
-    s.compression = b["compression"].value_or(s.compression);
+    s.compression = string_value(b["compression"], s.compression, "backup.compression");
     s.frame_size = size_value(b["frame_size"], s.frame_size, "backup.frame_size");
     s.object_size = size_value(b["object_size"], s.object_size, "backup.object_size");
     s.threads = count_value(b["threads"], 0, "backup.threads");
     s.io_threads = count_value(b["io_threads"], s.io_threads, "backup.io_threads");
+    if (b["fail_on_empty"]) s.fail_on_empty = bool_value(b["fail_on_empty"], false, "backup.fail_on_empty");
     if (auto s3 = t["s3"].as_table()) {
       for (const auto& [k, v] : *s3) {
         // Booleans first: value<int64_t>() would turn `true` into "1".

@@ -3,6 +3,7 @@
 // variables, then command-line flags (applied by the CLI). docs/CONFIG.md lists every key.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace strata {
@@ -18,6 +19,9 @@ struct Settings {
   unsigned threads = 0;
   unsigned io_threads = 4;
   bool write_only = false;
+  // [backup] fail_on_empty: refuse a source that wrote nothing. Unset: on for engine sources (a database never
+  // backs up to zero bytes), off for --from-command/--from-file (docs/CONFIG.md).
+  std::optional<bool> fail_on_empty;
   std::string public_key;  // pinned repository public key (hex) for write-only hosts
   // Writer identity (docs/CLI.md "Writer identities"): this host's Ed25519 key file, and what readers do with
   // backups that carry no writer signature ("warn" or "refuse").
@@ -35,7 +39,8 @@ struct Settings {
 };
 
 // Loads the file if `path` is non-empty, else STRATA_CONFIG, else ~/.config/strata/strata.toml if it exists.
-// Throws StrataError(kUsage) naming the file and line on a parse error.
+// Throws StrataError(kUsage) naming the file and line on a parse error, an unknown key (with the closest known
+// one), a value of the wrong type, or a secret in the file.
 Settings load_settings(const std::string& path);
 
 // "50MiB/s" (or a plain size) -> bytes per second. Throws StrataError(kUsage).

@@ -40,10 +40,12 @@ std::string timestamp() {
 }
 }  // namespace
 
+// Plain decimals (durations such as 0.125 s), never an exponent or a rounded-away fraction.
 Field::Field(std::string_view k, double v) : key(k), quoted(false) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
+  std::snprintf(buf, sizeof buf, "%.6f", v);
   value = buf;
+  while (value.size() > 1 && value.back() == '0' && value[value.size() - 2] != '.') value.pop_back();
 }
 
 void configure(Level min_level, Format format) {
@@ -65,19 +67,59 @@ Format parse_format(std::string_view name) {
   fail(ErrorCode::kUsage, "unknown log format '" + std::string(name) + "': use text or json");
 }
 
+Format format() { return g_format; }
+
 bool enabled(Level level) { return level >= g_level; }
+
+namespace {
+
+void emit(const std::string& line) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)unused;
+}
+
+std::string json_line(Level level, std::string_view event, const std::string* message,
+                      std::initializer_list<Field> fields, std::initializer_list<Field> more = {}) {
+  std::string line = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(level) + "\",\"event\":\"" +
+                     json_escape(event) + "\"";
+  if (message) line += ",\"message\":\"" + json_escape(*message) + "\"";
+  for (auto list : {more, fields}) {
+    for (const auto& f : list) {
+      line += ",\"" + json_escape(f.key) + "\":";
+      line += f.quoted ? "\"" + json_escape(f.value) + "\"" : f.value;
+    }
+  }
+  return line + "}\n";
+}
+
+}  // namespace
+
+void report_error(std::string_view code, int exit_code, std::string_view message) {
+  std::string m(message);
+  if (g_format == Format::kJson) {
+    emit(json_line(Level::kError, "command_failed", &m, {}, {{"code", code}, {"exit_code", exit_code}}));
+  } else {
+    emit("strata: error: " + m + "\n");
+  }
+}
+
+void report_warning(std::string_view event, std::string_view message, std::initializer_list<Field> fields) {
+  if (!enabled(Level::kWarn)) return;
+  std::string m(message);
+  emit(g_format == Format::kJson ? json_line(Level::kWarn, event, &m, fields) : "strata: warning: " + m + "\n");
+}
+
+void report_summary(std::string_view event, std::string_view message, std::initializer_list<Field> fields) {
+  std::string m(message);
+  emit(g_format == Format::kJson ? json_line(Level::kInfo, event, &m, fields) : m + "\n");
+}
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
   std::string line;
   if (g_format == Format::kJson) {
-    line = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(level) + "\",\"event\":\"" +
-           json_escape(event) + "\"";
-    for (const auto& f : fields) {
-      line += ",\"" + json_escape(f.key) + "\":";
-      line += f.quoted ? "\"" + json_escape(f.value) + "\"" : f.value;
-    }
-    line += "}\n";
+    line = json_line(level, event, nullptr, fields);
   } else {
     line = timestamp() + " " + level_name(level) + " " + std::string(event);
     for (const auto& f : fields) {
@@ -90,9 +132,7 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
     }
     line += "\n";
   }
-  std::lock_guard<std::mutex> lock(g_mutex);
-  ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)unused;
+  emit(line);
 }
 
 }  // namespace strata::log

@@ -25,6 +25,7 @@ struct Field {
 };
 
 void configure(Level min_level, Format format);
+Format format();
 Level parse_level(std::string_view name);  // throws StrataError(kUsage)
 Format parse_format(std::string_view name);
 bool enabled(Level level);
@@ -34,5 +35,13 @@ inline void debug(std::string_view e, std::initializer_list<Field> f = {}) { wri
 inline void info(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::kInfo, e, f); }
 inline void warn(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::kWarn, e, f); }
 inline void error(std::string_view e, std::initializer_list<Field> f = {}) { write(Level::kError, e, f); }
+
+// What the user must see, in the chosen format, so that stderr stays one format (docs/CLI.md "Logs"):
+// text: "strata: error: MSG" / "strata: warning: MSG" / "MSG"; json: one object per line with "message" (and, for
+// errors, "code" and "exit_code"). A command's failure is exactly one such error line, written whatever the level;
+// warnings follow the level; summaries (the line a command prints on stderr when it is done) are always written.
+void report_error(std::string_view code, int exit_code, std::string_view message);
+void report_warning(std::string_view event, std::string_view message, std::initializer_list<Field> fields = {});
+void report_summary(std::string_view event, std::string_view message, std::initializer_list<Field> fields = {});
 
 }  // namespace strata::log

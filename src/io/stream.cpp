@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/process.hpp"
 
 namespace strata {
@@ -64,7 +65,10 @@ class FdSource final : public ByteSource {
 
 class CommandSource final : public ByteSource {
  public:
-  explicit CommandSource(const std::string& command) : proc_(command, Subprocess::Pipe::kStdout) {}
+  // With --log-format json stderr carries JSON lines only: the child's stderr is not passed through (its tail is
+  // still quoted in the error if it fails).
+  explicit CommandSource(const std::string& command)
+      : proc_(command, Subprocess::Pipe::kStdout, log::format() == log::Format::kText) {}
   size_t read(uint8_t* buf, size_t n) override { return read_fd(proc_.fd(), buf, n, "output of '" + proc_.command() + "'"); }
   void finish() override {
     proc_.close_pipe();
@@ -123,7 +127,8 @@ class StdoutSink final : public ByteSink {
 
 class CommandSink final : public ByteSink {
  public:
-  explicit CommandSink(const std::string& command) : proc_(command, Subprocess::Pipe::kStdin) {}
+  explicit CommandSink(const std::string& command)
+      : proc_(command, Subprocess::Pipe::kStdin, log::format() == log::Format::kText) {}
   void write(ByteView data) override {
     const uint8_t* p = data.data();
     size_t left = data.size();
@@ -176,6 +181,12 @@ std::unique_ptr<ByteSource> open_command_source(const std::string& command) {
 
 std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite) {
   if (path == "-") return std::make_unique<StdoutSink>();
+  // A target in a directory that does not exist is a wrong command line (exit 2), not a missing backup (9).
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  struct stat dst;
+  if (!dir.empty() && ::stat(dir.c_str(), &dst) != 0 && errno == ENOENT) {
+    fail(ErrorCode::kUsage, "cannot restore to " + path + ": directory " + dir + " does not exist; create it or choose another --to");
+  }
   return std::make_unique<FileSink>(path, overwrite);
 }
 

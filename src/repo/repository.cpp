@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -299,6 +300,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   RepoLock lock(*storage_, LockKind::kShared, "backup " + m.source, m.id);
   m.started_epoch = now_epoch();
   m.started = iso_utc(m.started_epoch);
+  const auto t0 = std::chrono::steady_clock::now();
   log::info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
   auto keying = keying_for(m, data_key);
   std::vector<std::string> written;
@@ -310,6 +312,19 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   try {
     m.stream = backup_stream(source, *storage_, *keying, pipeline, progress, &written, unlocking ? &gate : nullptr);
     finish_unlock();
+    if (m.stream.plain_bytes == 0) {
+      // `false | cat` or a tool that printed nothing: exit 0 with an empty backup is how backups silently stop.
+      bool refuse = options.fail_on_empty ? *options.fail_on_empty
+                                          : fail_on_empty_ ? *fail_on_empty_ : options.type != "stream";
+      if (refuse) {
+        fail(ErrorCode::kSourceFailed, "source " + m.source + " wrote nothing (0 bytes); no backup was stored "
+                                       "(--fail-on-empty; --allow-empty stores an empty one)");
+      }
+      m.labels["strata.empty"] = "true";
+      log::report_warning("backup_empty", "source " + m.source + " wrote nothing: backup " + m.id +
+                                              " is empty (0 bytes) and labelled strata.empty=true; --fail-on-empty refuses such backups",
+                          {{"backup", m.id}, {"source", m.source}});
+    }
     if (options.engine_json_after) m.engine_json = options.engine_json_after();
     m.finished_epoch = now_epoch();
     m.finished = iso_utc(m.finished_epoch);
@@ -336,7 +351,8 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   }
   m.sealed_loaded = true;
   log::info("backup_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"stored_bytes", m.stream.stored_bytes},
-                            {"objects", uint64_t(m.stream.objects.size())}, {"seconds", m.finished_epoch - m.started_epoch}});
+                            {"objects", uint64_t(m.stream.objects.size())},
+                            {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   return m;
 }
 
@@ -455,8 +471,109 @@ void Repository::restore(const Manifest& m, ByteSink& sink, const PipelineSettin
   log::info("restore_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}});
 }
 
+std::map<std::string, std::vector<std::string>> Repository::children_by_parent() {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& id : list_ids("")) {
+    std::string key = manifest_path("", id);
+    try {
+      Manifest m = decode_manifest_public(storage_->get(key), key);
+      if (!m.parent.empty()) out[m.parent].push_back(id);
+    } catch (const StrataError& e) {
+      // A manifest that cannot be read names no parent we could honour; `strata check` reports it.
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Repository::dependants(const std::string& id) {
+  auto all = children_by_parent();
+  auto it = all.find(id);
+  return it == all.end() ? std::vector<std::string>{} : it->second;
+}
+
 void Repository::remove_backup(const std::string& id, const std::string& catalog) {
   RepoLock lock(*storage_, LockKind::kExclusive, "delete " + id);
+  if (catalog.empty()) {
+    if (auto deps = dependants(id); !deps.empty()) {
+      std::string list;
+      for (const auto& d : deps) list += (list.empty() ? "" : ", ") + d;
+      fail(ErrorCode::kUsage, "backup " + id + " cannot be deleted: " + list + " build" + (deps.size() == 1 ? "s" : "") +
+                                  " on it and could no longer be restored; delete them first or together with it");
+    }
+  }
+  remove_unlocked(id, catalog);
+}
+
+std::vector<std::string> Repository::delete_backups(const std::vector<std::string>& requested, bool dry_run) {
+  std::optional<RepoLock> lock;
+  std::string what;
+  for (const auto& r : requested) what += " " + r;
+  // Under the lock no backup can commit a new child of one we are about to delete.
+  if (!dry_run) lock.emplace(*storage_, LockKind::kExclusive, "delete" + what);
+  std::vector<std::string> ids;
+  for (const auto& raw : requested) {
+    std::string id;
+    try {
+      id = resolve_id(raw);
+    } catch (const StrataError& e) {
+      fail(e.code(), std::string(e.what()) + "; nothing was deleted");
+    }
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  auto children = children_by_parent();
+  std::set<std::string> chosen(ids.begin(), ids.end());
+  std::string refused;
+  std::vector<std::string> missing_all;
+  for (const auto& id : ids) {
+    auto it = children.find(id);
+    if (it == children.end()) continue;
+    std::vector<std::string> missing;
+    for (const auto& c : it->second) {
+      if (!chosen.count(c)) missing.push_back(c);
+    }
+    if (missing.empty()) continue;
+    std::string list;
+    for (const auto& c : missing) list += (list.empty() ? "" : ", ") + c;
+    refused += (refused.empty() ? "" : "; ") + std::string("backup ") + id + " is the parent of " + list;
+    missing_all.insert(missing_all.end(), missing.begin(), missing.end());
+  }
+  if (!refused.empty()) {
+    std::string all = what;
+    for (const auto& c : missing_all) all += " " + c;
+    fail(ErrorCode::kUsage, refused + " (they build on it and could no longer be restored); nothing was deleted: "
+                            "delete the dependants too ('strata delete" + all + "') or keep it");
+  }
+  // Dependants before what they build on: a run that stops half-way leaves whole chains only.
+  std::vector<std::string> order;
+  std::set<std::string> done;
+  while (order.size() < ids.size()) {
+    size_t before = order.size();
+    for (const auto& id : ids) {
+      if (done.count(id)) continue;
+      bool ready = true;
+      if (auto it = children.find(id); it != children.end()) {
+        for (const auto& c : it->second) {
+          if (chosen.count(c) && !done.count(c)) ready = false;
+        }
+      }
+      if (!ready) continue;
+      order.push_back(id);
+      done.insert(id);
+    }
+    if (order.size() == before) {  // a cycle only a tampered manifest can make: delete the rest in the given order
+      for (const auto& id : ids) {
+        if (done.insert(id).second) order.push_back(id);
+      }
+    }
+  }
+  if (!dry_run) {
+    for (const auto& id : order) remove_unlocked(id, "");
+  }
+  return order;
+}
+
+void Repository::remove_unlocked(const std::string& id, const std::string& catalog) {
   std::string key = manifest_path(catalog, id);
   Manifest m;
   try {
@@ -542,11 +659,32 @@ std::string verify_object(Storage& storage, const ObjectRecord& obj, const Objec
 
 }  // namespace
 
+namespace {
+
+// The group of restic's --read-data-subset=n/t an object belongs to: from its key, so the same on every run and
+// every host, and independent of how many other objects there are.
+uint32_t subset_group(const std::string& key, uint32_t t) {
+  Digest32 d = Sha256::of(as_bytes(key));
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | d[i];
+  return static_cast<uint32_t>(v % t);
+}
+
+}  // namespace
+
 CheckReport Repository::check(const CheckOptions& options) {
   CheckReport report;
   report.keys_used = config_.encrypted ? secret_.has_value() : true;
   std::mt19937_64 rng(options.seed ? options.seed : std::random_device{}());
   std::set<std::string> committed;
+  // First every manifest and the presence of every object, so that a sample is drawn from all of them.
+  struct Entry {
+    std::string id;
+    Manifest m;
+    std::vector<bool> present, read;
+  };
+  std::vector<Entry> entries;
+  std::vector<std::pair<size_t, size_t>> candidates;  // (entry, object) present with the recorded size
   for (const auto& [key, id] : all_manifests()) {
     committed.insert(id);
     ++report.backups;
@@ -559,42 +697,69 @@ CheckReport Repository::check(const CheckOptions& options) {
       report.errors.push_back(std::string("backup ") + id + ": " + e.what());
       continue;
     }
-    std::unique_ptr<ObjectKeying> keying;
-    if (m.sealed_loaded) keying = keying_for(m, data_key_of(m));
-    Sha256 plain_hash;
-    bool all_read = true;
-    for (size_t i = 0; i < m.stream.objects.size(); ++i) {
-      const auto& obj = m.stream.objects[i];
+    Entry e{id, std::move(m), {}, {}};
+    e.present.assign(e.m.stream.objects.size(), false);
+    e.read.assign(e.m.stream.objects.size(), false);
+    for (size_t i = 0; i < e.m.stream.objects.size(); ++i) {
+      const auto& obj = e.m.stream.objects[i];
       ++report.objects;
       auto st = storage_->stat(obj.key);
       if (!st) {
         report.errors.push_back("backup " + id + ": object " + obj.key + " is missing");
-        all_read = false;
         continue;
       }
       if (st->size != obj.size) {
         report.errors.push_back("backup " + id + ": object " + obj.key + " has " + std::to_string(st->size) +
                                 " bytes, the manifest records " + std::to_string(obj.size));
-        all_read = false;
         continue;
       }
-      bool read = options.read_fraction >= 1.0 ||
-                  (options.read_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < options.read_fraction);
-      if (!read) {
-        all_read = false;
-        continue;
-      }
+      e.present[i] = true;
+      candidates.emplace_back(entries.size(), i);
+    }
+    entries.push_back(std::move(e));
+  }
+  // Which objects to read. A share is a count, not a coin per object: 10% of 4 objects reads one, never none.
+  if (options.subset_t > 0) {
+    for (auto [e, i] : candidates) {
+      entries[e].read[i] = subset_group(entries[e].m.stream.objects[i].key, options.subset_t) == options.subset_n - 1;
+    }
+  } else if (options.read_fraction >= 1.0) {
+    for (auto [e, i] : candidates) entries[e].read[i] = true;
+  } else if (options.read_fraction > 0 && !candidates.empty()) {
+    size_t k = static_cast<size_t>(std::ceil(options.read_fraction * static_cast<double>(candidates.size()) - 1e-9));
+    k = std::clamp<size_t>(k, 1, candidates.size());
+    std::shuffle(candidates.begin(), candidates.end(), rng);
+    for (size_t j = 0; j < k; ++j) entries[candidates[j].first].read[candidates[j].second] = true;
+  }
+  uint64_t to_read = 0;
+  for (const auto& e : entries) {
+    for (size_t i = 0; i < e.read.size(); ++i) {
+      if (e.read[i]) to_read += e.m.stream.objects[i].size;
+    }
+  }
+  if (options.progress) options.progress(0, to_read);
+  for (auto& e : entries) {
+    std::unique_ptr<ObjectKeying> keying;
+    if (e.m.sealed_loaded) keying = keying_for(e.m, data_key_of(e.m));
+    Sha256 plain_hash;
+    bool all_read = !e.read.empty() && std::all_of(e.read.begin(), e.read.end(), [](bool b) { return b; });
+    for (size_t i = 0; i < e.m.stream.objects.size(); ++i) {
+      if (!e.read[i]) continue;
+      const auto& obj = e.m.stream.objects[i];
       ++report.objects_read;
-      std::string err = verify_object(*storage_, obj, keying.get(), i + 1 == m.stream.objects.size(),
+      std::string err = verify_object(*storage_, obj, keying.get(), i + 1 == e.m.stream.objects.size(),
                                       all_read ? &plain_hash : nullptr, &report.bytes_read);
+      if (options.progress) options.progress(report.bytes_read, to_read);
       if (!err.empty()) {
-        report.errors.push_back("backup " + id + ": " + err);
+        report.errors.push_back("backup " + e.id + ": " + err);
         all_read = false;
       }
     }
-    if (all_read && keying && options.read_fraction > 0) {
-      if (plain_hash.finish() != m.stream.plain_sha256) {
-        report.errors.push_back("backup " + id + ": restored data would not match the recorded SHA-256");
+    if (all_read && keying) {
+      if (plain_hash.finish() != e.m.stream.plain_sha256) {
+        report.errors.push_back("backup " + e.id + ": restored data would not match the recorded SHA-256");
+      } else {
+        ++report.backups_verified;
       }
     }
   }

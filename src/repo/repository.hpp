@@ -2,6 +2,7 @@
 // A Strata repository: config, keys, backups (manifests), data objects and locks on one Storage.
 // The repository is self-describing: everything needed to list, restore and check lives in it.
 #include <map>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -50,6 +51,10 @@ struct BackupOptions {
   // Engines whose metadata (end LSN, binlog position) is only known once the tool has exited: called after the
   // source finished and before the manifest is written; its result replaces engine_json.
   std::function<std::string()> engine_json_after;
+  // A stream of 0 bytes: refused (kSourceFailed, nothing kept) when true; stored with a warning and the label
+  // strata.empty=true when false. Unset: the repository's policy (set_fail_on_empty), else on for engine backups
+  // (type other than "stream": a database never backs up to nothing) and off for plain streams.
+  std::optional<bool> fail_on_empty;
 };
 
 // A manifest that could not be read (damaged, forged, or from a newer strata): listed apart so one bad file does
@@ -72,8 +77,14 @@ struct KeyInfo {
 };
 
 struct CheckOptions {
-  double read_fraction = 0.0;  // 0 = metadata and object presence only; 1 = read every object
+  // Which objects to read (and verify); at most one of these:
+  double read_fraction = 0.0;  // 0 = metadata and object presence only; 1 = every object; in between: a random
+                               // ceil(fraction x objects) of them, at least one
   uint64_t seed = 0;           // for sampling; 0 = random
+  uint32_t subset_n = 0, subset_t = 0;  // restic's --read-data-subset=n/t: the objects whose key hashes to group n
+                                        // of t, the same on every run, so t runs cover everything
+  // Bytes read so far of the total to read, while reading.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 struct CheckReport {
@@ -81,7 +92,8 @@ struct CheckReport {
   size_t objects = 0;
   size_t objects_read = 0;
   uint64_t bytes_read = 0;
-  bool keys_used = false;
+  bool keys_used = false;        // manifests authenticated, and the frames of every object read
+  size_t backups_verified = 0;   // backups whose every object was read: their plaintext SHA-256 was recomputed
   std::vector<std::string> errors;     // damage: exit non-zero
   std::vector<std::string> leftovers;  // objects of backups that never committed, and incomplete writes
   std::vector<std::string> notes;
@@ -124,7 +136,15 @@ class Repository {
   // Loads and, when keys are available, verifies the sealed part.
   Manifest load(const std::string& id, bool need_sealed, const std::string& catalog = "");
   void restore(const Manifest& m, ByteSink& sink, const PipelineSettings& settings, const ProgressFn& progress);
+  // Deletes one backup under an exclusive lock; refuses one that other backups build on (kUsage, naming them).
   void remove_backup(const std::string& id, const std::string& catalog = "");
+  // `strata delete`: resolves every id (or unique prefix) first, refuses the whole request if one is unknown or
+  // if a backup others build on would be deleted without them, then deletes dependants before what they build
+  // on. Returns the ids in deletion order; with dry_run deletes nothing (and takes no lock).
+  std::vector<std::string> delete_backups(const std::vector<std::string>& ids, bool dry_run);
+  // Backups of the user catalog whose parent is `id` (incrementals that need it to restore).
+  std::vector<std::string> dependants(const std::string& id);
+  void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }
   CheckReport check(const CheckOptions& options);
   // Removes objects of backups that never committed. Returns the keys removed (or that would be, if dry_run).
   std::vector<std::string> cleanup(bool dry_run);
@@ -170,6 +190,9 @@ class Repository {
   // signature, an unknown writer, or (when refusing) an unsigned manifest.
   void verify_writer(Manifest& m, ByteView raw, const std::string& where);
   bool has_writers();
+  // parent id -> the ids of the user backups that name it (damaged manifests skipped).
+  std::map<std::string, std::vector<std::string>> children_by_parent();
+  void remove_unlocked(const std::string& id, const std::string& catalog);
 
   std::unique_ptr<Storage> storage_;
   RepoConfig config_;
@@ -182,6 +205,7 @@ class Repository {
   bool refuse_unsigned_ = false;
   std::map<std::string, std::optional<WriterRecord>> writer_cache_;
   std::optional<bool> has_writers_;
+  std::optional<bool> fail_on_empty_;
 };
 
 }  // namespace strata

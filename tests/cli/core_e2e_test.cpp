@@ -373,7 +373,7 @@ TEST_P(CoreE2E, InterruptedBackupIsNeverListedAndIsCleanedUp) {
   EXPECT_EQ(wait_pid(pid), 128 + SIGKILL);
   EXPECT_EQ(list_json().size(), 0u);
   auto c = strata({"check"});
-  EXPECT_EQ(c.code, 0) << c.out << c.err;
+  EXPECT_EQ(c.code, 13) << "leftovers are problems found (kProblemsFound): " << c.out << c.err;
   EXPECT_NE(c.out.find("LEFTOVER data/"), std::string::npos) << c.out;
   auto cl = strata({"cleanup"});
   EXPECT_EQ(cl.code, 0) << cl.err;

@@ -71,14 +71,14 @@ threads = 3
 io_threads = 2
 
 [source.orders]
+engine = "postgres"
 host = "db1"
 port = 5432
-ssl = true
-verify = false
+checkpoint = "spread"
 
 [s3]
 region = "eu-west-1"
-path_style = true
+if_none_match = true
 )");
   Settings s = load_settings(path);
   EXPECT_EQ(s.config_path, path);
@@ -93,10 +93,10 @@ path_style = true
   EXPECT_EQ(s.object_size, 1u << 20);
   EXPECT_EQ(s.threads, 3u);
   EXPECT_EQ(s.io_threads, 2u);
-  EXPECT_EQ(s.sources.at("orders"), (std::map<std::string, std::string>{{"host", "db1"}, {"port", "5432"},
-                                                                          {"ssl", "true"}, {"verify", "false"}}));
+  EXPECT_EQ(s.sources.at("orders"), (std::map<std::string, std::string>{{"engine", "postgres"}, {"host", "db1"},
+                                                                          {"port", "5432"}, {"checkpoint", "spread"}}));
   EXPECT_EQ(s.s3.at("region"), "eu-west-1");
-  EXPECT_EQ(s.s3.at("path_style"), "true");
+  EXPECT_EQ(s.s3.at("if_none_match"), "true");
 }
 
 TEST_F(ConfigTest, EnvironmentOverridesTheFileAndFindsIt) {
@@ -148,6 +148,51 @@ TEST_F(ConfigTest, NegativeNumbersAreRefusedNotWrappedAround) {
     std::string path = write("neg.toml", text);
     EXPECT_STRATA_ERROR(load_settings(path), ErrorCode::kUsage, "must not be negative") << text;
   }
+}
+
+// Issue 13 item 8: a typo used to be ignored silently (the backup then ran with the default).
+TEST_F(ConfigTest, UnknownKeysNameFileLineKeyAndTheClosestKnownKey) {
+  std::string p = write("typo.toml", "repo = \"/r\"\n\n[backup]\nthreads = 2\ncompresion = \"lz4\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage,
+                      "config file " + p + " line 5: unknown key 'compresion' in [backup]; did you mean 'compression'?");
+  p = write("typo2.toml", "pasphrase_file = \"/etc/strata/pass\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage,
+                      "config file " + p + " line 1: unknown key 'pasphrase_file'; did you mean 'passphrase_file'?");
+  p = write("typo3.toml", "[s3]\nregoin = \"eu-west-1\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "line 2: unknown key 'regoin' in [s3]; did you mean 'region'?");
+  // Engine keys are checked against that engine; a key of another engine is not taken.
+  p = write("typo4.toml", "[source.db]\nengine = \"redis\"\nport = 6379\nbinlog_dir = \"/x\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "line 4: unknown key 'binlog_dir' in [source.db]");
+  p = write("typo5.toml", "[source.db]\nengine = \"postgress\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "line 2: unknown engine 'postgress' in [source.db]; did you mean 'postgres'?");
+  p = write("typo6.toml", "[entity.players]\nroot = \"players\"\n[[entity.players.child]]\nfk = \"t\"\ntabel = \"x\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "line 5: unknown key 'tabel' in [entity.players.child]; did you mean 'table'?");
+  // Nothing close: no suggestion, still the file and line.
+  p = write("typo7.toml", "\nzzzzzz = 1\n");
+  try {
+    load_settings(p);
+    ADD_FAILURE() << "unknown key accepted";
+  } catch (const StrataError& e) {
+    EXPECT_EQ(std::string(e.what()), "config file " + p + " line 2: unknown key 'zzzzzz' (docs/CONFIG.md lists every key)");
+  }
+}
+
+TEST_F(ConfigTest, WrongTypesAndSecretsInSourcesAreRefused) {
+  std::string p = write("t.toml", "[backup]\ncompression = 3\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "config key 'backup.compression' must be a string");
+  p = write("t2.toml", "write_only = \"yes\"\n");
+  EXPECT_STRATA_ERROR(load_settings(p), ErrorCode::kUsage, "config key 'write_only' must be true or false");
+  p = write("t3.toml", "[source.m]\nengine = \"mysql\"\npassword = \"s3cret\"\n");
+  try {
+    load_settings(p);
+    ADD_FAILURE() << "a password in a source was accepted";
+  } catch (const StrataError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3: source 'm' has a password in the config"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos);
+  }
+  p = write("t4.toml", "[backup]\nfail_on_empty = true\n");
+  EXPECT_EQ(load_settings(p).fail_on_empty, std::optional<bool>(true));
+  EXPECT_EQ(load_settings("").fail_on_empty, std::nullopt);
 }
 
 TEST(ParseRate, AcceptsPerSecondSuffix) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -111,6 +112,42 @@ RunResult run_strata(const std::vector<std::string>& args, const Env& env, const
   std::vector<std::string> argv = {strata_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, env, input);
+}
+
+RunResult run_strata_tty(const std::vector<std::string>& args, const Env& env) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) throw std::runtime_error("no pseudo-terminal");
+  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int out[2];
+  if (slave < 0 || ::pipe2(out, O_CLOEXEC)) throw std::runtime_error("cannot open the pseudo-terminal");
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, slave, 2);
+  std::vector<std::string> envs = build_env(env);
+  std::vector<char*> envp, argv;
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> all = {strata_binary()};
+  all.insert(all.end(), args.begin(), args.end());
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(slave);
+  ::close(out[1]);
+  ::close(devnull);
+  if (rc != 0) throw std::runtime_error(std::string("cannot spawn strata: ") + std::strerror(rc));
+  RunResult r;
+  std::thread t_out(drain, out[0], &r.out);
+  // The master reads EIO once the child (the slave's last holder) is gone.
+  drain(master, &r.err);
+  t_out.join();
+  r.code = wait_pid(pid);
+  return r;
 }
 
 pid_t spawn_strata(const std::vector<std::string>& args, const Env& env, const std::string& log_path) {

@@ -33,6 +33,9 @@ using Env = std::map<std::string, std::string>;
 // Runs argv[0] (a path) with a clean STRATA_* environment plus `env`. Stdin gets `input` then EOF.
 RunResult run_process(const std::vector<std::string>& argv, const Env& env, const std::string& input = "");
 RunResult run_strata(const std::vector<std::string>& args, const Env& env, const std::string& input = "");
+// Like run_strata, but stderr is a pseudo-terminal (what an operator watching progress sees); `err` is what was
+// drawn on it, control sequences included.
+RunResult run_strata_tty(const std::vector<std::string>& args, const Env& env);
 
 // Starts strata in its own process group without waiting; returns the pid.
 pid_t spawn_strata(const std::vector<std::string>& args, const Env& env, const std::string& log_path);

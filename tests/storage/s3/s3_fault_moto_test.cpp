@@ -154,7 +154,7 @@ TEST_F(S3FaultTest, FaultsOutlastingTheRetryBudgetFailCleanly) {
   EXPECT_EQ(l.out, "[]\n");
   // The abort of the multipart upload failed too, so it is still open: check reports it, cleanup aborts it.
   CliRun c = strata_cli({"check", "--repo", r});
-  EXPECT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.code, 13) << "leftovers are problems found (kProblemsFound): " << c.err;
   EXPECT_NE(c.out.find("LEFTOVER data/"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("?uploadId="), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("checked 0 backups"), std::string::npos) << c.out;

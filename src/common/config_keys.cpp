@@ -1,0 +1,44 @@
+#include "common/config_keys.hpp"
+
+#include <map>
+
+namespace strata {
+
+const std::vector<std::string>& known_config_keys(std::string_view table) {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
+      {"",
+       {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
+        "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "backup", "s3", "source", "entity"}},
+      {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},
+      {"s3",
+       {"endpoint", "region", "addressing", "storage_class", "part_size", "upload_concurrency", "upload_buffer",
+        "max_requests", "max_attempts", "retry_base_ms", "retry_max_ms", "request_timeout_ms", "stall_timeout_ms",
+        "connect_timeout_ms", "if_none_match", "sign_payload", "verify_tls", "checksum", "access_key_id",
+        "secret_access_key", "session_token", "profile"}},
+      {"source", {"engine"}},
+      {"source.command", {"backup_command", "restore_command"}},
+      {"source.postgres",
+       {"host", "port", "user", "dbname", "passfile", "password_file", "method", "wal_method", "checkpoint", "max_rate",
+        "bin_dir", "spool_dir", "archive_async", "wal_compression", "wal_prefetch", "wal_segment_size", "databases",
+        "restore_archive_mode"}},
+      {"source.mysql",
+       {"socket", "host", "port", "user", "password_file", "password_env", "defaults_file", "client", "datadir",
+        "backup_tool", "dump_tool", "parallel", "backup_options", "databases", "binlog_dir", "binlog_fetch", "run_as",
+        "server", "server_options", "start_timeout", "default_type"}},
+      {"source.redis", {"socket", "host", "port", "user", "password_file", "password_env", "server", "start_timeout"}},
+      {"entity",
+       {"database", "root", "key", "activity", "tier_column", "location_column", "compression", "exclude",
+        "warm_after", "freeze_after", "cooldown_batch", "batch", "pack_size", "workers", "keep_after_thaw", "child"}},
+      {"entity.child", {"table", "fk", "parent", "parent_key", "exclude"}},
+  };
+  static const std::vector<std::string> none;
+  auto it = keys.find(table);
+  return it == keys.end() ? none : it->second;
+}
+
+const std::vector<std::string>& known_engines() {
+  static const std::vector<std::string> engines = {"command", "postgres", "mysql", "redis"};
+  return engines;
+}
+
+}  // namespace strata
