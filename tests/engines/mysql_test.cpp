@@ -163,8 +163,14 @@ TEST(MysqlEngine, FullIncrementalsBinlogsAndPointInTimeUnderWrites) {
   EXPECT_TRUE(!fs::exists(tmp / "corrupt") || fs::is_empty(tmp / "corrupt"));
   write_file(victim, original);
 
-  // A missing incremental: refused before anything is fetched.
-  ASSERT_EQ(cli.run({"delete", inc1_id}).rc, 0);
+  // `delete` refuses a backup that another one builds on (issue 11 item 11), naming the dependant.
+  auto refused = cli.run({"delete", inc1_id});
+  EXPECT_EQ(refused.rc, 2) << refused.err;
+  EXPECT_NE(refused.err.find("backup " + inc1_id + " is the parent of "), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("nothing was deleted"), std::string::npos) << refused.err;
+
+  // A missing incremental (its manifest lost): refused before anything is fetched.
+  fs::remove(tmp / "repo/backups" + ("/" + inc1_id));
   auto missing = cli.run({"restore", "--source", "db", "--latest", "--target-dir", tmp / "missing"});
   EXPECT_EQ(missing.rc, 9) << missing.err;
   EXPECT_NE(missing.err.find("missing from the repository"), std::string::npos) << missing.err;
