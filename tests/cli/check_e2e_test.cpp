@@ -3,7 +3,7 @@
 // `check` exit 13, and `check --read-data` shows progress on a terminal (item 14).
 #include <nlohmann/json.hpp>
 
-#include "cli/local_repo_fixture.hpp"
+#include "support/local_repo_fixture.hpp"
 
 namespace strata::test {
 namespace {

@@ -2,7 +2,7 @@
 // before anything runs — instead of a backup made with the defaults.
 #include <nlohmann/json.hpp>
 
-#include "cli/local_repo_fixture.hpp"
+#include "support/local_repo_fixture.hpp"
 
 namespace strata::test {
 namespace {

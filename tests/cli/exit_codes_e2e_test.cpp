@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "cli/local_repo_fixture.hpp"
+#include "support/local_repo_fixture.hpp"
 
 namespace strata::test {
 namespace {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/local_repo_fixture.hpp"
+#include "support/local_repo_fixture.hpp"
 
 namespace strata::test {
 namespace {

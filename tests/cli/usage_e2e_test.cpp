@@ -1,6 +1,6 @@
 // Issue 13 items 9 and 13: command-line mistakes get the documented one-line error (with "did you mean"), help
 // works as `strata help CMD`, and repository locations that are not what the user meant are refused precisely.
-#include "cli/local_repo_fixture.hpp"
+#include "support/local_repo_fixture.hpp"
 
 namespace strata::test {
 namespace {

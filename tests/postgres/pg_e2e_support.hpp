@@ -74,7 +74,7 @@ class PostgresE2E : public ::testing::Test {
   // Config for source pg1 at `port`; extra lines go under [source.pg1].
   void write_config(int port, const std::string& extra = "") {
     config_ = *root_ / "strata.toml";
-    root_->write("strata.toml", "repo = \"" + repo_ + "\"\ncompression = \"zstd:3\"\n\n[source.pg1]\nengine = \"postgres\"\n"
+    root_->write("strata.toml", "repo = \"" + repo_ + "\"\n[backup]\ncompression = \"zstd:3\"\n\n[source.pg1]\nengine = \"postgres\"\n"
                                 "host = \"127.0.0.1\"\nport = \"" + std::to_string(port) + "\"\nuser = \"postgres\"\n" + extra);
   }
 
