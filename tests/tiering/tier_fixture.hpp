@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -39,8 +40,12 @@ class RecordingStorage : public Storage {
   uint32_t capabilities() const override { return inner_->capabilities(); }
   std::string describe() const override { return inner_->describe(); }
   std::unique_ptr<ObjectWriter> open_write(const std::string& k, PutMode m) override { return inner_->open_write(k, m); }
+  // Freeze and batch thaw read from several worker threads at once: the record is guarded.
   Bytes get(const std::string& k, uint64_t off, uint64_t len) override {
-    gets.push_back({k, off, len});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      gets.push_back({k, off, len});
+    }
     return inner_->get(k, off, len);
   }
   std::optional<ObjectInfo> stat(const std::string& k) override { return inner_->stat(k); }
@@ -50,9 +55,10 @@ class RecordingStorage : public Storage {
     std::string key;
     uint64_t offset, length;
   };
-  std::vector<Get> gets;
+  std::vector<Get> gets;  // read only while no operation runs
 
  private:
+  std::mutex mu_;
   std::unique_ptr<Storage> inner_;
 };
 
