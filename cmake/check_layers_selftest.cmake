@@ -7,12 +7,19 @@ file(WRITE ${WORK}/good/src/repo/r.cpp
   "#include \"io/x.hpp\"\n#include \"storage/s.hpp\"\n#include <nlohmann/json.hpp>\n")
 file(WRITE ${WORK}/good/src/cli/main.cpp
   "#include \"engines/e.hpp\"\n#include \"tiering/t.hpp\"\n#include <CLI/CLI.hpp>\n")
+file(WRITE ${WORK}/good/src/platform/scheduler/s.cpp "#include \"app/a.hpp\"\n#include \"repo/x.hpp\"\n")
+file(WRITE ${WORK}/good/src/cli/cmd.cpp "#include \"platform/scheduler/s.hpp\"\n#include \"platform/retention/p.hpp\"\n")
 file(WRITE ${WORK}/good/tests/repo/r_test.cpp "#include \"../common/test_helpers.hpp\"\n#include \"engines/e.hpp\"\n")
 file(WRITE ${WORK}/bad/src/repo/r.hpp
   "#include \"engines/engine.hpp\"\n  #  include \"../io/x.hpp\"\n#include <nlohmann/json.hpp>\n")
 file(WRITE ${WORK}/bad/src/engines/e.cpp "#include \"tiering/t.hpp\"\n#include \"cli/context.hpp\"\n")
 file(WRITE ${WORK}/bad/src/storage/s.cpp "#include \"io/pipeline.hpp\"\n#include <CLI/CLI.hpp>\n")
 file(WRITE ${WORK}/bad/src/surprise/x.cpp "\n")
+file(WRITE ${WORK}/bad/src/platform/retention/p.cpp
+  "#include \"platform/scheduler/s.hpp\"\n#include \"platform/plan.hpp\"\n")
+file(WRITE ${WORK}/bad/src/app/a.cpp "#include \"platform/retention/p.hpp\"\n")
+file(WRITE ${WORK}/bad/src/platform/loose.cpp "\n")
+file(WRITE ${WORK}/bad/src/platform/nosuch/x.cpp "\n")
 file(WRITE ${WORK}/bad/tests/cli/c_test.cpp "#include \"cli/context.hpp\"\n")
 
 set(check ${CMAKE_CURRENT_LIST_DIR}/check_layers.cmake)
@@ -26,7 +33,12 @@ if(rc EQUAL 0)
 endif()
 string(REGEX REPLACE "[ \t\r\n]+" " " err "${err}")
 foreach(expected
-    "dependency rule broken (9;"
+    "dependency rule broken (14;"
+    "src/platform/retention/p.cpp: #include \"platform/scheduler/s.hpp\": this folder may include only platform/retention, app,"
+    "src/platform/retention/p.cpp: #include \"platform/plan.hpp\": platform/ is a group of layers, name one of its folders"
+    "src/app/a.cpp: #include \"platform/retention/p.hpp\": this folder may include only app, engines, tiering,"
+    "src/platform/loose.cpp: a group folder holds only layer folders"
+    "src/platform/nosuch/ is not a layer"
     "src/repo/r.hpp: #include \"engines/engine.hpp\": this folder may include only repo, io, storage, common"
     "src/repo/r.hpp: #include \"../io/x.hpp\": no relative includes in src/"
     "src/repo/r.hpp: #include <nlohmann/json.hpp>: headers include <nlohmann/json_fwd.hpp>"

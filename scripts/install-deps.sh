@@ -15,6 +15,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhowardhinnant-date-dev libdate-tz3 tzdata   # time zones for the scheduler (g++ 12 has no std::chrono tzdb)
   clang libclang-rt-14-dev   # libFuzzer targets only (fuzz/, scripts/fuzz.sh); the product builds with g++
 )
 # Real components used by the end-to-end tests and by bench/ peers.
