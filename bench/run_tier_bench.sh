@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tiering benchmark: the demo game schema (players with ~22 child rows each) in a PostgreSQL 15 on 127.0.0.1;
 # cooldown, freeze and thaw throughput (entities/s) through strata to a local repository, single-entity on-demand
-# thaw latency (p50/p99) in-process and through the thaw service (`tier serve`, 20 concurrent callers), and — in the same run, on a copy of the same database — a bare batched
+# thaw latency (p50/p95/p99, with the load average before and after each measurement) in-process and through the thaw service (`tier serve`, 20 concurrent callers), and — in the same run, on a copy of the same database — a bare batched
 # `DELETE ... RETURNING` of the same rows into a file, without archive, verification or re-checks. Then the same
 # freeze/thaw on a smaller database to S3 (moto_server on loopback), if moto_server is installed.
 #
@@ -37,6 +37,17 @@ now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 PSQL() { $BIN/psql -h 127.0.0.1 -p $PORT -U postgres -XAtq "$@"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# A latency measurement, with the load average (1/5/15 min) before and after it: the machine may be shared.
+# Starts from a CHECKPOINT and a sync, so it measures logins, not the writeback of the freeze that ran just before
+# (measured right after freezing the whole database, every commit's WAL flush queued behind that writeback: one A/B
+# at load ~4.5 gave p99 97 ms without the checkpoint and 11 ms with it).
+measure() {
+  PSQL -c CHECKPOINT; sync
+  echo "   load before: $(loadavg)"
+  S "$@"
+  echo "   load after:  $(loadavg)"
+}
 
 as_owner $BIN/initdb -D "$DATA" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
 cat >> "$DATA/postgresql.conf" <<CONF
@@ -98,7 +109,7 @@ echo "archived: $(PSQL -d game -c "SELECT count(*) FROM players WHERE tier = 'ar
 
 echo "== on-demand thaw latency ($LATENCY_KEYS single-entity thaws, one at a time)"
 PSQL -d game -c "SELECT id FROM players ORDER BY random() LIMIT $LATENCY_KEYS" > "$ROOT/keys.txt"
-S tier thaw --keys-from "$ROOT/keys.txt"
+measure tier thaw --keys-from "$ROOT/keys.txt"
 
 # ---- on-demand thaw with SERVE_CALLERS concurrent callers, in-process (each caller a Tierer with its own connection)
 # and through the thaw service (`strata tier serve` on a Unix socket, each caller its own connection), timed by the
@@ -112,9 +123,9 @@ SERVE_WORKERS=${SERVE_WORKERS:-8}   # the service's default: database connection
 PSQL -d game -c "SELECT id FROM players WHERE tier = 'archived' ORDER BY random() LIMIT $((4 * SERVE_KEYS))" > "$ROOT/many-keys.txt"
 split -n l/4 -d "$ROOT/many-keys.txt" "$ROOT/keys-part-"
 echo "== on-demand thaw, $SERVE_CALLERS callers in-process, closed loop"
-S tier thaw --keys-from "$ROOT/keys-part-00" --callers "$SERVE_CALLERS"
+measure tier thaw --keys-from "$ROOT/keys-part-00" --callers "$SERVE_CALLERS"
 echo "== on-demand thaw, $SERVE_CALLERS callers in-process, paced at $SERVE_RATE logins/s"
-S tier thaw --keys-from "$ROOT/keys-part-01" --callers "$SERVE_CALLERS" --rate "$SERVE_RATE"
+measure tier thaw --keys-from "$ROOT/keys-part-01" --callers "$SERVE_CALLERS" --rate "$SERVE_RATE"
 rm -f "$ROOT/serve.out"
 # The binary itself in the background (not the S function, whose subshell would be what gets the SIGTERM).
 "$STRATA" --config "$ROOT/tier.toml" --repo "$ROOT/repo" tier serve --socket "$ROOT/thaw.sock" --workers "$SERVE_WORKERS" \
@@ -125,9 +136,9 @@ until grep -q listening "$ROOT/serve.out" 2>/dev/null; do
   sleep 0.05   # waiting for the service to come up, polled
 done
 echo "== on-demand thaw, $SERVE_CALLERS callers through strata tier serve ($SERVE_WORKERS workers, Unix socket), closed loop"
-S tier thaw --keys-from "$ROOT/keys-part-02" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock"
+measure tier thaw --keys-from "$ROOT/keys-part-02" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock"
 echo "== on-demand thaw, $SERVE_CALLERS callers through strata tier serve ($SERVE_WORKERS workers, Unix socket), paced at $SERVE_RATE logins/s"
-S tier thaw --keys-from "$ROOT/keys-part-03" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock" --rate "$SERVE_RATE"
+measure tier thaw --keys-from "$ROOT/keys-part-03" --callers "$SERVE_CALLERS" --via "$ROOT/thaw.sock" --rate "$SERVE_RATE"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
 
 echo "== batch thaw (all archived, 500 per transaction, 2 workers)"

@@ -121,10 +121,11 @@ void thaw_latency(tiering::Tierer& first, Repository& repo, const TierOpts& o) {
   }
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
-  std::printf("%zu on-demand thaws (%zu thawed) by %zu caller(s) %s%s in %.1f s (%.0f/s): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+  std::printf("%zu on-demand thaws (%zu thawed) by %zu caller(s) %s%s in %.1f s (%.0f/s): p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, "
+              "max %.2f ms\n",
               all.size(), total_thawed, n, o.via.empty() ? "in-process" : "through the thaw service",
               o.rate > 0 ? (", paced at " + std::to_string(static_cast<int>(o.rate)) + "/s").c_str() : "", wall,
-              wall > 0 ? all.size() / wall : 0.0, pct(0.5), pct(0.99), all.empty() ? 0.0 : all.back());
+              wall > 0 ? all.size() / wall : 0.0, pct(0.5), pct(0.95), pct(0.99), all.empty() ? 0.0 : all.back());
   if (total_errors) fail(ErrorCode::kProblemsFound, std::to_string(total_errors) + " thaws failed; the first: " + err);
 }
 
