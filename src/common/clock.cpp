@@ -24,6 +24,11 @@ std::string iso_utc(int64_t epoch) { return fmt(epoch, "%Y-%m-%dT%H:%M:%SZ"); }
 std::string compact_utc(int64_t epoch) { return fmt(epoch, "%Y%m%dT%H%M%SZ"); }
 std::string sql_utc(int64_t epoch) { return fmt(epoch, "%Y-%m-%d %H:%M:%S"); }
 
+const SystemClock& SystemClock::instance() {
+  static const SystemClock clock;
+  return clock;
+}
+
 std::string hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
