@@ -11,11 +11,12 @@
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
-#include "tiering/demo.hpp"
 #include "tiering/entity.hpp"
 #include "tiering/pg.hpp"
 #include "tiering/schema.hpp"
 #include "tiering/serve.hpp"
+#include "tiering/support/crash_failpoint.hpp"
+#include "tiering/support/demo.hpp"
 #include "tiering/tiering.hpp"
 
 namespace strata {
@@ -132,6 +133,8 @@ void thaw_latency(tiering::Tierer& first, Repository& repo, const TierOpts& o) {
 }  // namespace
 
 void register_tier(CLI::App& app, CliContext& ctx) {
+  // The crash-safety tests kill the real binary at a named step (STRATA_TIER_FAILPOINT); inert otherwise.
+  tiering::install_crash_failpoint_from_env();
   auto* tier = app.add_subcommand("tier", "Data tiering: cool down, deep-freeze to the repository, thaw and erase entities");
   tier->require_subcommand(1);
   auto o = std::make_shared<TierOpts>();

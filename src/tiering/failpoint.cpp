@@ -1,15 +1,16 @@
 #include "tiering/failpoint.hpp"
 
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
+#include <atomic>
 
 namespace strata::tiering {
+namespace {
+std::atomic<FailpointHandler> g_handler{nullptr};
+}  // namespace
+
+void set_failpoint_handler(FailpointHandler handler) { g_handler.store(handler, std::memory_order_release); }
 
 void failpoint(const char* name) {
-  static const char* armed = std::getenv("STRATA_TIER_FAILPOINT");
-  if (armed && std::strcmp(armed, name) == 0) ::_exit(86);
+  if (FailpointHandler h = g_handler.load(std::memory_order_acquire)) h(name);
 }
 
 }  // namespace strata::tiering

@@ -36,4 +36,17 @@ void copy_escape(std::string& out, const PgValue& v) {
   }
 }
 
+void sql_literal(std::string& out, const PgValue& v) {
+  if (!v) {
+    out += "NULL";
+    return;
+  }
+  out += '\'';
+  for (char ch : *v) {
+    if (ch == '\'') out += '\'';
+    out += ch;
+  }
+  out += '\'';
+}
+
 }  // namespace strata::tiering

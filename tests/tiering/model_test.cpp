@@ -13,8 +13,6 @@
 #include "support/child_process.hpp"
 #include "tiering/tier_fixture.hpp"
 
-extern char** environ;
-
 using namespace tiering_test;
 
 namespace {
@@ -60,13 +58,8 @@ FROM players p)SQL");
     if (kill_after_ms < 0) return strata(args, failpoint, err);
     std::vector<std::string> argv = {STRATA_BINARY, "--config", dir_ + "/cli.toml", "--repo", repo_dir_};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-      if (std::strncmp(*e, "STRATA_", 7) != 0) env.emplace_back(*e);
-    }
-    env.push_back(std::string("STRATA_PASSPHRASE=") + kPass);
     strata::test::ChildOptions o;
-    o.env = env;
+    o.env = child_env();
     o.stderr_path = dir_ + "/killed.log";
     pid_t pid = strata::test::spawn_child(argv, o);
     // Not a synchronisation: the delay only chooses where the kill lands; the checks hold for any point.

@@ -9,8 +9,6 @@
 #include "tiering/serve.hpp"
 #include "tiering/tier_fixture.hpp"
 
-extern char** environ;
-
 using namespace tiering_test;
 
 namespace {
@@ -25,13 +23,8 @@ TEST_F(TierServeCli, ServeAnswersOnItsSocketAndStopsCleanlyOnSigterm) {
   std::string sock = dir_ + "/thaw.sock";
   std::vector<std::string> argv = {STRATA_BINARY, "--config", dir_ + "/cli.toml", "--repo", repo_dir_, "tier", "serve", "--socket", sock,
                                    "--workers", "2"};
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "STRATA_", 7) != 0) env.emplace_back(*e);
-  }
-  env.push_back(std::string("STRATA_PASSPHRASE=") + kPass);
   strata::test::ChildOptions o;
-  o.env = env;
+  o.env = child_env();
   o.stdout_path = dir_ + "/serve.out";
   pid_t pid = strata::test::spawn_child(argv, o);
   // Polls for the socket (returns as soon as it is there), like the fixtures wait for a port.

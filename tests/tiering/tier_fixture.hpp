@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,10 +20,12 @@
 #include "support/moto_server.hpp"
 #include "support/postgres_fixture.hpp"
 #include "tiering/archive.hpp"
-#include "tiering/demo.hpp"
+#include "tiering/support/demo.hpp"
 #include "tiering/entity.hpp"
 #include "tiering/pg.hpp"
 #include "tiering/tiering.hpp"
+
+extern char** environ;
 
 namespace fs = std::filesystem;
 using namespace strata;
@@ -164,6 +167,17 @@ class TieringTest : public ::testing::Test {
   std::string tier_of(const std::string& key) { return scalar("SELECT tier FROM players WHERE id = $1::uuid", {key}); }
   std::string key_of(int g) { return scalar("SELECT md5('p' || $1)::uuid::text", {std::to_string(g)}); }
   void make_all_warm() { conn_->exec("UPDATE players SET tier = 'warm'"); }
+
+  // The environment of a strata child started by hand (spawn_child): this process's, without any STRATA_* variable
+  // (no fail-point, no passphrase of the developer's shell leaks in), plus the test repository's passphrase.
+  static std::vector<std::string> child_env() {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+      if (std::strncmp(*e, "STRATA_", 7) != 0) env.emplace_back(*e);
+    }
+    env.push_back(std::string("STRATA_PASSPHRASE=") + kPass);
+    return env;
+  }
 
   // Runs the strata binary with the test's config; returns the exit status.
   int strata(const std::vector<std::string>& args, const std::string& failpoint = "", std::string* err = nullptr) {

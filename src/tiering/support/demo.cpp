@@ -1,4 +1,4 @@
-#include "tiering/demo.hpp"
+#include "tiering/support/demo.hpp"
 
 #include <algorithm>
 
