@@ -82,5 +82,6 @@ void register_unlock(CLI::App& app, CliContext& ctx);
 void register_binlog(CLI::App& app, CliContext& ctx);
 void register_wal(CLI::App& app, CliContext& ctx);
 void register_tier(CLI::App& app, CliContext& ctx);
+void register_fleet(CLI::App& app, CliContext& ctx);
 
 }  // namespace strata

@@ -110,6 +110,27 @@ class Validator {
           }
         }
         keys(st, "", shown, allowed);
+        if (auto* sch = st.get("schedule")) {
+          const toml::array* list = sch->as_array();
+          if (!list || !list->is_array_of_tables()) {
+            fail_at(sch->source(), "'schedule' in [" + shown + "] must be a list of tables ([[" + shown + ".schedule]])");
+          }
+          for (const auto& one : *list) keys(*one.as_table(), "source.schedule", shown + ".schedule");
+        }
+      }
+    }
+    if (auto* limits = t.get("limits")) {
+      // Keys of the whole fleet's limits, and quoted group paths holding a group's.
+      for (const auto& [k, v] : table(*limits, "limits")) {
+        if (const toml::table* group = v.as_table()) {
+          keys(*group, "limits", "limits.\"" + std::string(k.str()) + "\"");
+          continue;
+        }
+        const auto& known = known_config_keys("limits");
+        if (std::find(known.begin(), known.end(), std::string(k.str())) == known.end()) {
+          fail_at(k.source(), "unknown key '" + std::string(k.str()) + "' in [limits]" + did_you_mean(k.str(), known) +
+                                  " (a group's limits go in [limits.\"group/path\"]; docs/CONFIG.md lists every key)");
+        }
       }
     }
     if (auto* ents = t.get("entity")) {
@@ -167,8 +188,14 @@ Settings load_settings(const std::string& explicit_path) {
     try {
       parsed = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
-      fail(ErrorCode::kUsage, "config file " + path + " line " + std::to_string(e.source().begin.line) + ": " +
-                                  std::string(e.description()));
+      std::string what(e.description());
+      // Two [source.X] tables of one name: say so in our words (toml++ says "cannot redefine existing table").
+      if (auto at = what.find("cannot redefine existing table '"); at != std::string::npos) {
+        std::string table = what.substr(at + 32, what.find('\'', at + 32) - (at + 32));
+        what = "[" + table + "] is defined twice; every source (and table) needs a name of its own: rename or "
+               "merge one";
+      }
+      fail(ErrorCode::kUsage, "config file " + path + " line " + std::to_string(e.source().begin.line) + ": " + what);
     }
     Validator(path).validate(parsed);
     toml::table& t = parsed;

@@ -8,14 +8,21 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
   static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
       {"",
        {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
-        "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "backup", "s3", "source", "entity"}},
+        "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "backup", "s3", "source", "entity",
+        "limits"}},
       {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},
       {"s3",
        {"endpoint", "region", "addressing", "storage_class", "part_size", "upload_concurrency", "upload_buffer",
         "max_requests", "max_attempts", "retry_base_ms", "retry_max_ms", "request_timeout_ms", "stall_timeout_ms",
         "connect_timeout_ms", "if_none_match", "sign_payload", "verify_tls", "checksum", "access_key_id",
         "secret_access_key", "session_token", "profile"}},
-      {"source", {"engine"}},
+      // The fleet keys (docs/SCHEDULING.md, strata server / fleet): read by platform/scheduler/fleet_config.
+      {"source",
+       {"engine", "group", "timezone", "window", "priority", "rpo", "tags", "jitter", "missed", "catch_up",
+        "schedule"}},
+      {"source.schedule", {"cron", "type"}},
+      // [limits] (the whole fleet) and [limits."group/path"] (a group and every group below it).
+      {"limits", {"jobs", "upload"}},
       {"source.command", {"backup_command", "restore_command"}},
       {"source.postgres",
        {"host", "port", "user", "dbname", "passfile", "password_file", "method", "wal_method", "checkpoint", "max_rate",
