@@ -67,7 +67,13 @@ Occurrence Schedule::occurrence(const Fire& fire) const {
   Occurrence o;
   o.fire = fire.at;
   o.wall = fire.wall;
-  o.deadline = window_ ? window_->end_after(zone_, fire.wall, fire.at) : kNoDeadline;
+  if (window_) {
+    o.deadline = window_->end_after(zone_, fire.wall, fire.at);
+    // A fixed time that a spring-forward gap moved (02:30 -> 03:00) may land at or past the window's end when the
+    // gap swallowed the rest of the window: it keeps the time to start that the window gave it on the wall clock.
+    int64_t remaining = window_->end_reading(fire.wall) - fire.wall;
+    if (zone_.to_local_seconds(fire.at) != fire.wall) o.deadline = std::max(o.deadline, fire.at + remaining);
+  }
   int64_t offset = jitter_offset_;
   // Capped by the window: the job must be able to start before the window closes.
   if (o.deadline != kNoDeadline && spec_.jitter > 0) {

@@ -54,12 +54,14 @@ Window Window::parse(std::string_view input) {
   return w;
 }
 
+int64_t Window::end_reading(int64_t wall) const {
+  int64_t reading = day_start(wall) + int64_t{end_} * 60;
+  if (wraps() && minute_of_day(wall) >= start_) reading += 86400;
+  return reading;
+}
+
 int64_t Window::end_after(const TimeZone& zone, int64_t wall, int64_t at) const {
-  int64_t day = day_start(wall);
-  unsigned mod = minute_of_day(wall);
-  int64_t reading = day + int64_t{end_} * 60;
-  if (wraps() && mod >= start_) reading += 86400;
-  LocalResolution r = zone.resolve(reading);
+  LocalResolution r = zone.resolve(end_reading(wall));
   if (r.kind == LocalResolution::Kind::kAmbiguous && r.first <= at) return r.second;
   return r.first;
 }

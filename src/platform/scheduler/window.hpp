@@ -25,6 +25,8 @@ class Window {
   // The window's end after the wall-clock reading `wall` (inside the window) as an instant after `at`: if the end
   // reading falls in a gap, the instant the gap ends; in an overlap, its first occurrence after `at`.
   int64_t end_after(const TimeZone& zone, int64_t wall, int64_t at) const;
+  // The wall-clock reading (local seconds) at which the window that holds `wall` ends.
+  int64_t end_reading(int64_t wall) const;
   // The next opening of the window after the reading `wall` (outside it), as the earliest instant showing it.
   int64_t next_start_after(const TimeZone& zone, int64_t wall) const;
   const std::string& text() const { return text_; }

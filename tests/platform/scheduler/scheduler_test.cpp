@@ -108,6 +108,19 @@ TEST(Schedule, WindowEndInAnOverlapIsItsOccurrenceAfterTheFire) {
   EXPECT_EQ(z.format(s.occurrence(late).deadline), "2027-11-07T01:30:00-05:00");
 }
 
+TEST(Schedule, AFireTheGapMovedKeepsItsTimeToStart) {
+  // New York 2027-03-14: 02:00-02:59 does not exist. 02:30 fires at 03:00 EDT — the end of the window
+  // 02:00-03:00 on the wall clock; it keeps the 30 minutes the window gave it.
+  Schedule s = Schedule::compile(spec("30 2 * * *", "America/New_York", "02:00-03:00", 3600));
+  Occurrence o = s.occurrence(s.next_fire(utc(2027, 3, 14, 0, 0)));
+  EXPECT_EQ(s.zone().format(o.fire), "2027-03-14T03:00:00-04:00");
+  EXPECT_EQ(s.zone().format(o.deadline), "2027-03-14T03:30:00-04:00");
+  EXPECT_GE(o.not_before, o.fire);
+  EXPECT_LT(o.not_before, o.deadline) << "the jitter is capped by what is left";
+  Occurrence next = s.occurrence(s.next_fire(o.fire));
+  EXPECT_EQ(s.zone().format(next.deadline), "2027-03-15T03:00:00-04:00") << "an ordinary day: the window's end";
+}
+
 TEST(Schedule, JitterIsDeterministicPerSourceAndStaysInsideTheWindow) {
   std::set<int64_t> offsets;
   for (int i = 0; i < 2000; ++i) {
