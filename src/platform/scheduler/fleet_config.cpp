@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <toml++/toml.h>
 
@@ -297,6 +298,102 @@ std::vector<Schedule> FleetConfig::compile_schedules() const {
                            e.what());
       }
     }
+  }
+  return out;
+}
+
+namespace {
+
+std::string quoted_or_none(const std::string& s) { return s.empty() ? "none" : "'" + s + "'"; }
+std::string duration_or_none(int64_t s) { return s == 0 ? "none" : format_duration(s); }
+std::string rate_text(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) + " B/s" : "none"; }
+std::string jobs_text(const std::optional<unsigned>& v) { return v ? std::to_string(*v) : "none"; }
+std::string list_text(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+  return out + "]";
+}
+
+void diff_source(const FleetConfig& before, const FleetSource& a, const FleetConfig& after, const FleetSource& b,
+                 std::vector<std::string>& out) {
+  const std::string who = "source '" + a.name + "': ";
+  auto field = [&](const char* name, const std::string& x, const std::string& y) {
+    if (x != y) out.push_back(who + name + " " + x + " -> " + y);
+  };
+  field("engine", quoted_or_none(a.engine), quoted_or_none(b.engine));
+  field("group", quoted_or_none(a.group), quoted_or_none(b.group));
+  field("timezone", "'" + a.timezone + "'", "'" + b.timezone + "'");
+  field("window", quoted_or_none(a.window), quoted_or_none(b.window));
+  field("priority", std::to_string(a.priority), std::to_string(b.priority));
+  field("rpo", duration_or_none(a.rpo), duration_or_none(b.rpo));
+  field("tags", list_text(a.tags), list_text(b.tags));
+  field("jitter", format_duration(a.jitter), format_duration(b.jitter));
+  field("missed", missed_policy_name(a.missed), missed_policy_name(b.missed));
+  field("catch_up", format_duration(a.catch_up), format_duration(b.catch_up));
+  auto has = [](const FleetSource& s, const FleetSchedule& f) {
+    return std::any_of(s.schedules.begin(), s.schedules.end(),
+                       [&](const FleetSchedule& g) { return g.cron == f.cron && g.type == f.type; });
+  };
+  for (const auto& f : a.schedules) {
+    if (!has(b, f)) out.push_back(who + "schedule '" + f.cron + "' (" + f.type + ") removed");
+  }
+  for (const auto& f : b.schedules) {
+    if (!has(a, f)) out.push_back(who + "schedule '" + f.cron + "' (" + f.type + ") added");
+  }
+  // The engine's own keys: names only (a command line or a path may be nobody's business in a log).
+  static const std::map<std::string, std::string> none;
+  auto ea = before.settings.sources.find(a.name);
+  auto eb = after.settings.sources.find(b.name);
+  const auto& ma = ea == before.settings.sources.end() ? none : ea->second;
+  const auto& mb = eb == after.settings.sources.end() ? none : eb->second;
+  std::set<std::string> keys;
+  for (const auto& [k, v] : ma) {
+    auto it = mb.find(k);
+    if (it == mb.end() || it->second != v) keys.insert(k);
+  }
+  for (const auto& [k, v] : mb) {
+    if (!ma.count(k)) keys.insert(k);
+  }
+  for (const char* fleet_key : {"engine", "group", "timezone", "window", "priority", "rpo", "jitter", "missed",
+                                "catch_up"}) {
+    keys.erase(fleet_key);  // reported above, with values
+  }
+  if (!keys.empty()) {
+    std::string names;
+    for (const auto& k : keys) names += (names.empty() ? "" : ", ") + k;
+    out.push_back(who + "engine settings changed: " + names);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> diff_fleet(const FleetConfig& before, const FleetConfig& after) {
+  std::vector<std::string> out;
+  for (const auto& a : before.sources) {
+    if (const FleetSource* b = after.find(a.name)) diff_source(before, a, after, *b, out);
+    else out.push_back("source '" + a.name + "' removed");
+  }
+  for (const auto& b : after.sources) {
+    if (!before.find(b.name)) out.push_back("source '" + b.name + "' added");
+  }
+  auto name = [](const FleetLimit& l) { return l.group.empty() ? std::string("[limits]") : "[limits.\"" + l.group + "\"]"; };
+  auto find = [](const std::vector<FleetLimit>& v, const std::string& g) -> const FleetLimit* {
+    for (const auto& l : v) {
+      if (l.group == g) return &l;
+    }
+    return nullptr;
+  };
+  for (const auto& a : before.limits) {
+    const FleetLimit* b = find(after.limits, a.group);
+    if (!b) {
+      out.push_back(name(a) + " removed");
+      continue;
+    }
+    if (a.jobs != b->jobs) out.push_back(name(a) + ": jobs " + jobs_text(a.jobs) + " -> " + jobs_text(b->jobs));
+    if (a.upload != b->upload) out.push_back(name(a) + ": upload " + rate_text(a.upload) + " -> " + rate_text(b->upload));
+  }
+  for (const auto& b : after.limits) {
+    if (!find(before.limits, b.group)) out.push_back(name(b) + " added");
   }
   return out;
 }

@@ -60,6 +60,12 @@ struct FleetConfig {
 // Throws StrataError(kUsage) "config file F line N: source 'db1': ...; <what to do>".
 FleetConfig load_fleet_config(const std::string& path);
 
+// What a reload changes, one line each, for the log (names of engine settings, never their values):
+//   source 'db2' added | source 'db1' removed | source 'db1': timezone 'UTC' -> 'Asia/Shanghai'
+//   source 'db1': schedule '0 2 * * *' (incremental) added | source 'db1': engine settings changed: host, port
+//   [limits."region-cn"]: jobs 4 -> 2 | [limits."region-eu"] added
+std::vector<std::string> diff_fleet(const FleetConfig& before, const FleetConfig& after);
+
 // "90s", "30m", "26h", "7d", "2w", "1h30m" or a whole number of seconds. Throws StrataError(kUsage).
 int64_t parse_duration(std::string_view text);
 std::string format_duration(int64_t seconds);  // 93600 -> "26h", 5400 -> "1h30m", 0 -> "0s"

@@ -1,6 +1,7 @@
 #include "platform/scheduler/schedule.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/error.hpp"
 
@@ -47,6 +48,16 @@ Schedule Schedule::compile(const ScheduleSpec& spec) {
   s.jitter_hash_ = stable_hash(spec.source);
   s.jitter_offset_ = spec.jitter > 0 ? static_cast<int64_t>(s.jitter_hash_ % static_cast<uint64_t>(spec.jitter)) : 0;
   return s;
+}
+
+std::string Schedule::key() const { return spec_.source + "|" + spec_.type + "|" + cron_.text(); }
+
+std::string Schedule::fingerprint() const {
+  std::string all = cron_.text() + "\n" + zone_.name() + "\n" + spec_.window + "\n" + std::to_string(spec_.jitter) +
+                    "\n" + missed_policy_name(spec_.missed) + "\n" + std::to_string(spec_.catch_up);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(stable_hash(all)));
+  return buf;
 }
 
 Fire Schedule::next_fire(int64_t after) const {

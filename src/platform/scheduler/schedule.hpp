@@ -54,6 +54,13 @@ class Schedule {
   // The source's fixed offset in [0, jitter): the same on every host, every run and every build (FNV-1a of the name).
   int64_t jitter_offset() const { return jitter_offset_; }
 
+  // The catalog's key of this schedule, stable when the file is reordered: "orders|full|0 3 * * 0" (a source may
+  // not list one cron and type twice).
+  std::string key() const;
+  // A hash (16 hex digits) of everything that decides the fires: cron, zone, window, jitter, missed, catch_up.
+  // Stored with the next fire; when it changes, the stored next fire no longer means anything and is dropped.
+  std::string fingerprint() const;
+
   const ScheduleSpec& spec() const { return spec_; }
   const CronSpec& cron() const { return cron_; }
   const TimeZone& zone() const { return zone_; }

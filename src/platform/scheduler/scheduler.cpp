@@ -105,6 +105,30 @@ const char* miss_reason_name(MissReason r) {
   return "unknown";
 }
 
+std::vector<ScheduleRow> rows_from_store(const std::vector<Schedule>& schedules,
+                                         const std::vector<StoredSchedule>& stored, std::vector<std::string>* removed) {
+  std::map<std::string_view, const StoredSchedule*> by_key;
+  for (const auto& s : stored) by_key[s.key] = &s;
+  std::vector<ScheduleRow> rows;
+  rows.reserve(schedules.size());
+  std::map<std::string, bool> live;
+  for (const auto& s : schedules) {
+    std::string key = s.key();
+    ScheduleRow row{&s, std::nullopt};
+    if (auto it = by_key.find(key); it != by_key.end() && it->second->fingerprint == s.fingerprint()) {
+      row.next_fire = it->second->next_fire;
+    }
+    live[key] = true;
+    rows.push_back(row);
+  }
+  if (removed) {
+    for (const auto& s : stored) {
+      if (!live.count(s.key)) removed->push_back(s.key);
+    }
+  }
+  return rows;
+}
+
 PassResult scheduler_pass(std::span<const ScheduleRow> rows, int64_t now) {
   PassResult out;
   for (size_t i = 0; i < rows.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -20,6 +21,20 @@ struct ScheduleRow {
   // what came before it existed). After a change of the schedule's spec the catalog stores none again.
   std::optional<int64_t> next_fire;
 };
+
+// What the catalog keeps per schedule (the schedules table): its key, its fingerprint and the next fire (UTC).
+struct StoredSchedule {
+  std::string key;
+  std::string fingerprint;
+  int64_t next_fire = 0;
+};
+
+// The rows of a pass for the compiled schedules: a stored next fire is used when key and fingerprint match; a new or
+// changed schedule starts from now. `removed` (if given) receives the stored keys no schedule has any more, for the
+// catalog to delete.
+std::vector<ScheduleRow> rows_from_store(const std::vector<Schedule>& schedules,
+                                         const std::vector<StoredSchedule>& stored,
+                                         std::vector<std::string>* removed = nullptr);
 
 struct DueOccurrence {
   size_t row = 0;  // index into the pass's rows

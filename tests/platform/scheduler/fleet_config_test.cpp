@@ -240,6 +240,33 @@ TEST_F(FleetConfigTest, PlanMergesASourcesSchedulesAndMarksDstShifts) {
   EXPECT_EQ(ny.format(p[0].fires[0].occurrence.fire), "2027-03-14T03:00:00-04:00");
 }
 
+TEST_F(FleetConfigTest, ReloadDiffNamesWhatChangedButNoEngineValues) {
+  FleetConfig before = load_fleet_config(write(kFleet));
+  std::string text = kFleet;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Tokyo\"");
+  replace("host = \"127.0.0.1\"", "host = \"10.0.0.7\"\nport = 5433");
+  replace("cron = \"0 2 * * 1-6\"", "cron = \"0 1 * * 1-6\"");
+  replace("[limits.\"region-cn/idc-sh1\"]\njobs = 4", "[limits.\"region-cn/idc-sh1\"]\njobs = 2");
+  replace("[limits.\"region-eu\"]\njobs = 2\n", "");
+  text += "\n[source.reports]\nengine = \"command\"\n";
+  FleetConfig after = load_fleet_config(write(text));
+  EXPECT_EQ(diff_fleet(before, after), (std::vector<std::string>{
+                                           "source 'orders': timezone 'Asia/Shanghai' -> 'Asia/Tokyo'",
+                                           "source 'orders': schedule '0 2 * * 1-6' (incremental) removed",
+                                           "source 'orders': schedule '0 1 * * 1-6' (incremental) added",
+                                           "source 'orders': engine settings changed: host, port",
+                                           "source 'reports' added",
+                                           "[limits.\"region-cn/idc-sh1\"]: jobs 4 -> 2",
+                                           "[limits.\"region-eu\"] removed",
+                                       }));
+  EXPECT_TRUE(diff_fleet(before, before).empty());
+}
+
 TEST(Duration, ParsesAndFormats) {
   EXPECT_EQ(parse_duration("90s"), 90);
   EXPECT_EQ(parse_duration("30m"), 1800);

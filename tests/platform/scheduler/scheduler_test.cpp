@@ -309,5 +309,37 @@ TEST(SchedulerPass, AFullSupersedesAnIncrementalOfTheSameSourceAtTheSameInstant)
   EXPECT_EQ(r.next_fires.size(), 3u);
 }
 
+TEST(SchedulerStore, StoredNextFiresAreKeptUntilTheScheduleChanges) {
+  ScheduleSpec daily = spec("0 2 * * *", "Europe/Berlin");
+  daily.type = "incremental";
+  ScheduleSpec weekly = spec("0 3 * * 0", "Europe/Berlin");
+  std::vector<Schedule> v1 = {Schedule::compile(daily), Schedule::compile(weekly)};
+  EXPECT_EQ(v1[0].key(), "db1|incremental|0 2 * * *");
+  EXPECT_EQ(v1[1].key(), "db1|full|0 3 * * 0");
+  EXPECT_EQ(v1[0].fingerprint(), Schedule::compile(daily).fingerprint());
+  EXPECT_EQ(v1[0].fingerprint().size(), 16u);
+  ScheduleSpec reprioritised = daily;
+  reprioritised.priority = 5;
+  EXPECT_EQ(Schedule::compile(reprioritised).fingerprint(), v1[0].fingerprint()) << "priority does not move fires";
+  std::vector<StoredSchedule> stored = {{v1[0].key(), v1[0].fingerprint(), 111},
+                                        {v1[1].key(), v1[1].fingerprint(), 222},
+                                        {"db9|full|@daily", "0000000000000000", 333}};
+  std::vector<std::string> removed;
+  std::vector<ScheduleRow> rows = rows_from_store(v1, stored, &removed);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].next_fire, 111);
+  EXPECT_EQ(rows[1].next_fire, 222);
+  EXPECT_EQ(removed, (std::vector<std::string>{"db9|full|@daily"}));
+  // The zone changed: the stored instant was computed for another wall clock and is dropped.
+  ScheduleSpec moved = daily;
+  moved.zone = "Asia/Shanghai";
+  ScheduleSpec windowed = weekly;
+  windowed.window = "01:00-05:00";
+  std::vector<Schedule> v2 = {Schedule::compile(moved), Schedule::compile(windowed)};
+  rows = rows_from_store(v2, stored);
+  EXPECT_EQ(rows[0].next_fire, std::nullopt);
+  EXPECT_EQ(rows[1].next_fire, std::nullopt);
+}
+
 }  // namespace
 }  // namespace strata
