@@ -80,6 +80,18 @@ TEST_F(FleetScheduleE2E, ListsFiresInTheSourcesZoneAndInUtc) {
                    "that day: DST)\n");
 }
 
+TEST_F(FleetScheduleE2E, EveryOtherCommandReadsTheSameFile) {
+  init();
+  std::string cfg = config(std::string(kFleet) + "\n[source.files]\nengine = \"command\"\nbackup_command = \"printf abc\"\n"
+                                                 "restore_command = \"cat\"\ntimezone = \"Asia/Kolkata\"\n"
+                                                 "[[source.files.schedule]]\ncron = \"@daily\"\n");
+  auto b = strata({"-q", "backup", "--config", cfg, "--source", "files"});
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto l = strata({"list", "--config", cfg, "--json"});
+  ASSERT_EQ(l.code, 0) << l.err;
+  EXPECT_EQ(nlohmann::json::parse(l.out).size(), 1u);
+}
+
 TEST_F(FleetScheduleE2E, ConfigErrorsAreOneLineWithFileAndLine) {
   std::string cfg = config("[source.db1]\nengine = \"command\"\ntimezone = \"Europe/Berln\"\n");
   auto r = strata({"fleet", "schedule", "--config", cfg});
