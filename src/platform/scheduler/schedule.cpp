@@ -63,12 +63,13 @@ std::string Schedule::fingerprint() const {
 Fire Schedule::next_fire(int64_t after) const {
   Fire f = strata::next_fire(cron_, zone_, after);
   if (!window_) return f;
-  // Outside the window: look again from the window's next opening. Terminates because compile() saw the cron fire
-  // at some minute of the window, and every day the cron's day fields allow has that minute (or, in a gap, its
-  // first instant after).
+  // Outside the window: look again from the window's next opening — or from the zone's next transition if that
+  // comes first, because after a fall-back the wall clock returns into the window (a wildcard job fires in both
+  // occurrences). Terminates because compile() saw the cron fire at some minute of the window, and every day the
+  // cron's day fields allow has that minute (or, in a gap, its first instant after).
   for (int guard = 0; !window_->contains_wall(f.wall); ++guard) {
     if (guard > 100000) fail(ErrorCode::kGeneric, "cron '" + cron_.text() + "' finds no fire in its window; report this as a bug");
-    int64_t open = window_->next_start_after(zone_, f.wall);
+    int64_t open = std::min(window_->next_start_after(zone_, f.wall), zone_.period_at(f.at).end);
     f = strata::next_fire(cron_, zone_, std::max(f.at, open - 1));
   }
   return f;

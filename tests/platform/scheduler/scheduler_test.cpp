@@ -108,6 +108,51 @@ TEST(Schedule, WindowEndInAnOverlapIsItsOccurrenceAfterTheFire) {
   EXPECT_EQ(z.format(s.occurrence(late).deadline), "2027-11-07T01:30:00-05:00");
 }
 
+// The window only filters: a windowed schedule's fires are exactly the cron's fires whose wall time is in the
+// window — the jump to the window's next opening skips nothing, also across gaps, overlaps and midnight.
+TEST(Schedule, AWindowFiltersTheCronsFiresAndSkipsNone) {
+  const char* zones[] = {"America/New_York", "Australia/Lord_Howe", "America/Santiago", "Europe/London",
+                         "Antarctica/Troll", "Asia/Kolkata"};
+  const char* crons[] = {"*/10 * * * *", "30 2 * * *", "0 */2 * * *", "15 0-3 * * *", "* 1 * * *", "0 0 * * sun"};
+  const char* windows[] = {"01:00-05:00", "22:00-03:00", "00:00-01:30", "02:00-03:00", "23:59-00:01"};
+  const int64_t from = utc(2027, 3, 1, 0, 0);
+  const int64_t to = utc(2027, 12, 1, 0, 0);
+  size_t compared = 0;
+  size_t never_open = 0;
+  for (const char* zone : zones) {
+    for (const char* cron : crons) {
+      for (const char* window : windows) {
+        SCOPED_TRACE(std::string(zone) + " '" + cron + "' " + window);
+        std::optional<Schedule> maybe;
+        try {
+          maybe = Schedule::compile(spec(cron, zone, window));
+        } catch (const StrataError&) {
+          ++never_open;  // the pair does not meet (checked by the test above)
+          continue;
+        }
+        const Schedule& windowed = *maybe;
+        Schedule bare = Schedule::compile(spec(cron, zone));
+        const Window& w = *windowed.window();
+        std::vector<int64_t> expected;
+        for (Fire f = bare.next_fire(from); f.at < to; f = bare.next_fire(f.at)) {
+          if (w.contains_wall(f.wall)) expected.push_back(f.at);
+        }
+        std::vector<int64_t> got;
+        for (Fire f = windowed.next_fire(from); f.at < to; f = windowed.next_fire(f.at)) got.push_back(f.at);
+        size_t d = 0;
+        while (d < got.size() && d < expected.size() && got[d] == expected[d]) ++d;
+        ASSERT_EQ(got, expected) << "first difference #" << d << ": got "
+                                 << (d < got.size() ? windowed.zone().format(got[d]) : "(none)") << ", expected "
+                                 << (d < expected.size() ? windowed.zone().format(expected[d]) : "(none)");
+        compared += got.size();
+      }
+    }
+  }
+  EXPECT_GT(compared, 100000u);
+  // Per zone: '30 2' misses 2 windows, '15 0-3' 1, '* 1' 2, '0 0 * * sun' 2.
+  EXPECT_EQ(never_open, 6u * 7u);
+}
+
 TEST(Schedule, AFireTheGapMovedKeepsItsTimeToStart) {
   // New York 2027-03-14: 02:00-02:59 does not exist. 02:30 fires at 03:00 EDT — the end of the window
   // 02:00-03:00 on the wall clock; it keeps the 30 minutes the window gave it.
