@@ -125,7 +125,7 @@ TEST(Schedule, AWindowFiltersTheCronsFiresAndSkipsNone) {
         SCOPED_TRACE(std::string(zone) + " '" + cron + "' " + window);
         std::optional<Schedule> maybe;
         try {
-          maybe = Schedule::compile(spec(cron, zone, window));
+          maybe = Schedule::compile(spec(cron, zone, window, 5400));
         } catch (const StrataError&) {
           ++never_open;  // the pair does not meet (checked by the test above)
           continue;
@@ -138,7 +138,21 @@ TEST(Schedule, AWindowFiltersTheCronsFiresAndSkipsNone) {
           if (w.contains_wall(f.wall)) expected.push_back(f.at);
         }
         std::vector<int64_t> got;
-        for (Fire f = windowed.next_fire(from); f.at < to; f = windowed.next_fire(f.at)) got.push_back(f.at);
+        for (Fire f = windowed.next_fire(from); f.at < to; f = windowed.next_fire(f.at)) {
+          got.push_back(f.at);
+          // Every occurrence can start: fire <= start < deadline, and the deadline is the window's end on the wall
+          // clock (or, for a time DST moved, the time the window gave it), at most the window plus a shift away.
+          Occurrence o = windowed.occurrence(f);
+          ASSERT_LE(o.fire, o.not_before) << windowed.zone().format(f.at);
+          ASSERT_LT(o.not_before, o.deadline) << windowed.zone().format(f.at);
+          ASSERT_LE(o.deadline - o.fire, 7 * 3600) << windowed.zone().format(f.at);  // 5 h + Troll's 2 h
+          int64_t end_wall = w.end_reading(f.wall);
+          bool moved = windowed.zone().to_local_seconds(f.at) != f.wall;
+          bool at_end = windowed.zone().to_local_seconds(o.deadline) == end_wall ||
+                        windowed.zone().resolve(end_wall).kind == LocalResolution::Kind::kNonexistent;
+          ASSERT_TRUE(at_end || (moved && o.deadline == o.fire + (end_wall - f.wall)))
+              << windowed.zone().format(f.at) << " until " << windowed.zone().format(o.deadline);
+        }
         size_t d = 0;
         while (d < got.size() && d < expected.size() && got[d] == expected[d]) ++d;
         ASSERT_EQ(got, expected) << "first difference #" << d << ": got "
