@@ -42,11 +42,14 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # Starts from a CHECKPOINT and a sync, so it measures logins, not the writeback of the freeze that ran just before
 # (measured right after freezing the whole database, every commit's WAL flush queued behind that writeback: one A/B
 # at load ~4.5 gave p99 97 ms without the checkpoint and 11 ms with it).
+# Also prints the WAL flushes PostgreSQL made during the measurement and their mean time (pg_stat_wal, with
+# track_wal_io_timing): every thaw commits synchronously, so on a shared disk this is where a latency tail comes from.
 measure() {
   PSQL -c CHECKPOINT; sync
+  PSQL -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
   echo "   load before: $(loadavg)"
   S "$@"
-  echo "   load after:  $(loadavg)"
+  echo "   load after:  $(loadavg); WAL: $(PSQL -c "SELECT wal_sync || ' flushes, mean ' || round((wal_sync_time / greatest(wal_sync, 1))::numeric, 2) || ' ms, ' || round(wal_sync_time::numeric) || ' ms in total' FROM pg_stat_wal")"
 }
 
 as_owner $BIN/initdb -D "$DATA" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
@@ -56,6 +59,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$ROOT'
 shared_buffers = 512MB
 max_wal_size = 8GB
+track_wal_io_timing = on
 CONF
 as_owner $BIN/pg_ctl -D "$DATA" -l "$ROOT/server.log" -w start >/dev/null
 PSQL -c "CREATE DATABASE game"
