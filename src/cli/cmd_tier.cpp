@@ -85,6 +85,7 @@ void thaw_latency(tiering::Tierer& first, Repository& repo, const TierOpts& o) {
     if (!o.via.empty()) client = std::make_unique<tiering::ThawClient>(o.via);
     else if (c > 0) own = std::make_unique<tiering::Tierer>(first.config(), &repo);
     tiering::Tierer& t = own ? *own : first;
+    if (!client) t.prepare();  // as the service does at start: the timed logins are steady state, on both paths
     auto gap = o.rate > 0 ? std::chrono::duration<double>(static_cast<double>(n) / o.rate) : std::chrono::duration<double>(0);
     auto next = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * (static_cast<double>(c) / n));
     for (size_t i = c; i < keys.size(); i += n) {

@@ -120,6 +120,7 @@ void serve_connection(ThawService& service, int fd, const std::atomic<bool>& sto
 ThawService::ThawService(const EntityConfig& cfg, Repository& repo, size_t workers) {
   for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
     pool_.push_back(std::make_unique<Tierer>(cfg, &repo));
+    pool_.back()->prepare();
     idle_.push_back(i);
   }
 }

@@ -31,7 +31,8 @@ struct ThawReply {
 
 class ThawService {
  public:
-  // Opens `workers` connections now, so a bad configuration fails at start rather than at the first login.
+  // Opens `workers` connections and reads the entity's tables on each now, so a bad configuration fails at start
+  // rather than at the first login, and no login pays for it.
   ThawService(const EntityConfig& cfg, Repository& repo, size_t workers);
   ~ThawService();
   ThawService(const ThawService&) = delete;

@@ -40,6 +40,11 @@ Tierer::Tierer(EntityConfig config, Repository* repo) : impl_(std::make_unique<I
 Tierer::~Tierer() = default;
 const EntityConfig& Tierer::config() const { return impl_->cfg; }
 
+void Tierer::prepare() {
+  impl_->load_schema();
+  impl_->archive();
+}
+
 ThawOutcome Tierer::thaw(const std::string& key) { return impl_->thaw_one(key); }
 
 size_t Tierer::reap_released() { return impl_->reap_released(); }

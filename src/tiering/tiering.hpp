@@ -70,6 +70,9 @@ class Tierer {
   Tierer& operator=(const Tierer&) = delete;
 
   const EntityConfig& config() const;
+  // Reads the entity's tables now instead of at the first operation, so a long-running caller (the thaw service)
+  // fails at start on a bad configuration and its first logins do not pay for it. Throws like any operation.
+  void prepare();
   // The DDL that tiering needs (tier/location columns, indexes, the events table); idempotent.
   std::string setup_ddl();
   // Runs the DDL, then checks the schema contract (check_schema).
