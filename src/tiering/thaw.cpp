@@ -148,6 +148,8 @@ void Tierer::Impl::release_in_tx(const std::vector<std::pair<std::string, std::s
 }
 
 ThawOutcome Tierer::Impl::thaw_one(const std::string& key) {
+  // Refused before anything names the key: messages are C strings, and a NUL would cut them short.
+  if (key.find('\0') != std::string::npos) fail(ErrorCode::kUsage, who + ": a key contains a NUL byte; no entity has such a key");
   try {
     return thaw_one_locked(key);
   } catch (const StrataError& e) {
@@ -167,7 +169,6 @@ ThawOutcome Tierer::Impl::thaw_one(const std::string& key) {
 ThawOutcome Tierer::Impl::thaw_one_locked(const std::string& key) {
   Impl& m = *this;
   m.load_schema();
-  if (key.find('\0') != std::string::npos) fail(ErrorCode::kUsage, "entity key contains a NUL byte; no entity has such a key");
   auto t0 = std::chrono::steady_clock::now();
   double t_lock = 0, t_read = 0, t_stage = 0, t_exec = 0;
     std::string k;
