@@ -70,6 +70,11 @@ Ymd ymd_from_days(int64_t days) {
 }
 }  // namespace
 
+CivilDate civil_date_from_days(int64_t days) {
+  Ymd d = ymd_from_days(days);
+  return CivilDate{d.year, d.month, d.day, static_cast<unsigned>(((days + 4) % 7 + 7) % 7)};
+}
+
 CivilTime civil_from_local_seconds(int64_t local) {
   CivilTime c;
   int64_t days = floor_div(local, 86400);

@@ -33,6 +33,13 @@ struct CivilTime {
 
 // Pure calendar arithmetic (proleptic Gregorian), no zone involved.
 int64_t days_from_civil(int year, unsigned month, unsigned day);  // 1970-01-01 = 0
+struct CivilDate {
+  int year;
+  unsigned month;
+  unsigned day;
+  unsigned weekday;  // 0 = Sunday
+};
+CivilDate civil_date_from_days(int64_t days);  // the cheap part of civil_from_local_seconds, for day-by-day walks
 CivilTime civil_from_local_seconds(int64_t local_seconds);
 int64_t local_seconds_from_civil(int year, unsigned month, unsigned day, unsigned hour, unsigned minute,
                                  unsigned second = 0);

@@ -58,6 +58,11 @@ TEST(TimeZone, CivilArithmeticAgreesWithTheCLibrary) {
               iso)
         << t;
     ASSERT_EQ(local_seconds_from_civil(c.year, c.month, c.day, c.hour, c.minute, c.second), t);
+    CivilDate d = civil_date_from_days(day);
+    ASSERT_EQ(d.year, c.year);
+    ASSERT_EQ(d.month, c.month);
+    ASSERT_EQ(d.day, c.day);
+    ASSERT_EQ(d.weekday, c.weekday);
     ASSERT_EQ(days_in_month(c.year, c.month) >= c.day, true);
   }
   EXPECT_EQ(days_in_month(2028, 2), 29u);

@@ -223,7 +223,7 @@ std::optional<int64_t> CronSpec::next_match(int64_t from, int64_t limit) const {
   int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
   unsigned start_minute = static_cast<unsigned>((t - day * 86400) / 60);
   while (day * 86400 < limit) {
-    CivilTime c = civil_from_local_seconds(day * 86400);
+    CivilDate c = civil_date_from_days(day);
     if (!(months_ >> c.month & 1)) {
       day = c.month == 12 ? days_from_civil(c.year + 1, 1, 1) : days_from_civil(c.year, c.month + 1, 1);
       start_minute = 0;

@@ -29,7 +29,9 @@ Fire next_fire(const CronSpec& cron, const TimeZone& zone, int64_t after) {
   while (cursor < stop) {
     int64_t lower = cursor + p.offset;  // wall-clock range of the rest of this period: [lower, upper)
     int64_t upper = std::min(p.end, stop) + p.offset;
-    if (fixed && p.begin > INT64_MIN / 2) {
+    // Only near the period's start can the previous one matter: a gap fires at the start itself, and the readings
+    // an overlap repeats end within the offset change (less than two days in every zone) after it.
+    if (fixed && p.begin > INT64_MIN / 2 && cursor - p.begin < 2 * 86400) {
       ZonePeriod q = zone.period_at(p.begin - 1);
       int64_t before = p.begin + q.offset;  // what the clock read just before the transition
       int64_t now_reads = p.begin + p.offset;

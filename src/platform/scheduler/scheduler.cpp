@@ -25,36 +25,38 @@ void add_missed(std::vector<MissedFires>& out, size_t row, MissReason reason, in
 void due_row(const ScheduleRow& r, size_t row, int64_t now, PassResult& out) {
   const Schedule& s = *r.schedule;
   const ScheduleSpec& spec = s.spec();
+  // Fires older than `recent` can neither run (older than catch_up and kOnTime) nor have an open window (a window
+  // ends less than a day and a DST shift after its fire): they are only counted, not looked at one by one.
+  const int64_t recent = now - std::max({spec.catch_up, kOnTime, s.window() ? int64_t{2 * 86400} : int64_t{0}});
+  struct Bulk {
+    uint64_t count = 0;
+    int64_t first = 0;
+    int64_t last = 0;
+    bool exact = true;
+  } old;
+  std::vector<Fire> fires;  // the recent ones
   // From the stored instant on (not "after" it): a stored value that is not a fire of the current spec (edited
   // config) still means "nothing before this instant".
-  std::vector<Fire> fires;
   Fire f = s.next_fire(*r.next_fire - 1);
-  uint64_t uncounted = 0;
-  int64_t uncounted_first = 0;
-  int64_t uncounted_last = 0;
-  const int64_t keep_from = now - std::max(spec.catch_up, kOnTime);
   while (f.at <= now) {
-    if (fires.size() >= kMaxCounted && f.at < keep_from) {
-      // Far too many to list and too old to run: count them as missed in bulk and jump to the tail.
-      if (uncounted == 0) uncounted_first = f.at;
-      uncounted_last = f.at;
-      uncounted += 1;
-      f = s.next_fire(keep_from - 1);
-      break;
+    if (f.at < recent) {
+      if (old.count == 0) old.first = f.at;
+      old.last = f.at;
+      ++old.count;
+      if (old.count >= kMaxCounted) {  // a year of '* * * * *': stop counting one by one, jump to the recent tail
+        old.exact = false;
+        Fire tail = s.next_fire(recent - 1);
+        if (tail.at > f.at) {
+          f = tail;
+          continue;
+        }
+      }
+    } else {
+      fires.push_back(f);
     }
-    fires.push_back(f);
-    f = s.next_fire(f.at);
-  }
-  while (f.at <= now) {  // the tail after a jump
-    fires.push_back(f);
     f = s.next_fire(f.at);
   }
   out.next_fires.emplace_back(row, f.at);
-  if (uncounted) {
-    add_missed(out.missed, row, spec.missed == MissedPolicy::kOnce ? MissReason::kTooOld : MissReason::kSkipped,
-               uncounted_first, uncounted, false);
-    out.missed.back().last = std::max(out.missed.back().last, uncounted_last);
-  }
 
   std::vector<Occurrence> occ;
   occ.reserve(fires.size());
@@ -77,18 +79,22 @@ void due_row(const ScheduleRow& r, size_t row, int64_t now, PassResult& out) {
       }
     }
   }
-  bool any_run = any_on_time || catch_up.has_value();
+  const bool any_run = any_on_time || catch_up.has_value();
+  auto reason_for = [&](bool expired) {
+    if (expired) return MissReason::kWindowClosed;
+    if (spec.missed == MissedPolicy::kSkip) return MissReason::kSkipped;
+    return any_run ? MissReason::kCoalesced : MissReason::kTooOld;
+  };
+  if (old.count) {
+    add_missed(out.missed, row, reason_for(s.window().has_value()), old.first, old.count, old.exact);
+    out.missed.back().last = std::max(out.missed.back().last, old.last);
+  }
   for (size_t i = 0; i < occ.size(); ++i) {
     if (run[i]) {
       out.due.push_back(DueOccurrence{row, occ[i], catch_up && *catch_up == i});
       continue;
     }
-    MissReason reason;
-    if (occ[i].expired(now)) reason = MissReason::kWindowClosed;
-    else if (spec.missed == MissedPolicy::kSkip) reason = MissReason::kSkipped;
-    else if (any_run) reason = MissReason::kCoalesced;
-    else reason = MissReason::kTooOld;
-    add_missed(out.missed, row, reason, occ[i].fire);
+    add_missed(out.missed, row, reason_for(occ[i].expired(now)), occ[i].fire);
   }
 }
 
