@@ -1,8 +1,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <set>
 
 #include "cli/context.hpp"
 #include "common/error.hpp"
+#include "repo/expiry.hpp"
 #include "repo/repository.hpp"
 
 namespace strata {
@@ -12,15 +14,20 @@ void register_list(CLI::App& app, CliContext& ctx) {
   struct Opts {
     std::string source;
     bool json = false;
+    bool all = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--source", o->source, "Only backups of this source");
   cmd->add_flag("--json", o->json, "JSON array instead of a table");
+  cmd->add_flag("--all", o->all, "Also backups expired by a retention policy and waiting for deletion (docs/RETENTION.md)");
   cmd->footer("Examples:\n  strata list --repo /backups/main\n  strata list --repo /backups/main --source orders-db --json");
   cmd->callback([&ctx, o] {
     ctx.finalize();
     // Listing reads only the public part of each manifest: it needs no passphrase.
     auto repo = ctx.open_repo(false);
+    repo->set_include_expired(o->all);
+    std::set<std::string> expired;
+    if (o->all) expired = expired_ids(*repo);
     std::vector<DamagedManifest> damaged;
     auto all = repo->list(o->source, "", &damaged);
     // One damaged manifest must not hide the others: they are listed, the damaged ones reported, exit 13.
@@ -43,7 +50,7 @@ void register_list(CLI::App& app, CliContext& ctx) {
     std::printf("%-26s %-20s %-20s %10s %10s  %-26s %-16s %s\n", "ID", "SOURCE", "FINISHED", "SIZE", "STORED", "PARENT",
                 "WRITER", "LABELS");
     for (const auto& m : all) {
-      std::string labels;
+      std::string labels = expired.count(m.id) ? "EXPIRED" : "";
       for (const auto& [k, v] : m.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
       std::string source = m.source + (m.type == "stream" ? "" : " (" + m.type + ")");
       // The signing writer's registered name; "unsigned" for backups without a writer signature.

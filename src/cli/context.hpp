@@ -83,5 +83,6 @@ void register_binlog(CLI::App& app, CliContext& ctx);
 void register_wal(CLI::App& app, CliContext& ctx);
 void register_tier(CLI::App& app, CliContext& ctx);
 void register_fleet(CLI::App& app, CliContext& ctx);
+void register_retention_commands(CLI::App& app, CliContext& ctx);  // forget, hold, expired
 
 }  // namespace strata

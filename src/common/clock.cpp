@@ -3,11 +3,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 
 namespace strata {
 
 int64_t now_epoch() {
+  // The injectable clock of the end-to-end tests (retention buckets, grace periods): a fixed epoch for the whole
+  // process. Never set in production; docs/RETENTION.md "Testing".
+  const char* fixed = std::getenv("STRATA_TEST_NOW");
+  if (fixed && *fixed) return std::strtoll(fixed, nullptr, 10);
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 

@@ -93,6 +93,7 @@ class Validator {
           fail_at(pw->source(), "source '" + std::string(name.str()) + "' has a password in the config; use "
                                 "password_file, password_env (mysql, redis), a .pgpass file (passfile) or PGPASSWORD instead");
         }
+        if (auto* r = st.get("retention")) keys(table(*r, shown + ".retention"), "retention.policy", shown + ".retention");
         std::vector<std::string> allowed = known_config_keys("source");
         if (auto* e = st.get("engine")) {
           std::string engine = e->value_or(std::string());
@@ -132,6 +133,11 @@ class Validator {
                                   " (a group's limits go in [limits.\"group/path\"]; docs/CONFIG.md lists every key)");
         }
       }
+    }
+    if (auto* ret = t.get("retention")) {
+      const toml::table& rt = table(*ret, "retention");
+      keys(rt, "retention", "retention");
+      if (auto* d = rt.get("default")) keys(table(*d, "retention.default"), "retention.policy", "retention.default");
     }
     if (auto* ents = t.get("entity")) {
       for (const auto& [name, node] : table(*ents, "entity")) {
@@ -226,10 +232,21 @@ Settings load_settings(const std::string& explicit_path) {
     s.limit_upload = rate_value(t["limit_upload"], s.limit_upload, "limit_upload");
     s.limit_download = rate_value(t["limit_download"], s.limit_download, "limit_download");
     s.max_requests = count_value(t["max_requests"], 0, "max_requests");
+    // Retention tables keep their values as text; docs/RETENTION.md says what each means.
+    auto retention_table = [](const toml::table& tbl, std::map<std::string, std::string>& out) {
+      for (const auto& [k, v] : tbl) {
+        if (auto str = v.value<std::string>(); str && v.is_string()) out[std::string(k.str())] = *str;
+        else if (v.is_integer()) out[std::string(k.str())] = std::to_string(*v.value<int64_t>());
+        else if (v.is_floating_point()) out[std::string(k.str())] = std::to_string(*v.value<double>());
+        else fail(ErrorCode::kUsage, "config key '" + std::string(k.str()) + "' in a retention table must be a number or a string");
+      }
+    };
+    if (auto d = t["retention"]["default"].as_table()) retention_table(*d, s.retention_default);
     if (auto src = t["source"].as_table()) {
       for (const auto& [name, node] : *src) {
         auto* tbl = node.as_table();
         if (!tbl) continue;
+        if (auto* r = tbl->get_as<toml::table>("retention")) retention_table(*r, s.retention_by_source[std::string(name.str())]);
         auto& out = s.sources[std::string(name.str())];
         for (const auto& [k, v] : *tbl) {
           if (auto str = v.value<std::string>()) out[std::string(k.str())] = *str;

@@ -29,6 +29,9 @@ struct Settings {
   std::string unsigned_backups = "warn";
   // [source.NAME] tables, kept as flat "key=value" maps for the engines to interpret.
   std::map<std::string, std::map<std::string, std::string>> sources;
+  // Retention policies (docs/RETENTION.md): [retention.default] and [source.NAME.retention], as text by key.
+  std::map<std::string, std::string> retention_default;
+  std::map<std::string, std::map<std::string, std::string>> retention_by_source;
   // [s3] table, as text by key, for the S3 driver (docs/S3.md). May hold credentials: never log it.
   std::map<std::string, std::string> s3;
   // Process-wide storage limits (bytes/s; 0 = none) and requests in flight (0 = driver default).

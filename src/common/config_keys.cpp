@@ -9,7 +9,7 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
       {"",
        {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
         "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "backup", "s3", "source", "entity",
-        "limits"}},
+        "limits", "retention"}},
       {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},
       {"s3",
        {"endpoint", "region", "addressing", "storage_class", "part_size", "upload_concurrency", "upload_buffer",
@@ -19,10 +19,15 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
       // The fleet keys (docs/SCHEDULING.md, strata server / fleet): read by platform/scheduler/fleet_config.
       {"source",
        {"engine", "group", "timezone", "window", "priority", "rpo", "tags", "jitter", "missed", "catch_up",
-        "schedule"}},
+        "schedule", "retention"}},
       {"source.schedule", {"cron", "type"}},
       // [limits] (the whole fleet) and [limits."group/path"] (a group and every group below it).
       {"limits", {"jobs", "upload"}},
+      // [retention.default] and [source.NAME.retention] (docs/RETENTION.md).
+      {"retention", {"default"}},
+      {"retention.policy",
+       {"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within",
+        "recovery_window", "min_good", "max_share", "grace"}},
       {"source.command", {"backup_command", "restore_command"}},
       {"source.postgres",
        {"host", "port", "user", "dbname", "passfile", "password_file", "method", "wal_method", "checkpoint", "max_rate",

@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "io/stream.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/expiry.hpp"
 #include "repo/lock.hpp"
 #include "storage/storage.hpp"
 #include "strata_version.hpp"
@@ -239,6 +240,11 @@ Bytes Repository::seal_key(const Key32& key) const {
   return seal_data_key(key, config_.public_key);
 }
 
+std::optional<Key32> Repository::metadata_key(const std::string& info) const {
+  if (!config_.encrypted || !secret_) return std::nullopt;
+  return derive_key(secret_->bytes(), info);
+}
+
 Key32 Repository::open_sealed_key(ByteView sealed, const std::string& what) const {
   if (!config_.encrypted) return Key32{};
   if (!secret_) {
@@ -393,7 +399,11 @@ Manifest Repository::read_public(const std::string& key, const std::string& id, 
 std::vector<Manifest> Repository::list(const std::string& source_filter, const std::string& catalog,
                                        std::vector<DamagedManifest>* damaged) {
   std::vector<Manifest> out;
+  // Backups expired by a retention policy wait for their grace period hidden (docs/RETENTION.md).
+  std::set<std::string> hidden;
+  if (catalog.empty() && !include_expired_) hidden = expired_ids(*this);
   for (const auto& id : list_ids(catalog)) {
+    if (hidden.count(id)) continue;
     std::string key = manifest_path(catalog, id);
     Manifest m;
     try {
@@ -571,6 +581,15 @@ std::vector<std::string> Repository::delete_backups(const std::vector<std::strin
     for (const auto& id : order) remove_unlocked(id, "");
   }
   return order;
+}
+
+void Repository::purge_backup(const std::string& id) {
+  if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
+  if (exists(id)) {
+    remove_unlocked(id, "");
+    return;
+  }
+  for (const auto& o : storage_->list(kDataPrefix + id + "/")) storage_->remove(o.key);
 }
 
 void Repository::remove_unlocked(const std::string& id, const std::string& catalog) {

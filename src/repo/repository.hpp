@@ -142,6 +142,10 @@ class Repository {
   // if a backup others build on would be deleted without them, then deletes dependants before what they build
   // on. Returns the ids in deletion order; with dry_run deletes nothing (and takes no lock).
   std::vector<std::string> delete_backups(const std::vector<std::string>& ids, bool dry_run);
+  // Retention's physical delete of one expired backup (platform/retention/rotation.cpp): its manifest, then its
+  // objects under data/<id>/ — nothing else, and no lock of its own: the caller holds a shared one, so backups of
+  // other sources keep running. A manifest already gone (a delete cut short) leaves only the objects to remove.
+  void purge_backup(const std::string& id);
   // Backups of the user catalog whose parent is `id` (incrementals that need it to restore).
   std::vector<std::string> dependants(const std::string& id);
   void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }
@@ -153,6 +157,12 @@ class Repository {
   // public key (empty for unencrypted repositories, whose data keys are all zero), and open one again. `what` names
   // the object in error messages.
   Bytes seal_key(const Key32& key) const;
+  // A key for authenticating small metadata records (retention tombstones, repo/expiry.hpp): HKDF of the
+  // repository secret key with `info`. Empty without the passphrase and for unencrypted repositories.
+  std::optional<Key32> metadata_key(const std::string& info) const;
+  // list() and latest_id() leave out backups with a retention tombstone (expired/<id>) unless this is set
+  // (list --all, expired restore).
+  void set_include_expired(bool include) { include_expired_ = include; }
   Key32 open_sealed_key(ByteView sealed, const std::string& what) const;
 
   // Writer identities (repo/writer.hpp). Backups written through this handle are signed with the key in `path`
@@ -206,6 +216,7 @@ class Repository {
   std::map<std::string, std::optional<WriterRecord>> writer_cache_;
   std::optional<bool> has_writers_;
   std::optional<bool> fail_on_empty_;
+  bool include_expired_ = false;
 };
 
 }  // namespace strata

@@ -1,0 +1,62 @@
+#pragma once
+// Rotation: the planner applied to a repository, in two phases (docs/RETENTION.md).
+//   1. expire: every backup the plan expires gets a tombstone (expired/<id>, create-only) and a warn line
+//      `backup_expired` — from then on list and restore latest no longer offer it;
+//   2. delete: a tombstoned backup whose grace period is over (or all of them with `now_delete`) loses its
+//      manifest, then its objects, then its tombstone — children before the backups they build on.
+// Runs under a shared lock: backups of every source go on meanwhile; a per-backup delete touches only
+// data/<id>/ and that backup's records. A kill at any point leaves whole chains and converges on the next run.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "platform/retention/planner.hpp"
+
+namespace strata {
+class Repository;
+struct Manifest;
+}
+
+namespace strata::retention {
+
+struct RotationRequest {
+  std::string source;
+  Policy policy;
+  std::string policy_text;   // how the policy was given ("--keep-last 3 --keep-daily 7", "[retention.default]")
+  bool dry_run = false;
+  bool confirm = false;      // apply a plan above policy.max_share
+  int64_t grace = 86400;     // seconds between expiry and physical deletion
+  bool delete_now = false;   // --now: delete due tombstones of this source regardless of the grace period
+  int64_t now = 0;
+};
+
+struct PlannedBackup {
+  BackupInfo info;
+  std::string type, started;  // as the manifest says
+  Verdict verdict;
+};
+
+struct RotationResult {
+  std::string source;
+  std::string policy_text;
+  Plan plan;
+  std::vector<PlannedBackup> backups;     // newest first, in plan order
+  std::vector<std::string> expired_now;   // tombstones written by this run
+  std::vector<std::string> revived;       // tombstones removed: a live backup builds on it, or it is held
+  std::vector<std::string> deleted;       // backups physically deleted by this run
+  std::vector<std::string> waiting;       // tombstoned, in the grace period: "ID (until ISO)"
+  std::vector<std::string> left_alone;    // tombstones not acted on, with why
+  bool stopped = false;                   // above max_share without confirm: nothing was changed
+};
+
+// Plans (and, unless dry_run, applies) `req.policy` to one source.
+RotationResult rotate_source(Repository& repo, const RotationRequest& req);
+
+// Plans only: what rotate_source would decide (no lock, no writes).
+RotationResult plan_source(Repository& repo, const RotationRequest& req);
+
+// The planner's view of one manifest: kind from type/parent, holds, WAL/binlog start from the engine metadata.
+BackupInfo backup_info_of(const Manifest& m, const std::vector<std::string>& holds);
+
+}  // namespace strata::retention
