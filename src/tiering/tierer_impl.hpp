@@ -5,6 +5,7 @@
 // thaw_batch.cpp, reap.cpp (reap and gc), erase.cpp, status.cpp; rows.hpp (row encodings and digests) and locks.hpp
 // (advisory locks) are shared by them. The public interface is tiering.hpp.
 #include <chrono>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,6 +104,7 @@ struct Tierer::Impl {
   ArchiveStore& archive();
   void record_event(const std::string& key, const std::string& event, const std::string& detail);
 
+  // Runs fn(worker, part) for every part in [0, parts): a single part on this Impl, more each on a thread with an
   // Impl (own connection, schema loaded) of its own. Returns every part's result once all have stopped, or rethrows
   // the first part's error.
   template <class Fn>
