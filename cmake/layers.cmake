@@ -9,7 +9,7 @@
 # unless the table says so. A layer listed here whose folder does not exist yet builds nothing; whoever links it gets
 # the layers below it instead (so the table can name the planned layers today).
 set(STRATA_LAYERS common storage io repo engines tiering app
-    platform/scheduler platform/retention
+    platform/scheduler platform/retention platform/drill
     cli)
 set(STRATA_LAYER_BELOW_common "")
 set(STRATA_LAYER_BELOW_storage common)
@@ -20,7 +20,8 @@ set(STRATA_LAYER_BELOW_tiering repo)
 set(STRATA_LAYER_BELOW_app engines tiering)
 set(STRATA_LAYER_BELOW_platform/scheduler app)
 set(STRATA_LAYER_BELOW_platform/retention app)
-set(STRATA_LAYER_BELOW_cli app platform/scheduler platform/retention)
+set(STRATA_LAYER_BELOW_platform/drill app)
+set(STRATA_LAYER_BELOW_cli app platform/scheduler platform/retention platform/drill)
 
 # The layer an #include path names ("platform/scheduler/cron.hpp" -> platform/scheduler, "repo/x.hpp" -> repo), or
 # the group ("platform") when it names a group folder but no layer of it, or "" when it names no layer at all.

@@ -8,6 +8,7 @@
 
 #include "common/bytes.hpp"
 #include "common/config_keys.hpp"
+#include "common/duration.hpp"
 #include "common/error.hpp"
 #include "common/suggest.hpp"
 
@@ -85,6 +86,7 @@ class Validator {
     keys(t, "", "");
     if (auto* b = t.get("backup")) keys(table(*b, "backup"), "backup", "backup");
     if (auto* s3 = t.get("s3")) keys(table(*s3, "s3"), "s3", "s3");
+    if (auto* d = t.get("drill")) keys(table(*d, "drill"), "drill", "drill");
     if (auto* src = t.get("source")) {
       for (const auto& [name, node] : table(*src, "source")) {
         std::string shown = "source." + std::string(name.str());
@@ -221,6 +223,12 @@ Settings load_settings(const std::string& explicit_path) {
     s.threads = count_value(b["threads"], 0, "backup.threads");
     s.io_threads = count_value(b["io_threads"], s.io_threads, "backup.io_threads");
     if (b["fail_on_empty"]) s.fail_on_empty = bool_value(b["fail_on_empty"], false, "backup.fail_on_empty");
+    auto d = t["drill"];
+    s.drill_scratch_dir = string_value(d["scratch_dir"], s.drill_scratch_dir, "drill.scratch_dir");
+    s.drill_disk_budget = size_value(d["disk_budget"], s.drill_disk_budget, "drill.disk_budget");
+    if (d["time_limit"]) {
+      s.drill_time_limit_s = parse_duration_seconds(string_value(d["time_limit"], "", "drill.time_limit"), "drill.time_limit");
+    }
     if (auto s3 = t["s3"].as_table()) {
       for (const auto& [k, v] : *s3) {
         // Booleans first: value<int64_t>() would turn `true` into "1".

@@ -38,6 +38,10 @@ struct Settings {
   uint64_t limit_upload = 0;
   uint64_t limit_download = 0;
   unsigned max_requests = 0;
+  // [drill] (docs/DRILLS.md): where level 2 drills restore to, the most they may restore, how long one may take.
+  std::string drill_scratch_dir;
+  uint64_t drill_disk_budget = 0;
+  int64_t drill_time_limit_s = 3600;
   std::string config_path;  // where the settings came from, for messages
 };
 

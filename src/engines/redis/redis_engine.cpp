@@ -96,6 +96,12 @@ std::vector<Manifest> RedisEngine::backup(Repository& repo, const SourceConfig& 
   o.type = "rdb";
   nlohmann::json j = {{"engine", "redis"}, {"method", "rdb"}, {"server_version", version}, {"keys_at_start", keys}};
   o.engine_json = j.dump();
+  // The fingerprint a drill compares with (docs/DRILLS.md): DBSIZE before and after the snapshot bound the keys the
+  // RDB can hold (exactly, when nothing wrote meanwhile).
+  o.engine_json_after = [j, cli, hint, &source]() mutable {
+    j["keys_at_end"] = trim(run_checked(cli + " --no-auth-warning DBSIZE", "redis-cli DBSIZE on source " + source.name, hint));
+    return j.dump();
+  };
   return {repo.backup(*src, o, progress)};
 }
 

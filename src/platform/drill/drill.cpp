@@ -1,0 +1,317 @@
+#include "platform/drill/drill.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.hpp"
+#include "common/duration.hpp"
+#include "common/error.hpp"
+#include "common/process.hpp"
+#include "engines/tool_util.hpp"
+#include "io/crypto.hpp"
+#include "io/stream.hpp"
+#include "platform/drill/scratch.hpp"
+#include "repo/bounded_json.hpp"
+#include "repo/repository.hpp"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Thrown out of the restore's progress callback when the time limit passes: the pipeline aborts cleanly on it.
+struct TimeLimitReached : StrataError {
+  explicit TimeLimitReached(const std::string& m) : StrataError(ErrorCode::kInterrupted, m) {}
+};
+
+class Deadline {
+ public:
+  explicit Deadline(int64_t limit_s) : limit_s_(limit_s), end_(Clock::now() + std::chrono::seconds(limit_s)) {}
+  bool passed() const { return limit_s_ > 0 && Clock::now() >= end_; }
+  void check(const char* during) const {
+    if (passed()) throw TimeLimitReached("the drill reached its time limit of " + std::to_string(limit_s_) + " s during " + during);
+  }
+  int remaining_ms() const {
+    if (limit_s_ <= 0) return -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - Clock::now()).count();
+    return left < 0 ? 0 : static_cast<int>(left);
+  }
+
+ private:
+  int64_t limit_s_;
+  Clock::time_point end_;
+};
+
+// Discards what it is given: level 1 verifies the stream (the pipeline authenticates every frame and compares the
+// plaintext SHA-256) without writing it anywhere.
+class DiscardSink : public ByteSink {
+ public:
+  void write(ByteView) override {}
+  void finish() override {}
+  void abort() noexcept override {}
+  std::string describe() const override { return "nowhere (verify only)"; }
+};
+
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  if (port == 0) fail(ErrorCode::kGeneric, "no free loopback port for the drill's server");
+  return port;
+}
+
+// A user command of the source (drill_restore_command, drill_verify_command) run in the scratch directory with the
+// drill's facts in its own environment (never ours: other jobs of the process must not see them).
+std::string drill_shell(const std::string& command, const std::string& dir, const std::string& file,
+                        const Manifest& m) {
+  return "export STRATA_DRILL_DIR=" + shell_quote(dir) + " STRATA_DRILL_FILE=" + shell_quote(file) +
+         " STRATA_BACKUP_ID=" + shell_quote(m.id) + " STRATA_SOURCE=" + shell_quote(m.source) + "; cd " +
+         shell_quote(dir) + " && " + command;
+}
+
+struct CommandOutcome {
+  int status = 0;
+  bool timed_out = false;
+  std::string tail;  // the last KiB of stdout and stderr
+};
+
+// Runs `command`, keeping the tail of what it prints, killed when the deadline passes.
+CommandOutcome run_with_tail(const std::string& command, const Deadline& deadline) {
+  Subprocess p(command, Subprocess::Pipe::kStdout, /*forward_stderr=*/false);
+  CommandOutcome r;
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    pollfd pfd{p.fd(), POLLIN, 0};
+    int left = deadline.remaining_ms();
+    int n = ::poll(&pfd, 1, left < 0 ? -1 : left);
+    if (n == 0) {
+      r.timed_out = true;
+      p.kill_and_wait();
+      break;
+    }
+    if (n < 0) continue;
+    ssize_t got = ::read(p.fd(), buf, sizeof buf);
+    if (got <= 0) break;
+    out.append(buf, static_cast<size_t>(got));
+    if (out.size() > 8192) out.erase(0, out.size() - 4096);
+  }
+  r.status = r.timed_out ? 137 : p.wait();
+  std::string err = p.stderr_tail();
+  r.tail = trim(out.size() > 1024 ? out.substr(out.size() - 1024) : out);
+  if (!err.empty()) r.tail += (r.tail.empty() ? "" : " | ") + trim(err);
+  return r;
+}
+
+void add_check(DrillRecord& rec, const std::string& name, bool ok, const std::string& detail) {
+  rec.checks.push_back({name, ok, detail});
+  if (!ok && rec.error.empty()) rec.error = name + ": " + detail;
+}
+
+// Level 2 of a command or plain stream source: restore into the scratch directory (through drill_restore_command
+// if the source has one, else into a file), then the source's drill_verify_command decides.
+void drill_command(Repository& repo, const Manifest& m, const DrillRequest& req, DrillScratch& scratch,
+                   const ProgressFn& progress, const Deadline& deadline, DrillRecord& rec) {
+  std::string file = scratch.path() + "/backup.data";
+  std::string restore_cmd = req.source.get("drill_restore_command");
+  std::unique_ptr<ByteSink> sink = restore_cmd.empty()
+                                       ? open_file_sink(file, false)
+                                       : open_command_sink(drill_shell(restore_cmd, scratch.path(), "", m));
+  auto t0 = Clock::now();
+  repo.restore(m, *sink, req.pipeline, progress);
+  rec.restore_seconds = seconds_since(t0);
+  add_check(rec, "restore", true, "every frame authenticated, SHA-256 matches; restored " +
+                                      (restore_cmd.empty() ? "to " + file : std::string("through drill_restore_command")));
+  rec.rto_seconds = rec.restore_seconds;
+  std::string verify = req.source.get("drill_verify_command");
+  if (verify.empty()) return;
+  auto t1 = Clock::now();
+  CommandOutcome v = run_with_tail(drill_shell(verify, scratch.path(), restore_cmd.empty() ? file : "", m), deadline);
+  rec.checks_seconds = seconds_since(t1);
+  if (v.timed_out) deadline.check("drill_verify_command");
+  add_check(rec, "drill_verify_command", v.status == 0,
+            v.status == 0 ? "exit 0" + (v.tail.empty() ? "" : ": " + v.tail)
+                          : "exit " + std::to_string(v.status) + (v.tail.empty() ? "" : ": " + v.tail));
+}
+
+// The key count a Redis backup's fingerprint allows: DBSIZE just before and just after the snapshot.
+std::pair<long long, long long> redis_key_range(const Manifest& m) {
+  nlohmann::json j;
+  if (!try_parse_bounded_json(m.engine_json, kMaxEngineJsonBytes, j).empty() || !j.is_object()) return {-1, -1};
+  auto num = [&](const char* k) -> long long {
+    if (!j.contains(k)) return -1;
+    try {
+      return std::stoll(j[k].is_string() ? j[k].get<std::string>() : j[k].dump());
+    } catch (...) {
+      return -1;
+    }
+  };
+  long long a = num("keys_at_start"), b = num("keys_at_end");
+  if (b < 0) b = a;
+  return {std::min(a, b), std::max(a, b)};
+}
+
+// Level 2 of a Redis source: restore dump.rdb, redis-check-rdb it, start redis-server on a free loopback port with
+// persistence off (the engine's --start), compare DBSIZE with the fingerprint, stop it.
+void drill_redis(Repository& repo, const Manifest& m, const DrillRequest& req, DrillScratch& scratch,
+                 const ProgressFn& progress, const Deadline& deadline, DrillRecord& rec) {
+  std::string dir = scratch.path() + "/redis";
+  scratch.add_server_pid_file(dir + "/redis.pid");
+  EngineRestoreRequest er;
+  er.id = m.id;
+  er.target_dir = dir;
+  er.start = true;
+  er.port = free_loopback_port();
+  er.pipeline = req.pipeline;
+  auto t0 = Clock::now();
+  Clock::time_point last_byte = t0;
+  ProgressFn timed = [&](uint64_t plain, uint64_t stored) {
+    last_byte = Clock::now();
+    if (progress) progress(plain, stored);
+  };
+  std::string summary = make_engine("redis")->restore(repo, req.source, er, timed);
+  rec.rto_seconds = seconds_since(t0);
+  rec.restore_seconds = std::chrono::duration<double>(last_byte - t0).count();
+  rec.start_seconds = rec.rto_seconds - rec.restore_seconds;
+  add_check(rec, "restore", true, summary);
+  deadline.check("the start of redis-server");
+
+  auto t1 = Clock::now();
+  std::string check_rdb = find_tool({"redis-check-rdb"});
+  if (check_rdb.empty()) {
+    add_check(rec, "redis-check-rdb", false, "redis-check-rdb is not installed (redis-tools)");
+  } else {
+    CommandOutcome c = run_with_tail(shell_quote(check_rdb) + " " + shell_quote(dir + "/dump.rdb") + " 2>&1", deadline);
+    if (c.timed_out) deadline.check("redis-check-rdb");
+    add_check(rec, "redis-check-rdb", c.status == 0, c.status == 0 ? "RDB looks OK" : "exit " + std::to_string(c.status) + ": " + c.tail);
+  }
+  std::string cli = find_tool({"redis-cli"});
+  CommandOutcome k = run_with_tail(shell_quote(cli) + " -h 127.0.0.1 -p " + std::to_string(er.port) + " DBSIZE", deadline);
+  long long keys = -1;
+  try {
+    keys = std::stoll(k.tail);
+  } catch (...) {
+  }
+  auto [lo, hi] = redis_key_range(m);
+  rec.recovery_point = keys >= 0 ? std::to_string(keys) + " keys" : "";
+  if (keys < 0) {
+    add_check(rec, "dbsize", false, "the restored server did not answer DBSIZE: " + k.tail);
+  } else if (lo < 0) {
+    add_check(rec, "dbsize", true, std::to_string(keys) + " keys (the backup has no fingerprint to compare with)");
+  } else {
+    bool ok = keys >= lo && keys <= hi;
+    std::string want = lo == hi ? std::to_string(lo) : std::to_string(lo) + ".." + std::to_string(hi);
+    add_check(rec, "dbsize", ok, std::to_string(keys) + " keys, fingerprint at backup time " + want);
+  }
+  rec.checks_seconds = seconds_since(t1);
+}
+
+}  // namespace
+
+std::string pick_drill_backup(Repository& repo, const std::string& source, const std::string& id, int64_t random_within_s) {
+  if (!id.empty()) return repo.resolve_id(id);
+  if (random_within_s <= 0) return repo.latest_id(source);
+  int64_t since = now_epoch() - random_within_s;
+  std::vector<std::string> candidates;
+  for (const auto& m : repo.list(source)) {
+    if (m.finished_epoch >= since) candidates.push_back(m.id);
+  }
+  if (candidates.empty()) {
+    fail(ErrorCode::kNotFound, "source " + source + " has no backup that finished in the last " + format_duration(random_within_s) +
+                                   "; widen --random-within or give an ID");
+  }
+  uint32_t r = 0;
+  random_bytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+  return candidates[r % candidates.size()];
+}
+
+DrillRecord run_drill(Repository& repo, const DrillRequest& req, const ProgressFn& progress) {
+  if (req.level != 1 && req.level != 2) fail(ErrorCode::kUsage, "drill level " + std::to_string(req.level) + " is not supported: use 1 or 2");
+  Manifest m = repo.load(req.backup_id, true);
+  std::string engine = req.source.get("engine");
+  if (req.level == 2 && engine != "" && engine != "command" && engine != "redis") {
+    fail(ErrorCode::kUsage, "level 2 drills of " + engine + " sources are not supported yet (source " + m.source +
+                                "); run 'strata drill run --level 1' to verify every byte of the backup");
+  }
+  DrillRecord rec;
+  uint8_t rnd[4];
+  random_bytes(rnd, sizeof rnd);
+  rec.started_us = now_us();
+  rec.id = compact_utc(rec.started_us / 1000000) + "-" + hex_encode(ByteView(rnd, sizeof rnd));
+  rec.started = iso_utc(rec.started_us / 1000000);
+  rec.backup_id = m.id;
+  rec.source = m.source;
+  rec.backup_type = m.type;
+  rec.host = hostname();
+  rec.level = req.level;
+  rec.plain_bytes = m.stream.plain_bytes;
+  Deadline deadline(req.settings.time_limit_s);
+  ProgressFn guarded = [&](uint64_t plain, uint64_t stored) {
+    deadline.check("the restore");
+    if (progress) progress(plain, stored);
+  };
+  try {
+    if (req.level == 1) {
+      DiscardSink sink;
+      auto t0 = Clock::now();
+      repo.restore(m, sink, req.pipeline, guarded);
+      rec.restore_seconds = seconds_since(t0);
+      add_check(rec, "read-data", true, std::to_string(m.stream.objects.size()) + " objects read: every frame authenticated, SHA-256 matches");
+    } else {
+      std::string root = req.settings.scratch_dir;
+      if (root.empty()) root = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+      remove_stale_drill_scratch(root);
+      if (req.settings.disk_budget && m.stream.plain_bytes > req.settings.disk_budget) {
+        fail(ErrorCode::kUsage, "backup " + m.id + " restores to " + format_size(m.stream.plain_bytes) +
+                                    ", more than the drill disk budget of " + format_size(req.settings.disk_budget) +
+                                    "; raise [drill] disk_budget, or run --level 1 (which writes nothing)");
+      }
+      uint64_t free = free_bytes_at(root);
+      if (free && m.stream.plain_bytes > free) {
+        fail(ErrorCode::kStorage, "backup " + m.id + " restores to " + format_size(m.stream.plain_bytes) + " but " + root +
+                                      " has only " + format_size(free) + " free; free space or set [drill] scratch_dir");
+      }
+      DrillScratch scratch(root, rec.id);
+      if (engine == "redis") drill_redis(repo, m, req, scratch, guarded, deadline, rec);
+      else drill_command(repo, m, req, scratch, guarded, deadline, rec);
+    }
+    rec.result = rec.error.empty() ? "passed" : "failed";
+  } catch (const TimeLimitReached& e) {
+    rec.result = "stopped";
+    rec.error = e.what();
+  } catch (const StrataError& e) {
+    // Refusals (the drill cannot run here) say nothing about the backup: they end the command, no record.
+    if (e.code() == ErrorCode::kUsage || e.code() == ErrorCode::kWrongKey || e.code() == ErrorCode::kStorage ||
+        e.code() == ErrorCode::kLocked) {
+      throw;
+    }
+    rec.result = "failed";
+    add_check(rec, rec.level == 1 ? "read-data" : "restore", false, e.what());
+  }
+  return rec;
+}
+
+}  // namespace strata

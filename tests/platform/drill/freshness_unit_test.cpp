@@ -1,0 +1,118 @@
+// Issue 17: what `strata status` concludes from a source's facts at one instant, and the drill record format.
+#include <gtest/gtest.h>
+
+#include "common/duration.hpp"
+#include "common/error.hpp"
+#include "platform/drill/freshness.hpp"
+#include "platform/drill/record.hpp"
+
+namespace strata {
+namespace {
+
+constexpr int64_t kNow = 1796170000;
+
+SourceFacts fresh(int64_t age) {
+  SourceFacts f;
+  f.source = "orders";
+  f.rpo_s = 26 * 3600;
+  f.newest_good_id = "B";
+  f.newest_good_end = kNow - age;
+  f.backups = 1;
+  return f;
+}
+
+TEST(Freshness, InsideTheRpoIsOkAndOutsideIsCritical) {
+  auto ok = assess(fresh(3600), kNow);
+  EXPECT_EQ(ok.state, Freshness::kOk);
+  EXPECT_EQ(ok.summary, "newest good backup 1h ago, rpo 1d 2h; none verified by a drill");
+  auto late = assess(fresh(27 * 3600 + 180), kNow);
+  EXPECT_EQ(late.state, Freshness::kCritical);
+  EXPECT_EQ(late.summary, "out of rpo: newest good backup 1d 3h ago, rpo 1d 2h; none verified by a drill");
+  // Exactly at the rpo is still inside it.
+  EXPECT_EQ(assess(fresh(26 * 3600), kNow).state, Freshness::kOk);
+}
+
+TEST(Freshness, NoGoodBackupIsCriticalEvenWithoutAnRpo) {
+  SourceFacts none;
+  none.source = "cache";
+  EXPECT_EQ(assess(none, kNow).state, Freshness::kCritical);
+  EXPECT_EQ(assess(none, kNow).summary, "no backup");
+  none.backups = 2;
+  EXPECT_EQ(assess(none, kNow).summary, "no good backup (2 failed their drills)");
+  SourceFacts norpo = fresh(90 * 86400);
+  norpo.rpo_s = 0;
+  EXPECT_EQ(assess(norpo, kNow).state, Freshness::kOk);
+}
+
+TEST(Freshness, AStoppedArchiveIsCriticalAndAFailedNewerDrillWarns) {
+  SourceFacts f = fresh(3600);
+  f.archive = "wal";
+  f.archive_end = kNow - 30 * 3600;
+  auto s = assess(f, kNow);
+  EXPECT_EQ(s.state, Freshness::kCritical);
+  EXPECT_NE(s.summary.find("wal archive ends 1d 6h ago (out of rpo)"), std::string::npos) << s.summary;
+  f.archive_end = kNow - 60;
+  f.failed_drill_backup = "C";
+  f.failed_drill_error = "restore: object data/C/000000 is missing";
+  s = assess(f, kNow);
+  EXPECT_EQ(s.state, Freshness::kWarning);
+  EXPECT_NE(s.summary.find("newer backup C failed its drill: restore: object data/C/000000 is missing"), std::string::npos);
+  f.newest_verified_end = kNow - 7200;
+  EXPECT_NE(assess(f, kNow).summary.find("newest verified 2h ago"), std::string::npos);
+}
+
+TEST(DrillRecordFormat, RoundTripsAndRefusesDamage) {
+  DrillRecord r;
+  r.id = "20261202T010000Z-0a0b0c0d";
+  r.backup_id = "20261201T010000Z-01020304";
+  r.source = "cache";
+  r.level = 2;
+  r.started_us = 1796173200123456;
+  r.rto_seconds = 1.25;
+  r.plain_bytes = 12345;
+  r.result = "failed";
+  r.error = "dbsize: 10 keys, fingerprint at backup time 12";
+  r.checks = {{"restore", true, "ok"}, {"dbsize", false, "10 keys, fingerprint at backup time 12"}};
+  DrillRecord back = decode_drill_record(encode_drill_record(r), "x");
+  EXPECT_EQ(back.id, r.id);
+  EXPECT_EQ(back.backup_id, r.backup_id);
+  EXPECT_EQ(back.started_us, r.started_us);
+  EXPECT_EQ(back.result, "failed");
+  EXPECT_FALSE(back.passed());
+  ASSERT_EQ(back.checks.size(), 2u);
+  EXPECT_EQ(back.checks[1].detail, r.checks[1].detail);
+  EXPECT_EQ(drill_record_key(r), "drills/20261201T010000Z-01020304/20261202T010000Z-0a0b0c0d.json");
+
+  EXPECT_THROW(decode_drill_record("{\"version\":1,\"id\":\"a\",\"backup\":\"b\",\"result\":\"great\"}", "x"), StrataError);
+  EXPECT_THROW(decode_drill_record(std::string(300000, '['), "x"), StrataError);
+  try {
+    decode_drill_record("{\"version\":1}", "drills/b/a.json");
+    FAIL();
+  } catch (const StrataError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("drills/b/a.json is damaged"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Duration, ParsesWhatUsersWriteAndRefusesTheRest) {
+  EXPECT_EQ(parse_duration_seconds("45", "x"), 45);
+  EXPECT_EQ(parse_duration_seconds("30m", "x"), 1800);
+  EXPECT_EQ(parse_duration_seconds("26h", "x"), 93600);
+  EXPECT_EQ(parse_duration_seconds("7d", "x"), 604800);
+  EXPECT_EQ(parse_duration_seconds("2w", "x"), 1209600);
+  for (const char* bad : {"", "-1h", "h", "3 d", "5y", "1.5h", "99999999999999999999d"}) {
+    EXPECT_THROW(parse_duration_seconds(bad, "--max-age"), StrataError) << bad;
+  }
+  try {
+    parse_duration_seconds("5y", "--max-age");
+  } catch (const StrataError& e) {
+    EXPECT_STREQ(e.what(), "invalid --max-age '5y': use e.g. 30m, 26h or 7d");
+  }
+  EXPECT_EQ(format_duration(0), "0s");
+  EXPECT_EQ(format_duration(250), "4m 10s");
+  EXPECT_EQ(format_duration(7200), "2h");
+  EXPECT_EQ(format_duration(93900), "1d 2h");
+}
+
+}  // namespace
+}  // namespace strata
