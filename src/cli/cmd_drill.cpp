@@ -78,7 +78,7 @@ void register_drill_run(CLI::App& drill, CliContext& ctx) {
       fail(ErrorCode::kUsage, "give a backup ID, --latest or --random-within, not several");
     }
     auto repo = ctx.open_repo(true);
-    int64_t within = o->random_within.empty() ? 0 : parse_duration_seconds(o->random_within, "--random-within");
+    int64_t within = o->random_within.empty() ? 0 : parse_duration(o->random_within, "--random-within", BareNumber::kRefused);
     DrillRequest req;
     req.backup_id = pick_drill_backup(*repo, o->source, o->id, within);
     req.level = o->level;
@@ -170,11 +170,11 @@ void register_status_cmd(CLI::App& app, CliContext& ctx) {
           fail(ErrorCode::kUsage, "invalid --at '" + o->at + "': use 'YYYY-MM-DD HH:MM:SS+TZ' or @EPOCH");
         }
       }
-      int64_t override_rpo = o->max_age.empty() ? 0 : parse_duration_seconds(o->max_age, "--max-age");
+      int64_t override_rpo = o->max_age.empty() ? 0 : parse_duration(o->max_age, "--max-age", BareNumber::kRefused);
       std::map<std::string, int64_t> rpos;
       for (const auto& [name, values] : ctx.settings.sources) {
         auto it = values.find("rpo");
-        rpos[name] = override_rpo ? override_rpo : it == values.end() ? 0 : parse_duration_seconds(it->second, "rpo of source " + name);
+        rpos[name] = override_rpo ? override_rpo : it == values.end() ? 0 : parse_duration(it->second, "rpo of source " + name);
       }
       auto repo = ctx.open_repo(false);
       std::vector<SourceStatus> all;

@@ -227,7 +227,7 @@ Settings load_settings(const std::string& explicit_path) {
     s.drill_scratch_dir = string_value(d["scratch_dir"], s.drill_scratch_dir, "drill.scratch_dir");
     s.drill_disk_budget = size_value(d["disk_budget"], s.drill_disk_budget, "drill.disk_budget");
     if (d["time_limit"]) {
-      s.drill_time_limit_s = parse_duration_seconds(string_value(d["time_limit"], "", "drill.time_limit"), "drill.time_limit");
+      s.drill_time_limit_s = parse_duration(string_value(d["time_limit"], "", "drill.time_limit"), "drill.time_limit");
     }
     if (auto s3 = t["s3"].as_table()) {
       for (const auto& [k, v] : *s3) {

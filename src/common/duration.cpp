@@ -1,38 +1,62 @@
 #include "common/duration.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "common/error.hpp"
 
 namespace strata {
 
-int64_t parse_duration_seconds(const std::string& text, const std::string& what) {
-  auto bad = [&]() -> int64_t {
-    fail(ErrorCode::kUsage, "invalid " + what + " '" + text + "': use e.g. 30m, 26h or 7d");
+int64_t parse_duration(std::string_view input, const std::string& what, BareNumber bare) {
+  std::string text(input);
+  auto bad = [&]() {
+    fail(ErrorCode::kUsage, (what.empty() ? "" : what + " ") + "'" + text +
+                                "' is not a duration; write it like \"90s\", \"30m\", \"26h\", \"7d\", \"2w\" or \"1h30m\"");
   };
-  size_t used = 0;
-  long long n = -1;
-  try {
-    n = std::stoll(text, &used);
-  } catch (...) {
-    return bad();
+  constexpr int64_t kMax = 100LL * 366 * 86400;
+  if (text.empty()) bad();
+  if (std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (bare == BareNumber::kRefused || text.size() > 12) bad();
+    int64_t v = std::stoll(text);
+    if (v > kMax) bad();
+    return v;
   }
-  if (n < 0 || text.empty() || text[0] == '-' || text[0] == '+' || text[0] == ' ') return bad();
-  std::string unit = text.substr(used);
-  int64_t mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400
-                 : unit == "w" ? 7 * 86400 : 0;
-  if (mult == 0 || n > INT64_MAX / mult) return bad();
-  return static_cast<int64_t>(n) * mult;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t digits = 0;
+    int64_t v = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      if (++digits > 9) bad();
+      v = v * 10 + (text[i++] - '0');
+    }
+    if (digits == 0 || i >= text.size()) bad();
+    int64_t unit = 0;
+    switch (text[i++]) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: bad();
+    }
+    total += v * unit;
+    if (total > kMax) bad();
+  }
+  return total;
 }
 
 std::string format_duration(int64_t s) {
-  if (s < 0) return "-" + format_duration(-s);
-  const int64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
-  auto two = [](int64_t a, const char* ua, int64_t b, const char* ub) {
-    return std::to_string(a) + ua + (b ? " " + std::to_string(b) + ub : "");
-  };
-  if (d) return two(d, "d", h, "h");
-  if (h) return two(h, "h", m, "m");
-  if (m) return two(m, "m", sec, "s");
-  return std::to_string(sec) + "s";
+  if (s <= 0) return "0s";
+  static const std::pair<int64_t, const char*> units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  std::string out;
+  for (auto [size, name] : units) {
+    if (s >= size) {
+      out += std::to_string(s / size) + name;
+      s %= size;
+    }
+  }
+  return out;
 }
 
 }  // namespace strata

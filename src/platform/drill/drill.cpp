@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -41,20 +41,20 @@ struct TimeLimitReached : StrataError {
 
 class Deadline {
  public:
-  explicit Deadline(int64_t limit_s) : limit_s_(limit_s), end_(Clock::now() + std::chrono::seconds(limit_s)) {}
-  bool passed() const { return limit_s_ > 0 && Clock::now() >= end_; }
+  explicit Deadline(int64_t limit_s) : limit_s_(limit_s), end_(SteadyClock::now() + std::chrono::seconds(limit_s)) {}
+  bool passed() const { return limit_s_ > 0 && SteadyClock::now() >= end_; }
   void check(const char* during) const {
     if (passed()) throw TimeLimitReached("the drill reached its time limit of " + std::to_string(limit_s_) + " s during " + during);
   }
   int remaining_ms() const {
     if (limit_s_ <= 0) return -1;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - Clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - SteadyClock::now()).count();
     return left < 0 ? 0 : static_cast<int>(left);
   }
 
  private:
   int64_t limit_s_;
-  Clock::time_point end_;
+  SteadyClock::time_point end_;
 };
 
 // Discards what it is given: level 1 verifies the stream (the pipeline authenticates every frame and compares the
@@ -140,7 +140,7 @@ void drill_command(Repository& repo, const Manifest& m, const DrillRequest& req,
   std::unique_ptr<ByteSink> sink = restore_cmd.empty()
                                        ? open_file_sink(file, false)
                                        : open_command_sink(drill_shell(restore_cmd, scratch.path(), "", m));
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   repo.restore(m, *sink, req.pipeline, progress);
   rec.restore_seconds = seconds_since(t0);
   add_check(rec, "restore", true, "every frame authenticated, SHA-256 matches; restored " +
@@ -148,7 +148,7 @@ void drill_command(Repository& repo, const Manifest& m, const DrillRequest& req,
   rec.rto_seconds = rec.restore_seconds;
   std::string verify = req.source.get("drill_verify_command");
   if (verify.empty()) return;
-  auto t1 = Clock::now();
+  auto t1 = SteadyClock::now();
   CommandOutcome v = run_with_tail(drill_shell(verify, scratch.path(), restore_cmd.empty() ? file : "", m), deadline);
   rec.checks_seconds = seconds_since(t1);
   if (v.timed_out) deadline.check("drill_verify_command");
@@ -186,10 +186,10 @@ void drill_redis(Repository& repo, const Manifest& m, const DrillRequest& req, D
   er.start = true;
   er.port = free_loopback_port();
   er.pipeline = req.pipeline;
-  auto t0 = Clock::now();
-  Clock::time_point last_byte = t0;
+  auto t0 = SteadyClock::now();
+  SteadyClock::time_point last_byte = t0;
   ProgressFn timed = [&](uint64_t plain, uint64_t stored) {
-    last_byte = Clock::now();
+    last_byte = SteadyClock::now();
     if (progress) progress(plain, stored);
   };
   std::string summary = make_engine("redis")->restore(repo, req.source, er, timed);
@@ -199,7 +199,7 @@ void drill_redis(Repository& repo, const Manifest& m, const DrillRequest& req, D
   add_check(rec, "restore", true, summary);
   deadline.check("the start of redis-server");
 
-  auto t1 = Clock::now();
+  auto t1 = SteadyClock::now();
   std::string check_rdb = find_tool({"redis-check-rdb"});
   if (check_rdb.empty()) {
     add_check(rec, "redis-check-rdb", false, "redis-check-rdb is not installed (redis-tools)");
@@ -276,7 +276,7 @@ DrillRecord run_drill(Repository& repo, const DrillRequest& req, const ProgressF
   try {
     if (req.level == 1) {
       DiscardSink sink;
-      auto t0 = Clock::now();
+      auto t0 = SteadyClock::now();
       repo.restore(m, sink, req.pipeline, guarded);
       rec.restore_seconds = seconds_since(t0);
       add_check(rec, "read-data", true, std::to_string(m.stream.objects.size()) + " objects read: every frame authenticated, SHA-256 matches");

@@ -36,46 +36,6 @@ const char* kind_name(BackupKind k) {
   return "?";
 }
 
-int64_t parse_duration(const std::string& text, const std::string& what) {
-  auto bad = [&] {
-    fail(ErrorCode::kUsage, what + " '" + text + "' is not a duration; use a number with a unit: 90m, 36h, 14d, 2w, 1d12h");
-  };
-  if (text.empty()) bad();
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = i;
-    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-    if (j == i || j == text.size() || j - i > 9) bad();
-    int64_t n = std::stoll(text.substr(i, j - i));
-    int64_t unit = 0;
-    switch (text[j]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: bad();
-    }
-    total += n * unit;
-    i = j + 1;
-  }
-  return total;
-}
-
-std::string format_duration(int64_t s) {
-  if (s <= 0) return "0s";
-  static const std::pair<int64_t, const char*> units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
-  std::string out;
-  for (auto [size, name] : units) {
-    if (s >= size) {
-      out += std::to_string(s / size) + name;
-      s %= size;
-    }
-  }
-  return out;
-}
-
 namespace {
 
 struct Planner {

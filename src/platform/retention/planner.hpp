@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/duration.hpp"
+
 namespace strata::retention {
 
 enum class BackupKind {
@@ -80,9 +82,7 @@ const char* decision_name(Decision d);
 const char* state_name(BackupState s);
 const char* kind_name(BackupKind k);
 
-// "36h", "14d", "2w", "1d12h", "90m", "3600s" -> seconds. Throws StrataError(kUsage) naming `what`.
-int64_t parse_duration(const std::string& text, const std::string& what);
-// 1209600 -> "14d", 129600 -> "1d12h": the form reasons are printed in.
-std::string format_duration(int64_t seconds);
+// "36h", "14d", "1d12h" -> seconds: strata::parse_duration (common/duration.hpp); rules refuse a bare number
+// (BareNumber::kRefused: "--keep-within 14" might mean days). Reasons print durations with format_duration.
 
 }  // namespace strata::retention

@@ -1,5 +1,7 @@
 #include "platform/scheduler/fleet_config.hpp"
 
+#include "common/duration.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -187,52 +189,6 @@ FleetSource read_source(const Reader& r, const std::string& name, const toml::ta
 }
 
 }  // namespace
-
-int64_t parse_duration(std::string_view input) {
-  std::string text(input);
-  auto bad = [&]() {
-    fail(ErrorCode::kUsage, "'" + text + "' is not a duration; write it like \"90s\", \"30m\", \"26h\", \"7d\", \"2w\" "
-                            "or \"1h30m\"");
-  };
-  if (text.empty()) bad();
-  if (std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    if (text.size() > 12) bad();
-    return std::stoll(text);
-  }
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t digits = 0;
-    int64_t v = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      if (++digits > 9) bad();
-      v = v * 10 + (text[i++] - '0');
-    }
-    if (digits == 0 || i >= text.size()) bad();
-    int64_t unit = 0;
-    switch (text[i++]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: bad();
-    }
-    total += v * unit;
-    if (total > 100LL * 366 * 86400) bad();
-  }
-  return total;
-}
-
-std::string format_duration(int64_t s) {
-  if (s == 0) return "0s";
-  std::string out;
-  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
-  if (s >= 3600) out += std::to_string(s / 3600) + "h", s %= 3600;
-  if (s >= 60) out += std::to_string(s / 60) + "m", s %= 60;
-  if (s > 0) out += std::to_string(s) + "s";
-  return out;
-}
 
 FleetConfig load_fleet_config(const std::string& path) {
   if (path.empty()) fail(ErrorCode::kUsage, "no fleet config given; pass --config FILE (or set STRATA_CONFIG)");

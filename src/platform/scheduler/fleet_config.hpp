@@ -13,6 +13,8 @@
 #include "common/config.hpp"
 #include "platform/scheduler/schedule.hpp"
 
+#include "common/duration.hpp"
+
 namespace strata {
 
 struct FleetSchedule {
@@ -66,8 +68,6 @@ FleetConfig load_fleet_config(const std::string& path);
 //   [limits."region-cn"]: jobs 4 -> 2 | [limits."region-eu"] added
 std::vector<std::string> diff_fleet(const FleetConfig& before, const FleetConfig& after);
 
-// "90s", "30m", "26h", "7d", "2w", "1h30m" or a whole number of seconds. Throws StrataError(kUsage).
-int64_t parse_duration(std::string_view text);
-std::string format_duration(int64_t seconds);  // 93600 -> "26h", 5400 -> "1h30m", 0 -> "0s"
+// Durations ("26h", "1h30m", whole seconds): common/duration.hpp.
 
 }  // namespace strata

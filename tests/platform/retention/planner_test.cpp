@@ -240,12 +240,12 @@ TEST(RetentionPlanner, Durations) {
   EXPECT_EQ(format_duration(14 * kD), "14d");
   for (const char* bad : {"", "14", "d", "3x", "-1d", "1d 2h"}) {
     try {
-      (void)parse_duration(bad, "--keep-within");
+      (void)parse_duration(bad, "--keep-within", BareNumber::kRefused);
       ADD_FAILURE() << bad;
     } catch (const StrataError& e) {
       EXPECT_EQ(e.code(), ErrorCode::kUsage);
       EXPECT_EQ(std::string(e.what()), std::string("--keep-within '") + bad +
-                                           "' is not a duration; use a number with a unit: 90m, 36h, 14d, 2w, 1d12h");
+                                           "' is not a duration; write it like \"90s\", \"30m\", \"26h\", \"7d\", \"2w\" or \"1h30m\"");
     }
   }
 }

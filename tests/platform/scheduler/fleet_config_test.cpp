@@ -278,7 +278,7 @@ TEST(Duration, ParsesAndFormats) {
   for (const char* bad : {"", "h", "1x", "1h30", "-5m", "1.5h", "99999999999999"}) {
     EXPECT_THROW(parse_duration(bad), StrataError) << bad;
   }
-  EXPECT_EQ(format_duration(93600), "26h");
+  EXPECT_EQ(format_duration(93600), "1d2h");
   EXPECT_EQ(format_duration(5400), "1h30m");
   EXPECT_EQ(format_duration(172800), "2d");
   EXPECT_EQ(format_duration(90), "1m30s");
