@@ -209,8 +209,8 @@ TEST_F(RetentionE2E, UsageErrors) {
                    "--recovery-window, or use --policy to apply the config's [retention] tables\n");
   r = strata({"forget", "--source", "db", "--keep-within", "36"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(r.err, "strata: error: command line: keep_within '36' is not a duration; use a number with a unit: 90m, 36h, "
-                   "14d, 2w, 1d12h\n");
+  EXPECT_EQ(r.err, "strata: error: command line: keep_within '36' is not a duration; write it like \"90s\", \"30m\", "
+                   "\"26h\", \"7d\", \"2w\" or \"1h30m\"\n");
   r = strata({"forget", "--source", "db", "--keep-daily", "3", "--time-zone", "Mars/Olympus"});
   EXPECT_EQ(r.code, 2);
   r = strata({"hold", "nosuchbackup", "--reason", "x"});

@@ -28,9 +28,9 @@ void apply_policy_table(const std::map<std::string, std::string>& table, const s
     else if (key == "keep_weekly") p.keep_weekly = count_of(v, where, key);
     else if (key == "keep_monthly") p.keep_monthly = count_of(v, where, key);
     else if (key == "keep_yearly") p.keep_yearly = count_of(v, where, key);
-    else if (key == "keep_within") p.keep_within = parse_duration(v, where + ": keep_within");
-    else if (key == "recovery_window") p.recovery_window = parse_duration(v, where + ": recovery_window");
-    else if (key == "grace") grace = parse_duration(v, where + ": grace");
+    else if (key == "keep_within") p.keep_within = parse_duration(v, where + ": keep_within", BareNumber::kRefused);
+    else if (key == "recovery_window") p.recovery_window = parse_duration(v, where + ": recovery_window", BareNumber::kRefused);
+    else if (key == "grace") grace = parse_duration(v, where + ": grace", BareNumber::kRefused);
     else if (key == "min_good") {
       int n = count_of(v, where, key);
       if (n < 0) fail(ErrorCode::kUsage, where + ": min_good must be 0 or more");
