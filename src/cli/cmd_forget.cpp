@@ -51,7 +51,9 @@ json result_json(const rt::RotationResult& r) {
           {"revived", r.revived},
           {"deleted", r.deleted},
           {"waiting", r.waiting},
-          {"left_alone", r.left_alone}};
+          {"left_alone", r.left_alone},
+          {"wal_needed_from", r.wal_needed_from},
+          {"wal_deleted", r.wal_deleted}};
 }
 
 void print_result(const rt::RotationResult& r, bool dry_run) {
@@ -69,6 +71,11 @@ void print_result(const rt::RotationResult& r, bool dry_run) {
   for (const auto& id : r.deleted) std::printf("  %sdeleted: %s\n", would, id.c_str());
   for (const auto& id : r.waiting) std::printf("  waiting for its grace period: %s\n", id.c_str());
   for (const auto& id : r.left_alone) std::printf("  left alone: %s\n", id.c_str());
+  if (!r.wal_deleted.empty()) {
+    std::printf("  %sdeleted %zu WAL segment%s before %s (%s .. %s)\n", would, r.wal_deleted.size(),
+                r.wal_deleted.size() == 1 ? "" : "s", r.wal_needed_from.c_str(), r.wal_deleted.front().c_str(),
+                r.wal_deleted.back().c_str());
+  }
 }
 
 struct ForgetOpts {

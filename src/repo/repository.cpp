@@ -583,10 +583,10 @@ std::vector<std::string> Repository::delete_backups(const std::vector<std::strin
   return order;
 }
 
-void Repository::purge_backup(const std::string& id) {
+void Repository::purge_backup(const std::string& id, const std::string& catalog) {
   if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
-  if (exists(id)) {
-    remove_unlocked(id, "");
+  if (exists(id, catalog)) {
+    remove_unlocked(id, catalog);
     return;
   }
   for (const auto& o : storage_->list(kDataPrefix + id + "/")) storage_->remove(o.key);

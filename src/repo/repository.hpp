@@ -145,7 +145,8 @@ class Repository {
   // Retention's physical delete of one expired backup (platform/retention/rotation.cpp): its manifest, then its
   // objects under data/<id>/ — nothing else, and no lock of its own: the caller holds a shared one, so backups of
   // other sources keep running. A manifest already gone (a delete cut short) leaves only the objects to remove.
-  void purge_backup(const std::string& id);
+  // With a catalog: one side stream (an archived WAL segment) the same way.
+  void purge_backup(const std::string& id, const std::string& catalog = "");
   // Backups of the user catalog whose parent is `id` (incrementals that need it to restore).
   std::vector<std::string> dependants(const std::string& id);
   void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }

@@ -234,5 +234,50 @@ TEST_F(RetentionE2E, ForgedTombstoneHidesButNeverDeletes) {
   expect_restores(a);
 }
 
+TEST_F(RetentionE2E, WalSegmentsBeforeTheOldestRemainingBaseBackupGoWithIt) {
+  // Three PostgreSQL base backups (as the engine records them) and an archive of segments 1..9 of timeline 1 plus a
+  // history file, as wal push stores them.
+  auto pg = [](const char* lsn) {
+    return std::string("{\"engine\":\"postgres\",\"timeline\":1,\"start_lsn\":\"") + lsn + "\",\"wal_segment_size\":16777216}";
+  };
+  std::string b1 = engine_backup_at(kNoon - 3 * kDay, "full", "", "base one", pg("0/2000028"));
+  std::string b2 = engine_backup_at(kNoon - 2 * kDay, "full", "", "base two", pg("0/5000028"));
+  std::string b3 = engine_backup_at(kNoon - kDay, "full", "", "base three", pg("0/8000028"));
+  std::vector<std::string> names;
+  for (int i = 1; i <= 9; ++i) {
+    char n[32];
+    std::snprintf(n, sizeof n, "0000000100000000000000%02X", i);
+    names.push_back(n);
+  }
+  names.push_back("00000002.history");
+  for (const auto& n : names) engine_backup_at(kNoon - 3 * kDay, "wal", "", "wal " + n, "{}", "wal/db", "db." + n);
+  auto wal_present = [&](const std::string& n) { return present("streams/wal/db/db." + n); };
+  // Phase 1: b1 is expired but still there (it could be brought back), so only what precedes it goes.
+  auto r = strata({"forget", "--source", "db", "--keep-last", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("  deleted 1 WAL segment before 0/2000028 (" + names[0] + " .. " + names[0] + ")\n"), std::string::npos) << r.out;
+  EXPECT_FALSE(wal_present(names[0]));
+  EXPECT_TRUE(wal_present(names[1]));
+  // Phase 2: b1 is deleted, and with it the segments that end before b2's start (2, 3, 4); 5 holds b2's start.
+  r = strata({"forget", "--source", "db", "--keep-last", "2", "--dry-run"}, kNoon + 3 * kDay);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("  would be deleted 3 WAL segments before 0/5000028 (" + names[1] + " .. " + names[3] + ")\n"),
+            std::string::npos) << r.out;
+  EXPECT_TRUE(wal_present(names[1]));
+  r = strata({"forget", "--source", "db", "--keep-last", "2", "--json"}, kNoon + 3 * kDay);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out)["sources"][0];
+  EXPECT_EQ(j["deleted"], nlohmann::json({b1}));
+  EXPECT_EQ(j["wal_needed_from"], "0/5000028");
+  EXPECT_EQ(j["wal_deleted"], nlohmann::json({names[1], names[2], names[3]}));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(wal_present(names[i])) << names[i];
+  for (int i = 4; i < 10; ++i) EXPECT_TRUE(wal_present(names[i])) << names[i];
+  EXPECT_FALSE(present("data/db." + names[1] + "/000000"));
+  EXPECT_EQ(listed(true), (std::vector<std::string>{b2, b3}));
+  expect_restores(b2);
+  r = strata({"check", "--read-data"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace strata::test

@@ -52,7 +52,9 @@ class RetentionFixture : public ::testing::Test {
   }
 
   // An engine-style backup (type, parent) written through the repository, as the MariaDB engine writes them.
-  std::string engine_backup_at(int64_t at, const std::string& type, const std::string& parent, const std::string& data) {
+  std::string engine_backup_at(int64_t at, const std::string& type, const std::string& parent, const std::string& data,
+                               const std::string& engine_json = "{}", const std::string& catalog = "",
+                               const std::string& id = "") {
     ::setenv("STRATA_TEST_NOW", std::to_string(at).c_str(), 1);
     Repository repo(open_storage(repo_));
     repo.unlock(kPass);
@@ -63,6 +65,9 @@ class RetentionFixture : public ::testing::Test {
     o.source = "db";
     o.type = type;
     o.parent = parent;
+    o.engine_json = engine_json;
+    o.catalog = catalog;
+    o.id = id;
     Manifest m = repo.backup(*src, o, {});
     ::unsetenv("STRATA_TEST_NOW");
     data_[m.id] = data;

@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "engines/postgres/wal.hpp"
 #include "repo/expiry.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
@@ -176,7 +177,8 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, Ro
       continue;
     }
     if (t->source != req.source) continue;
-    if (repo.config().encrypted && !t->authentic) {
+    // A dry run without the passphrase cannot check a MAC: it shows what the real run (which can) would delete.
+    if (repo.config().encrypted && !t->authentic && repo.unlocked()) {
       // Only a passphrase holder can make a tombstone that deletes; a forged one hides a backup at most.
       r.left_alone.push_back(id + " (tombstone does not authenticate with the repository key: not deleted; "
                                   "'strata expired restore " + id + "' brings the backup back)");
@@ -208,6 +210,51 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, Ro
     remove_tombstone(repo, id);
     log::info("backup_purged", {{"source", req.source}, {"backup", id}});
     r.deleted.push_back(id);
+  }
+}
+
+// The WAL archive of a PostgreSQL source, after phase 2: a segment is needed by no restore once it ends at or before
+// the oldest start LSN of every base backup still present (kept, or expired and within its grace period, so an
+// undo still finds its WAL). LSNs grow along every timeline path, so one boundary holds for all timelines; history,
+// .backup and .partial files are never removed.
+void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
+  std::optional<uint64_t> oldest;
+  uint64_t seg_size = pg::kDefaultSegmentSize;
+  std::set<std::string> gone(r.deleted.begin(), r.deleted.end());
+  auto consider = [&](const Manifest& m) {
+    if (gone.count(m.id)) return;
+    json meta = json::parse(m.engine_json, nullptr, false);
+    if (!meta.is_object() || meta.value("engine", "") != "postgres" || !meta.contains("start_lsn") || !meta["start_lsn"].is_string()) return;
+    auto lsn = parse_lsn(meta["start_lsn"].get<std::string>());
+    if (!lsn) return;
+    if (!oldest || *lsn < *oldest) {
+      oldest = *lsn;
+      if (meta.contains("wal_segment_size") && meta["wal_segment_size"].is_number_unsigned()) seg_size = meta["wal_segment_size"].get<uint64_t>();
+    }
+  };
+  for (const auto& m : v.live) consider(m);
+  for (const auto& [id, m] : v.expired) consider(m);
+  if (!oldest || seg_size == 0) return;
+  r.wal_needed_from = pg::format_lsn(*oldest);
+  const std::string catalog = pg::wal_catalog(req.source), prefix = req.source + ".";
+  std::vector<std::pair<std::string, std::string>> due;  // (id, file name)
+  for (const auto& id : repo.list_ids(catalog)) {
+    if (id.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string name = id.substr(prefix.size());
+    auto seg = pg::parse_segment_name(name, seg_size);
+    if (!seg || (seg->segno + 1) * seg_size > *oldest) continue;
+    due.emplace_back(id, name);
+  }
+  std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  for (const auto& [id, name] : due) {
+    if (apply) {
+      repo.purge_backup(id, catalog);
+      failpoint("wal.after_segment");
+    }
+    r.wal_deleted.push_back(name);
+  }
+  if (apply && !due.empty()) {
+    log::info("wal_expired", {{"source", req.source}, {"segments", uint64_t(due.size())}, {"before", r.wal_needed_from}});
   }
 }
 
@@ -265,9 +312,11 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
       }
       r.deleted = children_first(r.deleted, parent_of);
     }
+    expire_wal(repo, req, v, r, false);
     return r;
   }
   purge(repo, req, v, r, true);
+  expire_wal(repo, req, v, r, true);
   return r;
 }
 

@@ -48,6 +48,10 @@ struct RotationResult {
   std::vector<std::string> waiting;       // tombstoned, in the grace period: "ID (until ISO)"
   std::vector<std::string> left_alone;    // tombstones not acted on, with why
   bool stopped = false;                   // above max_share without confirm: nothing was changed
+  // PostgreSQL sources: archived WAL segments that end before the oldest start LSN of the backups still in the
+  // repository (kept or waiting for their grace period) are deleted with them; names, oldest first.
+  std::vector<std::string> wal_deleted;
+  std::string wal_needed_from;            // "0/5000028" (empty: the source has no base backup with a start LSN)
 };
 
 // Plans (and, unless dry_run, applies) `req.policy` to one source.
