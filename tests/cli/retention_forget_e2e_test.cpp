@@ -201,6 +201,29 @@ TEST_F(RetentionE2E, PolicyFromTheConfigAppliesToEverySourceWithOverrides) {
                    "mean 'keep_last'? (docs/CONFIG.md lists every key)\n");
 }
 
+TEST_F(RetentionE2E, DailyBucketsAreTheSourcesWallClockDays) {
+  // 12:00Z and 23:30Z on 30 November: one UTC day, but the second is already 1 December in Berlin.
+  std::string noon = backup_at(kNoon, "noon"), late = backup_at(kNoon + 11 * 3600 + 1800, "late");
+  auto r = strata({"forget", "--source", "db", "--keep-daily", "5", "--dry-run", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto s = nlohmann::json::parse(r.out)["sources"][0];
+  EXPECT_EQ(s["backups"][0]["reasons"], nlohmann::json({"daily 2026-11-30", "newest good backup"}));
+  EXPECT_EQ(s["backups"][1]["decision"], "expire");
+  std::string cfg = tmp_ / "strata.toml";
+  write_file(cfg, "[source.db]\ntimezone = \"Europe/Berlin\"\n");
+  r = strata({"--config", cfg, "forget", "--source", "db", "--keep-daily", "5", "--dry-run", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  s = nlohmann::json::parse(r.out)["sources"][0];
+  EXPECT_EQ(s["backups"][0]["id"], late);
+  EXPECT_EQ(s["backups"][0]["reasons"], nlohmann::json({"daily 2026-12-01", "newest good backup"}));
+  EXPECT_EQ(s["backups"][1]["id"], noon);
+  EXPECT_EQ(s["backups"][1]["reasons"], nlohmann::json({"daily 2026-11-30"}));
+  // --time-zone overrides the source's zone for one run.
+  r = strata({"--config", cfg, "forget", "--source", "db", "--keep-daily", "5", "--time-zone", "UTC", "--dry-run", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["sources"][0]["backups"][1]["decision"], "expire");
+}
+
 TEST_F(RetentionE2E, UsageErrors) {
   backup_at(kNoon, "x");
   auto r = strata({"forget", "--source", "db"});
