@@ -2,22 +2,51 @@
 #include <cstdio>
 
 #include "cli/context.hpp"
+#include "common/error.hpp"
 #include "repo/repository.hpp"
 
 namespace strata {
+namespace {
+
+// "0", "90s", "30m", "1h", "2d" -> seconds.
+int64_t parse_age(const std::string& text) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(text, &used);
+  } catch (...) {
+  }
+  std::string unit = text.substr(used);
+  int64_t mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (n < 0 || mult == 0) fail(ErrorCode::kUsage, "invalid --min-age '" + text + "': use e.g. 0, 30m, 1h or 2d");
+  return static_cast<int64_t>(n) * mult;
+}
+
+}  // namespace
 
 void register_cleanup(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("cleanup", "Remove leftovers of backups that failed or were interrupted");
   auto dry = std::make_shared<bool>(false);
+  auto min_age = std::make_shared<std::string>("1h");
   cmd->add_flag("--dry-run", *dry, "Only list what would be removed");
-  cmd->footer("Takes an exclusive lock, so it never touches a backup that is still running.\n"
+  cmd->add_option("--min-age", *min_age, "Leave leftovers of backups started less than this long ago (default 1h)");
+  cmd->footer("Takes an exclusive lock, so it never touches a backup that is still running; leftovers younger than\n"
+              "--min-age are kept in case their writer's lock was not visible.\n"
               "Example:\n  strata cleanup --repo /backups/main --dry-run");
-  cmd->callback([&ctx, dry] {
+  cmd->callback([&ctx, dry, min_age] {
     ctx.finalize();
+    int64_t age = parse_age(*min_age);
     auto repo = ctx.open_repo(false);
-    auto removed = repo->cleanup(*dry);
+    std::vector<std::string> kept;
+    auto removed = repo->cleanup(*dry, age, &kept);
     for (const auto& k : removed) std::printf("%s %s\n", *dry ? "would remove" : "removed", k.c_str());
-    if (!ctx.quiet) std::printf("%zu leftover objects %s\n", removed.size(), *dry ? "found" : "removed");
+    if (!ctx.quiet) {
+      std::printf("%zu leftover objects %s\n", removed.size(), *dry ? "found" : "removed");
+      if (!kept.empty()) {
+        std::printf("kept %zu leftover objects of backups started less than %s ago; once no backup is running, "
+                    "'strata cleanup --min-age 0' removes them\n", kept.size(), min_age->c_str());
+      }
+    }
   });
 }
 

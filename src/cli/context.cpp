@@ -12,8 +12,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/cancel.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 #include "storage/throttle/throttle_storage.hpp"
@@ -79,6 +81,8 @@ void CliContext::finalize() {
   if (!limit_download.empty()) settings.limit_download = parse_rate(limit_download);
   if (max_requests) settings.max_requests = max_requests;
   log::configure(log::parse_level(settings.log_level), log::parse_format(settings.log_format));
+  LockTiming::process_default().refresh_seconds = settings.lock_refresh_every;
+  LockTiming::process_default().stale_seconds = settings.lock_stale_after;
   finalized = true;
 }
 
@@ -157,6 +161,7 @@ PipelineSettings CliContext::pipeline(const std::string& compression_flag, const
   p.frames_per_object = static_cast<uint32_t>(object / frame);
   p.threads = threads_flag ? threads_flag : settings.threads;
   p.io_threads = settings.io_threads;
+  p.cancel = &CancelToken::process();  // SIGINT/SIGTERM (main.cpp) stop every stream
   return p;
 }
 

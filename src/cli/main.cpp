@@ -9,6 +9,7 @@
 
 #include "cli/context.hpp"
 #include "cli/usage.hpp"
+#include "common/cancel.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "strata_version.hpp"
@@ -16,6 +17,9 @@
 int main(int argc, char** argv) {
   // A reader that goes away (restore into 'head', a dying --to-command) must be an error we report, not a signal.
   ::signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM/SIGHUP cancel the command (common/cancel.hpp): children are stopped, the error unwinds, locks are
+  // released and partial files removed, and the exit code is 11.
+  strata::install_signal_handlers();
   // Frames and blocks are 1-8 MiB buffers allocated and freed at a high rate. Above glibc's default mmap
   // threshold every one of them would be a fresh mapping, zero-filled page by page by the kernel; keeping them in
   // the heap lets freed buffers be reused. Peak memory is still bounded by the pipeline's in-flight limits.
@@ -81,7 +85,13 @@ int main(int argc, char** argv) {
                               strata::usage_message(app, e, args));
     return static_cast<int>(strata::ErrorCode::kUsage);
   } catch (const strata::StrataError& e) {
+    // Whatever failed after a signal (a killed tool's exit status, a cancelled read) is the signal's doing.
     configure_errors();
+    if (auto& token = strata::CancelToken::process(); token.cancelled() && e.code() != strata::ErrorCode::kInterrupted) {
+      strata::log::report_error(strata::error_code_name(strata::ErrorCode::kInterrupted), static_cast<int>(strata::ErrorCode::kInterrupted),
+                                strata::interrupted_message(token.reason()));
+      return static_cast<int>(strata::ErrorCode::kInterrupted);
+    }
     strata::log::report_error(strata::error_code_name(e.code()), e.exit_code(), e.what());
     return e.exit_code();
   } catch (const std::bad_alloc&) {

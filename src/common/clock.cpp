@@ -16,6 +16,11 @@ int64_t now_epoch() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+int64_t now_epoch_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 static std::string fmt(int64_t epoch, const char* pattern) {
   time_t t = static_cast<time_t>(epoch);
   std::tm tm{};

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
+#include <utility>
 #include <toml++/toml.h>
 
 #include "common/bytes.hpp"
@@ -240,6 +242,8 @@ Settings load_settings(const std::string& explicit_path) {
     s.limit_upload = rate_value(t["limit_upload"], s.limit_upload, "limit_upload");
     s.limit_download = rate_value(t["limit_download"], s.limit_download, "limit_download");
     s.max_requests = count_value(t["max_requests"], 0, "max_requests");
+    s.lock_refresh_every = count_value(t["lock_refresh_every"], static_cast<unsigned>(s.lock_refresh_every), "lock_refresh_every");
+    s.lock_stale_after = count_value(t["lock_stale_after"], static_cast<unsigned>(s.lock_stale_after), "lock_stale_after");
     // Retention tables keep their values as text; docs/RETENTION.md says what each means.
     auto retention_table = [](const toml::table& tbl, std::map<std::string, std::string>& out) {
       for (const auto& [k, v] : tbl) {
@@ -277,6 +281,22 @@ Settings load_settings(const std::string& explicit_path) {
   }
   if (auto v = env("STRATA_LIMIT_UPLOAD"); !v.empty()) s.limit_upload = parse_rate(v);
   if (auto v = env("STRATA_LIMIT_DOWNLOAD"); !v.empty()) s.limit_download = parse_rate(v);
+  for (auto [name, field] : {std::pair{"STRATA_LOCK_REFRESH_EVERY", &s.lock_refresh_every},
+                             std::pair{"STRATA_LOCK_STALE_AFTER", &s.lock_stale_after}}) {
+    std::string v = env(name);
+    if (v.empty()) continue;
+    try {
+      size_t used = 0;
+      *field = std::stoll(v, &used);
+      if (used != v.size() || *field < 0) throw std::invalid_argument(v);
+    } catch (const std::exception&) {
+      fail(ErrorCode::kUsage, std::string(name) + " must be a whole number of seconds, not '" + v + "'");
+    }
+  }
+  if (s.lock_refresh_every > 0 && s.lock_stale_after <= s.lock_refresh_every) {
+    fail(ErrorCode::kUsage, "lock_stale_after (" + std::to_string(s.lock_stale_after) + " s) must be longer than "
+                            "lock_refresh_every (" + std::to_string(s.lock_refresh_every) + " s)");
+  }
   return s;
 }
 

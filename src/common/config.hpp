@@ -38,6 +38,9 @@ struct Settings {
   uint64_t limit_upload = 0;
   uint64_t limit_download = 0;
   unsigned max_requests = 0;
+  // Repository locks are leases (repo/lock.hpp): refreshed this often, stale after this long without a refresh.
+  int64_t lock_refresh_every = 300;
+  int64_t lock_stale_after = 1800;
   // [drill] (docs/DRILLS.md): where level 2 drills restore to, the most they may restore, how long one may take.
   std::string drill_scratch_dir;
   uint64_t drill_disk_budget = 0;

@@ -8,7 +8,8 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
   static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
       {"",
        {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
-        "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "backup", "s3", "source", "entity",
+        "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "lock_refresh_every",
+        "lock_stale_after", "backup", "s3", "source", "entity",
         "limits", "retention", "drill"}},
       {"drill", {"scratch_dir", "disk_budget", "time_limit"}},
       {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},

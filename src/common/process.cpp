@@ -7,11 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <sys/syscall.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "common/error.hpp"
 
@@ -63,6 +68,135 @@ void drain_stderr(int fd, bool forward, std::shared_ptr<TailBuffer> tail) {
 }
 }  // namespace
 
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Live children by pid (= their process group id). An entry is removed after the child has exited but before it
+// is reaped, so a pid in here can never belong to an unrelated process that reused it.
+struct ChildRegistry {
+  std::mutex mu;
+  std::map<pid_t, std::atomic<int64_t>*> live;  // -> the child's terminate deadline
+};
+ChildRegistry& registry() {
+  static ChildRegistry* r = new ChildRegistry();  // never destroyed: the signal watcher may use it at exit
+  return *r;
+}
+
+void signal_group(pid_t pid, int sig) {
+  // The child leads its own group; if it is not a group leader any more (it called setsid), reach it directly.
+  if (::kill(-pid, sig) != 0) ::kill(pid, sig);
+}
+
+int64_t pidfd_open_compat(pid_t pid) { return ::syscall(SYS_pidfd_open, pid, 0); }
+
+// Waits until `pid` has exited without reaping it. Once `*deadline` is set (someone asked it to stop) and passes,
+// the group is SIGKILLed: a child that ignores SIGTERM must not hang strata.
+void wait_exited(pid_t pid, std::atomic<int64_t>* deadline) {
+  int pfd = static_cast<int>(pidfd_open_compat(pid));
+  bool killed = false;
+  for (;;) {
+    siginfo_t info{};
+    int rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT | WNOHANG);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0 || info.si_pid == pid) break;  // exited (or not our child any more)
+    int64_t d = deadline ? deadline->load() : 0;
+    if (d && !killed && steady_ms() >= d) {
+      signal_group(pid, SIGKILL);
+      killed = true;
+    }
+    // Wake up on exit at once (pidfd), and every 100 ms to notice a terminate() from another thread.
+    int timeout = 100;
+    if (d && !killed) timeout = static_cast<int>(std::clamp<int64_t>(d - steady_ms(), 0, 100));
+    if (pfd >= 0) {
+      pollfd p{pfd, POLLIN, 0};
+      ::poll(&p, 1, timeout);
+    } else {
+      ::poll(nullptr, 0, std::min(timeout, 10));
+    }
+  }
+  if (pfd >= 0) ::close(pfd);
+}
+
+// Waits for exit, leaves the registry, then reaps. Returns the raw wait status.
+int reap(pid_t pid, std::atomic<int64_t>* deadline) {
+  wait_exited(pid, deadline);
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    registry().live.erase(pid);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) {
+      st = 0;
+      break;
+    }
+  }
+  return st;
+}
+
+int shell_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1; }
+
+struct EnvBlock {
+  std::vector<std::string> strings;
+  std::vector<char*> ptrs;
+  explicit EnvBlock(const std::vector<std::string>& keep) : strings(child_environment(keep)) {
+    for (auto& s : strings) ptrs.push_back(s.data());
+    ptrs.push_back(nullptr);
+  }
+};
+
+// Children get a process group of their own (so one signal reaches everything a shell command started) and the
+// default disposition of the signals we handle or ignore.
+struct SpawnAttr {
+  posix_spawnattr_t attr;
+  SpawnAttr() {
+    posix_spawnattr_init(&attr);
+    sigset_t def;
+    sigemptyset(&def);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&def, sig);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  }
+  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
+};
+
+}  // namespace
+
+bool is_strata_secret_env(const std::string& name) {
+  static const std::set<std::string> kSecrets = {
+      "STRATA_PASSPHRASE",      "STRATA_NEW_PASSPHRASE", "AWS_ACCESS_KEY_ID",
+      "AWS_SECRET_ACCESS_KEY",  "AWS_SESSION_TOKEN",     "AWS_SECURITY_TOKEN",
+      "AWS_CONTAINER_AUTHORIZATION_TOKEN"};
+  return kSecrets.count(name) > 0;
+}
+
+std::vector<std::string> child_environment(const std::vector<std::string>& keep) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    std::string name = kv.substr(0, kv.find('='));
+    if (is_strata_secret_env(name) && std::find(keep.begin(), keep.end(), name) == keep.end()) continue;
+    out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+void terminate_all_children() noexcept {
+  std::lock_guard<std::mutex> lock(registry().mu);
+  for (auto& [pid, deadline] : registry().live) {
+    if (deadline) {
+      int64_t none = 0;
+      deadline->compare_exchange_strong(none, steady_ms() + Subprocess::kTerminateGraceMs);
+    }
+    signal_group(pid, SIGTERM);
+  }
+}
+
 Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stderr)
     : command_(command), forward_stderr_(forward_stderr), tail_(std::make_shared<TailBuffer>()) {
   int io[2] = {-1, -1}, err[2] = {-1, -1};
@@ -74,19 +208,18 @@ Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stder
   if (pipe == Pipe::kStdout) posix_spawn_file_actions_adddup2(&fa, io[1], STDOUT_FILENO);
   if (pipe == Pipe::kStdin) posix_spawn_file_actions_adddup2(&fa, io[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-  // The child must not inherit our SIGPIPE disposition.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t def;
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  SpawnAttr attr;
+  EnvBlock env({});
 
   const char* argv[] = {"/bin/sh", "-c", command_.c_str(), nullptr};
-  int rc = posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char**>(argv), environ);
+  int rc;
+  {
+    // Registered before the signal watcher could miss it: hold the registry while spawning.
+    std::lock_guard<std::mutex> lock(registry().mu);
+    rc = posix_spawn(&pid_, "/bin/sh", &fa, &attr.attr, const_cast<char**>(argv), env.ptrs.data());
+    if (rc == 0) registry().live[pid_] = &terminate_deadline_ms_;
+  }
   posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
   ::close(err[1]);
   if (pipe == Pipe::kStdout) {
     ::close(io[1]);
@@ -97,11 +230,11 @@ Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stder
   }
   if (rc != 0) {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
     ::close(err[0]);
     fail(ErrorCode::kSourceFailed, "cannot start command '" + command_ + "': " + std::strerror(rc));
   }
-  err_fd_ = err[0];
-  err_thread_ = std::thread(drain_stderr, err_fd_, forward_stderr_, tail_);
+  err_thread_ = std::thread(drain_stderr, err[0], forward_stderr_, tail_);
 }
 
 Subprocess::~Subprocess() {
@@ -118,27 +251,28 @@ void Subprocess::close_pipe() {
 }
 
 int Subprocess::wait() {
+  std::lock_guard<std::mutex> lock(wait_mu_);
   if (waited_) return status_;
-  int st = 0;
-  while (::waitpid(pid_, &st, 0) < 0) {
-    if (errno != EINTR) {
-      st = 0;
-      break;
-    }
-  }
-  waited_ = true;
+  int st = reap(pid_, &terminate_deadline_ms_);
   tail_->child_exited = true;
   if (err_thread_.joinable()) err_thread_.join();
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+  status_ = shell_status(st);
+  waited_ = true;
   return status_;
 }
 
+void Subprocess::terminate() noexcept {
+  if (waited_ || pid_ <= 0) return;
+  int64_t none = 0;
+  terminate_deadline_ms_.compare_exchange_strong(none, steady_ms() + kTerminateGraceMs);
+  // Under the registry lock: the child cannot be reaped (and its pid reused) between the check and the kill.
+  std::lock_guard<std::mutex> lock(registry().mu);
+  if (registry().live.count(pid_)) signal_group(pid_, SIGTERM);
+}
+
 void Subprocess::kill_and_wait() {
-  if (!waited_ && pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    close_pipe();
-    wait();
-  }
+  terminate();
+  wait();
 }
 
 std::string Subprocess::stderr_tail() const {
@@ -160,7 +294,8 @@ std::string Subprocess::describe_failure(int status) const {
   return msg;
 }
 
-int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err) {
+int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err,
+                const std::vector<std::string>& keep) {
   int o[2], e[2];
   if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
   posix_spawn_file_actions_t fa;
@@ -170,8 +305,16 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  SpawnAttr attr;
+  EnvBlock env(keep);
+  std::atomic<int64_t> deadline{0};
   pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc;
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    rc = posix_spawnp(&pid, args[0], &fa, &attr.attr, args.data(), env.ptrs.data());
+    if (rc == 0) registry().live[pid] = &deadline;
+  }
   posix_spawn_file_actions_destroy(&fa);
   ::close(o[1]);
   ::close(e[1]);
@@ -184,7 +327,13 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
   std::thread t([&] {
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(e[0], buf, sizeof buf)) > 0) errbuf.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(e[0], buf, sizeof buf)) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      errbuf.append(buf, static_cast<size_t>(n));
+    }
   });
   char buf[65536];
   ssize_t n;
@@ -198,11 +347,9 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
   t.join();
   ::close(o[0]);
   ::close(e[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+  int st = reap(pid, &deadline);
   if (err) *err = errbuf;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return shell_status(st);
 }
 
 }  // namespace strata

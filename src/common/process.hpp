@@ -1,9 +1,13 @@
 #pragma once
-// Child processes for --from-command / --to-command and engine tools. The command runs under /bin/sh -c;
-// its stderr is forwarded to ours and the last few KiB are kept so a failure can quote them.
+// Child processes for --from-command / --to-command and engine tools. The command runs under /bin/sh -c in a
+// process group of its own; its stderr is forwarded to ours and the last few KiB are kept so a failure can quote
+// them. Children never see strata's own secrets (child_environment()), and every live child is known, so a signal
+// to strata ends them all (terminate_all_children(), common/cancel.hpp).
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,28 +25,50 @@ class Subprocess {
   Subprocess& operator=(const Subprocess&) = delete;
 
   int fd() const { return fd_; }  // our end of the pipe
-  void close_pipe();               // EOF for the child's stdin / stop reading its stdout
-  // Waits for exit. Returns the exit status (128+signal if killed).
+  // EOF for the child's stdin / stop reading its stdout. Only the thread that uses fd() may call it.
+  void close_pipe();
+  // Waits for exit. Returns the exit status (128+signal if killed). Any thread, any number of times: the first
+  // caller reaps the child, the others get the same status.
   int wait();
+  // Asks the child's whole process group to stop (SIGTERM; SIGKILL if it is still there kTerminateGrace later,
+  // enforced by whoever waits). Never blocks, never touches the pipe: safe from any thread, also while another
+  // thread reads the pipe or waits — the abort path of a pipeline may run on two threads at once.
+  void terminate() noexcept;
+  // terminate() and wait().
   void kill_and_wait();
   std::string stderr_tail() const;
   const std::string& command() const { return command_; }
   // "exited with status 2: <stderr tail>" for error messages.
   std::string describe_failure(int status) const;
 
+  static constexpr int kTerminateGraceMs = 5000;
+
  private:
   std::string command_;
   pid_t pid_ = -1;
   int fd_ = -1;
-  int err_fd_ = -1;
   bool forward_stderr_;
   std::thread err_thread_;
   std::shared_ptr<struct TailBuffer> tail_;
-  bool waited_ = false;
+  std::mutex wait_mu_;  // one reaper
+  std::atomic<bool> waited_{false};
+  std::atomic<int64_t> terminate_deadline_ms_{0};  // steady clock; 0 = not asked to stop
   int status_ = 0;
 };
 
-// Runs a command to completion, capturing stdout. Returns exit status.
-int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err = nullptr);
+// Runs a command to completion, capturing stdout. Returns exit status. `keep` names secret variables this one
+// child needs after all (a restored server's restore_command that reads STRATA_PASSPHRASE).
+int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err = nullptr,
+                const std::vector<std::string>& keep = {});
+
+// Whether an environment variable holds a credential of strata's own (repository passphrase, S3 keys): children
+// never get those. Database passwords meant for the tools (PGPASSWORD, a source's password_env) are not on it.
+bool is_strata_secret_env(const std::string& name);
+// Our environment without strata's secrets (except those in `keep`), as "K=V" strings.
+std::vector<std::string> child_environment(const std::vector<std::string>& keep = {});
+
+// SIGTERM to the process group of every child strata started and has not reaped yet (Subprocess, run_capture).
+// Async-signal-unsafe; called by the signal watcher thread. Idempotent.
+void terminate_all_children() noexcept;
 
 }  // namespace strata

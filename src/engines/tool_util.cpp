@@ -180,7 +180,8 @@ class QuietCommandSource final : public ByteSource {
     int st = proc_.wait();
     if (st != 0) fail(ErrorCode::kSourceFailed, what_ + " " + proc_.describe_failure(st) + (hint_.empty() ? "" : "; " + hint_));
   }
-  void abort() noexcept override { proc_.kill_and_wait(); }
+  // Any thread, never blocks (ByteSource::abort): the owner reaps the tool.
+  void abort() noexcept override { proc_.terminate(); }
   std::string describe() const override { return what_; }
 
  private:

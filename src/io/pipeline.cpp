@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/cancel.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/ordered_pool.hpp"
@@ -102,6 +103,15 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
                                      ByteView(f.data.data(), f.data.size()), out.data.data()));
         return out;
       });
+
+  // Cancellation stops the producer and the queue; the checks below turn what follows into kInterrupted.
+  CancelHook cancel_hook(settings.cancel, [&] {
+    pool.cancel();
+    source.abort();
+  });
+  auto throw_if_cancelled = [&] {
+    if (settings.cancel) settings.cancel->throw_if_cancelled();
+  };
 
   StreamResult result;
   std::exception_ptr reader_error;
@@ -209,8 +219,10 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
       }
       store(*sealed);
     }
+    throw_if_cancelled();  // a cancelled queue ends early: that is not the end of the stream
     if (!gate_open) open_gate();
     reader.join();
+    throw_if_cancelled();  // the source's death was our doing
     if (reader_error) std::rethrow_exception(reader_error);
     if (result.frames == 0) fail(ErrorCode::kGeneric, "backup produced no frames");
     finish_object();
@@ -226,6 +238,7 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
     } catch (...) {
       // The first error is the one worth reporting.
     }
+    throw_if_cancelled();  // whatever failed after a cancel is its consequence
     // Prefer the source's error: a storage failure after the source died is a consequence, not the cause.
     if (reader_error) std::rethrow_exception(reader_error);
     throw;
@@ -451,6 +464,14 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     decode.close();
   });
 
+  CancelHook cancel_hook(settings.cancel, [&] {
+    decode.cancel();
+    fetch.cancel();
+  });
+  auto throw_if_cancelled = [&] {
+    if (settings.cancel) settings.cancel->throw_if_cancelled();
+  };
+
   BackgroundHasher hash(workers * 2);
   uint64_t plain = 0, frames = 0;
   try {
@@ -465,7 +486,10 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
       sink.write_shared(std::move(frame));
       ++frames;
       if (progress) progress(plain, 0);
+      if (frames == 1 && settings.cancel) test_pause_point("restore_first_frame", *settings.cancel);
+      throw_if_cancelled();
     }
+    throw_if_cancelled();  // cancelled queues end early: not a truncated backup
     parser.join();
     producer.join();
     if (parser_error) std::rethrow_exception(parser_error);
@@ -489,6 +513,7 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
     if (parser.joinable()) parser.join();
     if (producer.joinable()) producer.join();
     sink.abort();
+    throw_if_cancelled();
     if (parser_error) {
       try {
         std::rethrow_exception(parser_error);

@@ -13,6 +13,7 @@
 namespace strata {
 
 class Storage;
+class CancelToken;
 class ByteSource;
 class ByteSink;
 
@@ -23,6 +24,9 @@ struct PipelineSettings {
   unsigned threads = 0;       // compression/encryption workers; 0 = one per core
   unsigned io_threads = 4;    // concurrent object reads/commits
   uint32_t read_block = 4u << 20;  // restore fetches objects in blocks of this size
+  // Set: a cancelled token stops the stream (the source's process group, the queues) and the call throws
+  // StrataError(kInterrupted); nothing half-done is reported as a result.
+  const CancelToken* cancel = nullptr;
   unsigned worker_count() const;
 };
 

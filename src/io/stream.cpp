@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -63,31 +64,64 @@ class FdSource final : public ByteSource {
   bool owned_;
 };
 
+// The command starts on the first read, not when the source is opened: by then the repository lock is held, so
+// a locked repository never starts a dump, and a signal before that point has no child to stop.
 class CommandSource final : public ByteSource {
  public:
   // With --log-format json stderr carries JSON lines only: the child's stderr is not passed through (its tail is
   // still quoted in the error if it fails).
-  explicit CommandSource(const std::string& command)
-      : proc_(command, Subprocess::Pipe::kStdout, log::format() == log::Format::kText) {}
-  size_t read(uint8_t* buf, size_t n) override { return read_fd(proc_.fd(), buf, n, "output of '" + proc_.command() + "'"); }
-  void finish() override {
-    proc_.close_pipe();
-    int st = proc_.wait();
-    if (st != 0) fail(ErrorCode::kSourceFailed, "source command '" + proc_.command() + "' " + proc_.describe_failure(st));
+  explicit CommandSource(const std::string& command) : command_(command) {}
+  size_t read(uint8_t* buf, size_t n) override {
+    if (!proc_) start();
+    return read_fd(proc_->fd(), buf, n, "output of '" + command_ + "'");
   }
-  void abort() noexcept override { proc_.kill_and_wait(); }
-  std::string describe() const override { return "command '" + proc_.command() + "'"; }
+  void finish() override {
+    if (!proc_) start();
+    proc_->close_pipe();
+    int st = proc_->wait();
+    if (st != 0) fail(ErrorCode::kSourceFailed, "source command '" + command_ + "' " + proc_->describe_failure(st));
+  }
+  // Any thread, also while read() blocks: stops the command's process group; the reader then sees EOF.
+  void abort() noexcept override {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    if (proc_) proc_->terminate();
+  }
+  std::string describe() const override { return "command '" + command_ + "'"; }
 
  private:
-  Subprocess proc_;
+  void start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (aborted_) fail(ErrorCode::kSourceFailed, "source command '" + command_ + "' was not started: the backup stopped");
+    proc_ = std::make_unique<Subprocess>(command_, Subprocess::Pipe::kStdout, log::format() == log::Format::kText);
+  }
+  std::string command_;
+  std::mutex mu_;  // start() against abort()
+  bool aborted_ = false;
+  std::unique_ptr<Subprocess> proc_;
 };
 
+// A regular file (or a new path) is written as PATH.strata-partial and renamed over PATH once verified. Anything
+// else that exists is written into, never replaced: a character device or FIFO (/dev/null, a pipe another process
+// reads) like `tar -O`, a block device only with --force. A directory is refused.
 class FileSink final : public ByteSink {
  public:
   FileSink(std::string path, bool overwrite) : path_(std::move(path)), partial_(path_ + ".strata-partial") {
     struct stat st;
-    if (!overwrite && ::stat(path_.c_str(), &st) == 0) {
-      fail(ErrorCode::kAlreadyExists, "restore target " + path_ + " already exists; remove it or pass --force");
+    if (::stat(path_.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        fail(ErrorCode::kUsage, "restore target " + path_ + " is a directory; give a file path inside it (--to " +
+                                    path_ + "/NAME) or --to - to write to standard output");
+      }
+      if (S_ISBLK(st.st_mode) && !overwrite) {
+        fail(ErrorCode::kAlreadyExists, "restore target " + path_ + " is a block device; pass --force to write the "
+                                        "backup over its contents");
+      }
+      if (!S_ISREG(st.st_mode)) {
+        open_in_place(S_ISBLK(st.st_mode));
+        return;
+      }
+      if (!overwrite) fail(ErrorCode::kAlreadyExists, "restore target " + path_ + " already exists; remove it or pass --force");
     }
     fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd_ < 0) fail_errno("cannot create " + partial_, errno);
@@ -95,6 +129,14 @@ class FileSink final : public ByteSink {
   ~FileSink() override { abort(); }
   void write(ByteView data) override { write_fd(fd_, data, path_); }
   void finish() override {
+    if (in_place_) {
+      // A block device keeps what it was given only once synced; character devices and FIFOs cannot be synced.
+      if (sync_in_place_ && ::fsync(fd_) != 0) fail_errno("cannot sync " + path_, errno);
+      ::close(fd_);
+      fd_ = -1;
+      done_ = true;
+      return;
+    }
     if (::fsync(fd_) != 0) fail_errno("cannot sync " + partial_, errno);
     ::close(fd_);
     fd_ = -1;
@@ -106,15 +148,24 @@ class FileSink final : public ByteSink {
       ::close(fd_);
       fd_ = -1;
     }
-    if (!done_) ::unlink(partial_.c_str());
+    // What was written into a device or FIFO cannot be taken back (like --to -); the device itself stays.
+    if (!done_ && !in_place_) ::unlink(partial_.c_str());
     done_ = true;
   }
   std::string describe() const override { return path_; }
 
  private:
+  void open_in_place(bool block) {
+    // No O_CREAT and no O_TRUNC: the node exists and is not ours to recreate.
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) fail_errno("cannot open restore target " + path_, errno);
+    in_place_ = true;
+    sync_in_place_ = block;
+  }
   std::string path_, partial_;
   int fd_ = -1;
   bool done_ = false;
+  bool in_place_ = false, sync_in_place_ = false;
 };
 
 class StdoutSink final : public ByteSink {
@@ -151,7 +202,8 @@ class CommandSink final : public ByteSink {
     int st = proc_.wait();
     if (st != 0) fail(ErrorCode::kGeneric, "restore command '" + proc_.command() + "' " + proc_.describe_failure(st));
   }
-  void abort() noexcept override { proc_.kill_and_wait(); }
+  // Stops the command; the thread that writes sees EPIPE and the owner reaps it.
+  void abort() noexcept override { proc_.terminate(); }
   std::string describe() const override { return "command '" + proc_.command() + "'"; }
 
  private:

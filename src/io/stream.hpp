@@ -14,7 +14,8 @@ class ByteSource {
   virtual size_t read(uint8_t* buf, size_t n) = 0;
   // Called after EOF: a command source checks the exit status here.
   virtual void finish() {}
-  // Called when the backup fails for another reason: stop the producer.
+  // Called when the backup fails for another reason or is cancelled: stop the producer. May run on any thread,
+  // also while read() blocks on another one and more than once; it must not block or touch what read() uses.
   virtual void abort() noexcept {}
   virtual std::string describe() const = 0;
   // Fills buf completely unless the stream ends first; returns bytes read.
@@ -39,7 +40,9 @@ class ByteSink {
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 std::unique_ptr<ByteSource> open_command_source(const std::string& command);
 std::unique_ptr<ByteSource> open_fd_source(int fd, std::string name);  // does not own fd
-// "-" is stdout. A file is written as PATH.strata-partial and renamed to PATH only after verification.
+// "-" is stdout. A file is written as PATH.strata-partial and renamed to PATH only after verification; an existing
+// character device or FIFO is written into (never replaced), a block device only with `overwrite`; a directory is
+// refused (kUsage).
 std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite);
 std::unique_ptr<ByteSink> open_command_sink(const std::string& command);
 

@@ -27,6 +27,7 @@ json public_json(const Manifest& m) {
           {"started", m.started},
           {"finished", m.finished},
           {"started_epoch", m.started_epoch},
+          {"started_us", m.started_us},
           {"finished_epoch", m.finished_epoch},
           {"host", m.host},
           {"tool_version", m.tool_version},
@@ -277,6 +278,7 @@ Manifest decode_manifest_public(ByteView data, const std::string& where) {
     m.started = bounded_string(j, "started", where, false);
     m.finished = bounded_string(j, "finished", where, false);
     m.started_epoch = j.value("started_epoch", int64_t{0});
+    m.started_us = j.value("started_us", int64_t{0});
     m.finished_epoch = j.value("finished_epoch", int64_t{0});
     m.host = bounded_string(j, "host", where, false);
     m.tool_version = bounded_string(j, "tool_version", where, false);

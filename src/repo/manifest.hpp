@@ -35,6 +35,10 @@ struct Manifest {
   std::string parent;           // id of the backup this one builds on, if any
   std::string started, finished;  // ISO-8601 UTC
   int64_t started_epoch = 0, finished_epoch = 0;
+  // Start in microseconds: orders backups begun within the same second (`latest`, `list`). 0 in manifests written
+  // before it existed; order_key() then falls back to started_epoch.
+  int64_t started_us = 0;
+  int64_t order_key() const { return started_us > 0 ? started_us : started_epoch * 1000000; }
   std::string host, tool_version;
   std::map<std::string, std::string> labels;
   std::string compression;   // as requested, e.g. "zstd:3"

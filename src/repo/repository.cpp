@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
+#include "common/cancel.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -137,7 +139,7 @@ Repository::Repository(std::unique_ptr<Storage> storage) : storage_(std::move(st
     if (e.code() == ErrorCode::kUnsupportedVersion) throw;
     fail(ErrorCode::kNotARepository, "the config of " + storage_->describe() + " is damaged: " + e.what());
   } catch (const std::exception& e) {
-    fail(ErrorCode::kNotARepository, storage_->describe() + " is not a strata repository (config unreadable: " + e.what() + ")");
+    fail(ErrorCode::kNotARepository, storage_->describe() + " is not a strata repository (config unreadable: " + json_error_text(e) + ")");
   }
 }
 
@@ -255,6 +257,26 @@ Key32 Repository::open_sealed_key(ByteView sealed, const std::string& what) cons
   return *dk;
 }
 
+void Repository::verify_own_objects_if_unguarded(RepoLock& lock, const Manifest& m) {
+  // While our lock is in place no strata command removes our objects. If it is gone ('strata unlock --all', or a
+  // cleanup elsewhere that judged it stale), anything may have been removed: look before committing.
+  if (!lock.lost()) return;
+  size_t missing = 0;
+  std::string first;
+  for (const auto& o : m.stream.objects) {
+    if (!storage_->stat(o.key)) {
+      if (!missing++) first = o.key;
+    }
+  }
+  if (missing) {
+    fail(ErrorCode::kLocked, "backup " + m.id + " lost its lock while it ran (removed by 'strata unlock' or another "
+                             "host's cleanup) and " + std::to_string(missing) + " of its " +
+                             std::to_string(m.stream.objects.size()) + " objects are gone (" + first +
+                             "); nothing was committed; run the backup again");
+  }
+  log::warn("lock_lost_objects_present", {{"backup", m.id}, {"objects", uint64_t(m.stream.objects.size())}});
+}
+
 Manifest Repository::backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress) {
   if (options.source.empty() || !valid_id(options.source)) {
     fail(ErrorCode::kUsage, "invalid source name '" + options.source + "': use letters, digits, '-', '_' or '.'");
@@ -304,7 +326,8 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     m.writer_name = rec->name;
   }
   RepoLock lock(*storage_, LockKind::kShared, "backup " + m.source, m.id);
-  m.started_epoch = now_epoch();
+  m.started_us = now_epoch_us();
+  m.started_epoch = m.started_us / 1000000;
   m.started = iso_utc(m.started_epoch);
   const auto t0 = std::chrono::steady_clock::now();
   log::info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
@@ -334,6 +357,9 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     if (options.engine_json_after) m.engine_json = options.engine_json_after();
     m.finished_epoch = now_epoch();
     m.finished = iso_utc(m.finished_epoch);
+    // The last moment to give up: after the put below the backup exists.
+    if (options.pipeline.cancel) options.pipeline.cancel->throw_if_cancelled();
+    verify_own_objects_if_unguarded(lock, m);
     Bytes encoded = encode_manifest(m, cipher, manifest_key(data_key));
     if (writer_key_) {
       auto sig = sign_message(*writer_key_, manifest_signed_message(encoded, encoded.size()));
@@ -418,8 +444,9 @@ std::vector<Manifest> Repository::list(const std::string& source_filter, const s
     if (!source_filter.empty() && m.source != source_filter) continue;
     out.push_back(std::move(m));
   }
+  // By start time to the microsecond; manifests from before started_us by their whole second, then id.
   std::sort(out.begin(), out.end(), [](const Manifest& a, const Manifest& b) {
-    return a.started_epoch != b.started_epoch ? a.started_epoch < b.started_epoch : a.id < b.id;
+    return a.order_key() != b.order_key() ? a.order_key() < b.order_key() : a.id < b.id;
   });
   return out;
 }
@@ -786,8 +813,8 @@ CheckReport Repository::check(const CheckOptions& options) {
   std::set<std::string> writing;
   for (const auto& l : RepoLock::list(*storage_)) {
     if (!l.backup_id.empty() && !l.stale) writing.insert(l.backup_id);
-    report.notes.push_back("lock " + l.key + ": " + l.command + " (pid " + std::to_string(l.pid) + " on " + l.host + ")" +
-                           (l.stale ? " is stale" : ""));
+    report.notes.push_back("lock " + l.key + ": " + l.command + " (pid " + std::to_string(l.holder.pid) + " on " +
+                           l.holder.host + ")" + (l.stale ? " is stale (" + l.stale_reason + ")" : ""));
   }
   for (const auto& o : storage_->list(kDataPrefix)) {
     std::string rest = o.key.substr(std::string(kDataPrefix).size());
@@ -820,23 +847,48 @@ void Repository::check_key_files(CheckReport& report) {
   }
 }
 
-std::vector<std::string> Repository::cleanup(bool dry_run) {
+namespace {
+
+// The time a data object's backup started, from its key (data/<YYYYMMDDTHHMMSSZ-...>/...); 0 if it does not say.
+int64_t backup_epoch_of_key(const std::string& key) {
+  if (key.compare(0, std::string(kDataPrefix).size(), kDataPrefix) != 0) return 0;
+  std::tm tm{};
+  std::string id = key.substr(std::string(kDataPrefix).size(), 16);
+  if (id.size() < 16 || !strptime(id.c_str(), "%Y%m%dT%H%M%SZ", &tm)) return 0;
+  return ::timegm(&tm);
+}
+
+}  // namespace
+
+std::vector<std::string> Repository::cleanup(bool dry_run, int64_t min_age_seconds, std::vector<std::string>* kept) {
   std::optional<RepoLock> lock;
   if (!dry_run) lock.emplace(*storage_, LockKind::kExclusive, "cleanup");
+  const int64_t now = LockTiming::process_default().now_epoch();
+  // Kopia's rule on top of the lock: a leftover of a backup that started less than min_age ago may belong to a
+  // writer whose lock we could not see (another repository client, a clock far off); leave it for a later run.
+  auto young = [&](const std::string& key) {
+    if (min_age_seconds <= 0) return false;
+    int64_t t = backup_epoch_of_key(key);
+    bool is_young = t == 0 || now - t < min_age_seconds;
+    if (is_young && kept) kept->push_back(key);
+    return is_young;
+  };
   std::set<std::string> committed;
   for (const auto& entry : all_manifests()) committed.insert(entry.second);
   std::vector<std::string> removed;
   for (const auto& o : storage_->list(kDataPrefix)) {
     std::string rest = o.key.substr(std::string(kDataPrefix).size());
     if (committed.count(rest.substr(0, rest.find('/')))) continue;
+    if (young(o.key)) continue;
     if (!dry_run) storage_->remove(o.key);
     removed.push_back(o.key);
   }
-  // Under the exclusive lock no writer is running, so every incomplete write is abandoned.
+  // Under the exclusive lock no writer is running, so every incomplete write older than min_age is abandoned.
   for (const auto& o : storage_->list_incomplete("")) {
     // Tiering data is not the backup format's: an incomplete write under tier/ may be an index rewrite in flight,
     // which the repository lock does not cover. `strata tier gc` removes tiering's leftovers under its own locks.
     if (is_tier_key(o.key)) continue;
+    if (young(o.key)) continue;
     if (!dry_run) storage_->remove_incomplete(o);
     removed.push_back(o.key + " (incomplete write)");
   }
@@ -994,14 +1046,27 @@ void Repository::remove_key(const std::string& id) {
   log::info("key_removed", {{"key", id}});
 }
 
-size_t Repository::unlock_all(bool only_stale) {
-  size_t n = 0;
-  for (const auto& l : RepoLock::list(*storage_)) {
-    if (only_stale && !l.stale) continue;
-    storage_->remove(l.key);
-    ++n;
+std::vector<LockInfo> Repository::unlock(const std::vector<std::string>& ids, bool all) {
+  std::vector<LockInfo> removed;
+  auto locks = RepoLock::list(*storage_);
+  for (const auto& id : ids) {
+    auto it = std::find_if(locks.begin(), locks.end(), [&](const LockInfo& l) { return l.id == id || l.key == id; });
+    if (it == locks.end()) fail(ErrorCode::kNotFound, "lock " + id + " not found in " + location() + "; run 'strata unlock' to list the locks");
   }
-  return n;
+  for (const auto& l : locks) {
+    bool named = std::find(ids.begin(), ids.end(), l.id) != ids.end() || std::find(ids.begin(), ids.end(), l.key) != ids.end();
+    // Without names or --all: what no live holder can still own. An unreadable (empty, damaged) lock file has no
+    // holder that could refresh it; local and S3 writes are atomic, so it is never a lock being written.
+    bool take = all || named || (ids.empty() && (l.stale || !l.readable));
+    if (!take) continue;
+    if (all || named) storage_->remove(l.key);
+    else if (!RepoLock::remove_if_unchanged(*storage_, l)) continue;
+    log::info("lock_removed", {{"lock", l.key}, {"reason", l.readable ? l.stale_reason : "unreadable"}});
+    removed.push_back(l);
+  }
+  return removed;
 }
+
+size_t Repository::unlock_all(bool only_stale) { return unlock({}, !only_stale).size(); }
 
 }  // namespace strata

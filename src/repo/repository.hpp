@@ -11,6 +11,7 @@
 
 #include "io/pipeline.hpp"
 #include "repo/keys.hpp"
+#include "repo/lock.hpp"
 #include "repo/manifest.hpp"
 #include "repo/writer.hpp"
 
@@ -19,6 +20,7 @@ namespace strata {
 class Storage;
 class ByteSource;
 class ByteSink;
+class RepoLock;
 
 inline constexpr uint32_t kRepoVersion = 1;
 
@@ -152,7 +154,10 @@ class Repository {
   void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }
   CheckReport check(const CheckOptions& options);
   // Removes objects of backups that never committed. Returns the keys removed (or that would be, if dry_run).
-  std::vector<std::string> cleanup(bool dry_run);
+  // Leftovers of backups that started less than `min_age_seconds` ago are left alone (listed in `kept`).
+  static constexpr int64_t kCleanupMinAge = 3600;
+  std::vector<std::string> cleanup(bool dry_run, int64_t min_age_seconds = kCleanupMinAge,
+                                   std::vector<std::string>* kept = nullptr);
 
   // Keys for other formats kept in this repository (tiering archives): seal a fresh random key to the repository
   // public key (empty for unencrypted repositories, whose data keys are all zero), and open one again. `what` names
@@ -178,12 +183,15 @@ class Repository {
   std::vector<KeyInfo> keys();
   std::string add_key(const std::string& passphrase, const std::string& label, const KdfParams& kdf);
   void remove_key(const std::string& id);
-  // Removes every lock; returns how many.
+  // Removes the locks named by id; with none, `all` removes every lock, otherwise the stale and unreadable ones.
+  // Returns what was removed. Throws kNotFound for a named lock that does not exist.
+  std::vector<LockInfo> unlock(const std::vector<std::string>& ids, bool all);
   size_t unlock_all(bool only_stale);
 
  private:
   // Every committed manifest: (storage key, id).
   std::vector<std::pair<std::string, std::string>> all_manifests();
+  void verify_own_objects_if_unguarded(RepoLock& lock, const Manifest& m);
   std::unique_ptr<ObjectKeying> keying_for(const Manifest& m, const Key32& data_key) const;
   Key32 data_key_of(const Manifest& m) const;
   struct OpenedKey {

@@ -323,8 +323,11 @@ TEST_P(CoreE2E, ExclusiveOperationsRespectLiveLocks) {
   init();
   std::string id = backup_file(make_data(1000, 9));
   // A backup running on another host holds a shared lock: delete must wait for it, not pull objects from under it.
+  // Locks are leases: a running backup refreshed its lock moments ago.
+  int64_t now = static_cast<int64_t>(::time(nullptr));
   nlohmann::json lock = {{"kind", "shared"}, {"host", "db-7.example"}, {"pid", 4242}, {"command", "backup orders"},
-                         {"backup_id", "x"}, {"started", "2026-11-21T05:00:00Z"}};
+                         {"boot_id", "boot-of-db-7"}, {"pid_ns", "pid:[4026531836]"}, {"backup_id", "x"},
+                         {"started", "2026-11-21T05:00:00Z"}, {"started_epoch", now}, {"refreshed_epoch", now}};
   backend().write_object(repo_, "locks/20261121T050000Z-0000000000000001", lock.dump());
   auto r = strata({"delete", id});
   EXPECT_EQ(r.code, kExitLocked);
@@ -375,7 +378,8 @@ TEST_P(CoreE2E, InterruptedBackupIsNeverListedAndIsCleanedUp) {
   auto c = strata({"check"});
   EXPECT_EQ(c.code, 13) << "leftovers are problems found (kProblemsFound): " << c.out << c.err;
   EXPECT_NE(c.out.find("LEFTOVER data/"), std::string::npos) << c.out;
-  auto cl = strata({"cleanup"});
+  // --min-age 0: the killed backup started moments ago, younger than cleanup's default safety age (1h).
+  auto cl = strata({"cleanup", "--min-age", "0"});
   EXPECT_EQ(cl.code, 0) << cl.err;
   EXPECT_TRUE(backend().list_objects(repo_, "data/").empty());
   EXPECT_TRUE(backend().list_objects(repo_, "locks/").empty()) << "the dead process's lock is stale and removed";

@@ -105,8 +105,19 @@ TEST(CommandSource, ReadsOutputAndChecksTheExitStatus) {
 
 TEST(CommandSource, AbortStopsTheProducer) {
   auto src = open_command_source("exec sleep 30");
+  uint8_t none[1];
+  EXPECT_EQ(src->read(none, 0), 0u);  // the command starts on the first read (after the repository lock is held)
   src->abort();  // kills the command instead of waiting 30 s for it
   EXPECT_STRATA_ERROR(src->finish(), ErrorCode::kSourceFailed, "was killed by signal 15");
+}
+
+TEST(CommandSource, AbortBeforeTheFirstReadNeverStartsTheCommand) {
+  testing::TempDir dir;
+  std::string marker = dir.path() + "/started";
+  auto src = open_command_source("touch '" + marker + "'");
+  src->abort();
+  EXPECT_STRATA_ERROR(src->finish(), ErrorCode::kSourceFailed, "was not started");
+  EXPECT_FALSE(std::ifstream(marker).good());
 }
 
 TEST(CommandSink, FeedsTheCommandAndChecksItsStatus) {

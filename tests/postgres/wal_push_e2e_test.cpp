@@ -151,8 +151,11 @@ TEST_F(WalPushE2E, RetryNeverRemovesObjectsOfAnotherLivePushOfTheSameFile) {
   // Another push of the same file, alive on this host (this test process), announced as its writer.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
+  // Locks are leases: a live push refreshed its lock moments ago.
+  const int64_t now = static_cast<int64_t>(::time(nullptr));
   nlohmann::json lock = {{"kind", "shared"}, {"host", host}, {"pid", static_cast<int64_t>(::getpid())},
-                         {"command", "wal push " + name}, {"backup_id", "pg1." + name}, {"started", "2026-01-01T00:00:00Z"}};
+                         {"command", "wal push " + name}, {"backup_id", "pg1." + name}, {"started", "2026-01-01T00:00:00Z"},
+                         {"started_epoch", now}, {"refreshed_epoch", now}};
   fs::create_directories(tmp_ / "repo/locks");
   write_file(tmp_ / "repo/locks/20260101T000000Z-0000000000000000", lock.dump());
   auto busy = strata({"wal", "push", "--source", "pg1", wal(name)});

@@ -24,10 +24,13 @@ int64_t dead_pid() {
   return pid;
 }
 
+// A lock as this strata writes it, refreshed now; a lock of another host names another kernel (boot id).
 void put_lock(Storage& s, const std::string& key, const std::string& kind, const std::string& host, int64_t pid,
               const std::string& command) {
+  LockHolder me = LockHolder::self();
   nlohmann::json j = {{"kind", kind}, {"host", host}, {"pid", pid}, {"command", command},
-                      {"backup_id", "b1"}, {"started", "2026-11-21T05:00:00Z"}};
+                      {"boot_id", host == hostname() ? me.boot_id : "other-boot"}, {"pid_ns", me.pid_ns},
+                      {"backup_id", "b1"}, {"started", iso_utc(now_epoch())}, {"refreshed_epoch", now_epoch()}};
   s.put(key, testing::bytes_of(j.dump()), PutMode::kCreateOnly);
 }
 
@@ -39,8 +42,8 @@ TEST(RepoLock, SharedLocksCoexist) {
   ASSERT_EQ(locks.size(), 2u);
   for (const auto& l : locks) {
     EXPECT_EQ(l.kind, LockKind::kShared);
-    EXPECT_EQ(l.host, hostname());
-    EXPECT_EQ(l.pid, ::getpid());
+    EXPECT_EQ(l.holder.host, hostname());
+    EXPECT_EQ(l.holder.pid, ::getpid());
     EXPECT_FALSE(l.stale);
     EXPECT_EQ(l.key.rfind("locks/", 0), 0u);
   }
@@ -83,7 +86,7 @@ TEST(RepoLock, StaleLockOfADeadProcessOnThisHostIsRemoved) {
   auto before = RepoLock::list(s);
   ASSERT_EQ(before.size(), 1u);
   EXPECT_TRUE(before[0].stale);
-  EXPECT_EQ(before[0].pid, pid);
+  EXPECT_EQ(before[0].holder.pid, pid);
   {
     RepoLock lock(s, LockKind::kExclusive, "cleanup");
     EXPECT_FALSE(s.stat("locks/20260101T000000Z-dead")) << "stale lock removed";

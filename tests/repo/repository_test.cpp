@@ -398,9 +398,9 @@ TEST_P(RepositoryTest, CheckReportsLeftoversAndCleanupRemovesThem) {
   EXPECT_TRUE(rep.errors.empty());
   EXPECT_EQ(rep.leftovers, (std::vector<std::string>{orphan1, orphan2}));
 
-  EXPECT_EQ(r->cleanup(true), (std::vector<std::string>{orphan1, orphan2}));
+  EXPECT_EQ(r->cleanup(true, 0), (std::vector<std::string>{orphan1, orphan2}));
   EXPECT_TRUE(s->stat(orphan1)) << "dry run removes nothing";
-  EXPECT_EQ(r->cleanup(false), (std::vector<std::string>{orphan1, orphan2}));
+  EXPECT_EQ(r->cleanup(false, 0), (std::vector<std::string>{orphan1, orphan2}));
   EXPECT_FALSE(s->stat(orphan1));
   EXPECT_FALSE(s->stat(orphan2));
   EXPECT_TRUE(r->check(CheckOptions{}).leftovers.empty());
@@ -495,7 +495,7 @@ TEST_P(RepositoryTest, CatalogStreamsStayOutOfListButAreChecked) {
   EXPECT_EQ(ok.backups, 2u);
   EXPECT_TRUE(ok.errors.empty());
   EXPECT_TRUE(ok.leftovers.empty()) << "catalog objects are committed, not leftovers";
-  EXPECT_TRUE(r->cleanup(false).empty());
+  EXPECT_TRUE(r->cleanup(false, 0).empty());
   EXPECT_EQ(restore(*r, side.id, "wal/pg1"), wal);
 
   open_storage_handle()->remove(side.stream.objects[1].key);

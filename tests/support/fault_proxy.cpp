@@ -158,7 +158,9 @@ void FaultProxy::serve(int client) {
     reset_close(client);
     return;
   }
-  if (req.compare(0, 4, "PUT ") == 0 && s.lose_put_answer_every && ++puts_ % s.lose_put_answer_every == 0) {
+  bool create = req.compare(0, 5, "POST ") == 0 && req.substr(0, req.find("\r\n")).find("?uploads") != std::string::npos;
+  if ((req.compare(0, 4, "PUT ") == 0 && s.lose_put_answer_every && ++puts_ % s.lose_put_answer_every == 0) ||
+      (create && ++creates_ <= s.lose_create_upload_answers)) {
     char sink[65536];
     while (::recv(up, sink, sizeof sink, 0) > 0) {
     }

@@ -18,6 +18,9 @@ struct FaultSchedule {
   // PUT n is forwarded and done upstream, but its answer is replaced by a reset: the client's retry then meets
   // its own object (a create-only PUT gets 412 for it).
   unsigned lose_put_answer_every = 0;
+  // The first N POST ?uploads (CreateMultipartUpload) are done upstream but answered by a reset: the retry
+  // creates another upload, and the first is orphaned unless the client cleans it up.
+  unsigned lose_create_upload_answers = 0;
   bool fail_all = false;  // every request answered 503: faults that outlast any retry budget
   unsigned fail_after = 0;  // every request after the first fail_after answered 503 (0 = off)
 };
@@ -44,7 +47,7 @@ class FaultProxy {
   std::mutex mu_;
   std::vector<std::thread> workers_;
   FaultSchedule schedule_;
-  std::atomic<unsigned> requests_{0}, n503_{0}, nreset_{0}, nstall_{0}, puts_{0}, nlost_{0};
+  std::atomic<unsigned> requests_{0}, n503_{0}, nreset_{0}, nstall_{0}, puts_{0}, creates_{0}, nlost_{0};
 };
 
 }  // namespace strata::test

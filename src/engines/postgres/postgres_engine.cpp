@@ -611,7 +611,9 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
   // The server must not inherit the source's password: its archive/restore commands and extensions would see it.
   std::string saved_pw = std::getenv("PGPASSWORD") ? std::getenv("PGPASSWORD") : "";
   ::unsetenv("PGPASSWORD");
-  int rc = run_capture(argv, &out, &err);
+  // Its restore_command ('strata wal fetch') reads the repository passphrase from STRATA_PASSPHRASE when no
+  // --passphrase-file was given: the one child that keeps it (docs/CLI.md, "Child processes").
+  int rc = run_capture(argv, &out, &err, {"STRATA_PASSPHRASE"});
   if (!saved_pw.empty()) ::setenv("PGPASSWORD", saved_pw.c_str(), 1);
   if (rc != 0) fail_recovery(r, "the restored server in " + dir + " did not start");
   ServerInfo where = read_postmaster_pid(dir, r.port);

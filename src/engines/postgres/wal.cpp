@@ -155,11 +155,13 @@ PushOutcome wal_push(Repository& repo, const std::string& source, const std::str
   }
   if (writers.size() > 1) {
     if (repo.exists(id, catalog)) return compare();
-    auto mine = [](const LockInfo& l) { return l.pid == ::getpid() && l.host == hostname(); };
+    // Ours is the lock we just wrote (by key: another push in this process would share our pid and host).
+    auto mine = [&](const LockInfo& l) { return l.key == guard.key(); };
     const LockInfo& other = mine(writers.front()) ? writers[1] : writers.front();
     fail(ErrorCode::kLocked, "WAL file " + name + " of source " + source + " is being archived by another strata process (pid " +
-                                 std::to_string(other.pid) + " on " + other.host + ", since " + other.started +
-                                 "); PostgreSQL retries archive_command, or if that process is gone run 'strata unlock'");
+                                 std::to_string(other.holder.pid) + " on " + other.holder.host + ", since " + other.started +
+                                 "); PostgreSQL retries archive_command, or if that process is gone run 'strata unlock " +
+                                 other.id + "'");
   }
   // The manifest is the commit point: one committed while we took the lock is a finished push, never leftovers.
   if (repo.exists(id, catalog)) return compare();

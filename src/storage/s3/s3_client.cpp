@@ -369,6 +369,7 @@ Response Client::execute(const Call& call) {
     last = classify(config_, call, curl_code, curl_error, r.status, r.body);
     if (last.verdict == Verdict::kOk) {
       if (n > 1) log::info("s3_request_recovered", {{"request", call.what.empty() ? call.method + " " + call.key : call.what}, {"attempts", uint64_t(n)}});
+      r.attempts = n;
       return r;
     }
     if (last.verdict == Verdict::kFail) {

@@ -19,6 +19,9 @@ struct Response {
   long status = 0;
   std::string body;                            // error XML and listings; object data goes to Call::sink
   std::map<std::string, std::string> headers;  // lower-case names
+  // How many attempts it took. More than one for a request that is not idempotent (creating a multipart upload)
+  // means an earlier attempt may have taken effect on the server although its answer was lost.
+  unsigned attempts = 1;
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? "" : it->second;

@@ -127,6 +127,7 @@ class S3Writer final : public ObjectWriter {
         wait_parts();
         throw_part_error();
         complete();
+        abort_orphaned_uploads();
       }
     } catch (...) {
       abort();
@@ -154,6 +155,7 @@ class S3Writer final : public ObjectWriter {
       // The upload stays behind and 'strata check' reports it; the original error matters more.
       log::warn("s3_abort_failed", {{"object", full_}, {"upload_id", upload_id_}, {"error", e.what()}});
     }
+    abort_orphaned_uploads();
   }
 
  private:
@@ -167,6 +169,43 @@ class S3Writer final : public ObjectWriter {
   };
 
   std::string describe() const { return "s3://" + s_.client().config().bucket + "/" + full_; }
+
+  // Uploads of this very key other than ours: created by a create whose answer was lost. Data object keys are
+  // written once by one writer, so they are ours and of no use. Best effort: 'strata check' reports what remains.
+  void abort_orphaned_uploads() noexcept {
+    if (!create_retried_) return;
+    create_retried_ = false;
+    try {
+      std::string marker;
+      std::vector<std::string> orphans;
+      Call c;
+      c.method = "GET";
+      c.query = {{"uploads", ""}, {"prefix", full_}};
+      c.what = "listing of the multipart uploads of " + describe();
+      Response r = s_.client().execute(c);
+      for (size_t pos = 0;;) {
+        size_t at = r.body.find("<Upload>", pos);
+        if (at == std::string::npos) break;
+        size_t end = r.body.find("</Upload>", at);
+        std::string entry = r.body.substr(at, end - at);
+        std::string id = xml_value(entry, "UploadId");
+        if (xml_value(entry, "Key") == full_ && id != upload_id_) orphans.push_back(id);
+        pos = end;
+      }
+      for (const auto& id : orphans) {
+        Call d;
+        d.method = "DELETE";
+        d.key = full_;
+        d.query = {{"uploadId", id}};
+        d.accept = {404};
+        d.what = "abort of an orphaned multipart upload of " + describe();
+        s_.client().execute(d);
+        log::info("s3_orphaned_upload_aborted", {{"object", full_}, {"upload_id", id}});
+      }
+    } catch (const std::exception& e) {
+      log::warn("s3_orphan_abort_failed", {{"object", full_}, {"error", e.what()}});
+    }
+  }
 
   void release_buffer() noexcept {
     if (cap_) s_.budget().release(cap_);
@@ -246,6 +285,8 @@ class S3Writer final : public ObjectWriter {
     if (s_.client().config().checksum_crc32) c.headers.emplace_back("x-amz-checksum-algorithm", "CRC32");
     c.what = "start of the multipart upload of " + describe();
     Response r = s_.client().execute(c);
+    // A retried create may have created an upload whose answer never reached us: find and abort it at the end.
+    create_retried_ = r.attempts > 1;
     upload_id_ = xml_value(r.body, "UploadId");
     if (upload_id_.empty()) fail(ErrorCode::kStorage, "S3 returned no upload id for " + describe() + "; the service may not support multipart uploads");
   }
@@ -363,6 +404,7 @@ class S3Writer final : public ObjectWriter {
   uint64_t cap_ = 0;
   uint64_t part_ = 0;
   std::string upload_id_;
+  bool create_retried_ = false;  // the create needed a retry: an orphaned upload of this key may exist
   std::shared_ptr<Shared> sh_;
   bool done_ = false;
 };
