@@ -1,9 +1,11 @@
 #include "io/stream.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -49,19 +51,53 @@ void write_fd(int fd, ByteView data, const std::string& what) {
   }
 }
 
+// A file, stdin or a FIFO. A read from a pipe or FIFO can block for ever (its writer is alive but silent), and
+// there is no child to stop: abort() (any thread) wakes such a read through a pipe of its own, which then reports
+// the end of the stream — the pipeline turns that into the error that made it abort (SIGTERM: kInterrupted).
 class FdSource final : public ByteSource {
  public:
-  FdSource(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {}
+  FdSource(int fd, std::string name, bool owned) : fd_(fd), name_(std::move(name)), owned_(owned) {
+    struct stat st;
+    // A regular file never blocks; everything else waits in poll() next to the abort pipe.
+    if (::fstat(fd_, &st) == 0 && !S_ISREG(st.st_mode) && ::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+      wake_[0] = wake_[1] = -1;
+    }
+  }
   ~FdSource() override {
     if (owned_) ::close(fd_);
+    for (int fd : wake_) {
+      if (fd >= 0) ::close(fd);
+    }
   }
-  size_t read(uint8_t* buf, size_t n) override { return read_fd(fd_, buf, n, name_); }
+  size_t read(uint8_t* buf, size_t n) override {
+    if (aborted_) return 0;
+    if (wake_[0] >= 0) {
+      for (;;) {
+        pollfd p[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+        int rc = ::poll(p, 2, -1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) fail(ErrorCode::kSourceFailed, "cannot read " + name_ + ": " + std::strerror(errno));
+        if (p[1].revents || aborted_) return 0;
+        break;  // readable, at its end, or in error: read() says which
+      }
+    }
+    return read_fd(fd_, buf, n, name_);
+  }
+  void abort() noexcept override {
+    aborted_ = true;
+    if (wake_[1] >= 0) {
+      ssize_t w = ::write(wake_[1], "x", 1);
+      (void)w;
+    }
+  }
   std::string describe() const override { return name_; }
 
  private:
   int fd_;
   std::string name_;
   bool owned_;
+  int wake_[2] = {-1, -1};
+  std::atomic<bool> aborted_{false};
 };
 
 // The command starts on the first read, not when the source is opened: by then the repository lock is held, so

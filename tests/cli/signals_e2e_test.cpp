@@ -62,6 +62,41 @@ TEST_F(Signals, SigtermDuringBackupStopsTheSourceAndLeavesNothing) { expect_inte
 
 TEST_F(Signals, SigintDuringBackupStopsTheSourceAndLeavesNothing) { expect_interrupted_backup(SIGINT, "SIGINT"); }
 
+// A file source that blocks (a FIFO, or stdin, whose writer is alive but silent) has no child to stop: the read
+// itself must give way, or strata hangs on SIGTERM (as `wal push` of a FIFO did).
+TEST_F(Signals, SigtermDuringABlockedFileSourceEndsTheBackup) {
+  make_fifo(tmp_ / "in");
+  pid_t pid = spawn_strata({"backup", "--source", "s", "--frame-size", "64KiB", "--object-size", "256KiB",
+                            "--from-file", tmp_ / "in"},
+                           env_, tmp_ / "backup.log");
+  int in = open_when_read(tmp_ / "in", pid);
+  std::string head = make_data(1 << 20, 4);
+  ASSERT_EQ(::write(in, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  // The writer stays open and silent. Once 3 of the 4 objects the data fills are committed, strata has read all of
+  // it and its reader blocks in read() for more (bounded wait for that state; a signal before it would stop the
+  // reader between frames, which is not the case this test is about).
+  auto committed = [&] {
+    size_t n = 0;
+    for (const auto& f : list_files(tmp_ / "repo/data")) n += f.find(".strata-tmp-") == std::string::npos;
+    return n;
+  };
+  for (int i = 0; i < 6000 && committed() < 3; ++i) usleep(10000);
+  ASSERT_GE(committed(), 3u) << read_file(tmp_ / "backup.log.err");
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int code = wait_pid_for(pid, 60);
+  ::close(in);
+  if (code == -1) {
+    ::kill(pid, SIGKILL);
+    wait_pid(pid);
+    FAIL() << "strata did not exit after SIGTERM while its file source blocked";
+  }
+  EXPECT_EQ(code, kExitInterrupted) << read_file(tmp_ / "backup.log.err");
+  EXPECT_NE(read_file(tmp_ / "backup.log.err").find("strata: error: interrupted by SIGTERM"), std::string::npos);
+  EXPECT_TRUE(repo_files("locks").empty()) << "lock released";
+  EXPECT_TRUE(repo_files("data").empty()) << "partial objects removed";
+  EXPECT_EQ(listed(), 0u);
+}
+
 TEST_F(Signals, SigtermDuringRestoreRemovesThePartialFile) {
   std::string data = make_data(3 << 20, 2);
   write_file(tmp_ / "in", data);

@@ -246,7 +246,8 @@ TEST(MysqlArchive, ArchiverKilledMidUploadConvergesOnTheNextRun) {
   std::string said = check.out + check.err;
   for (auto& c : said) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   EXPECT_NE(said.find("leftover"), std::string::npos) << check.out << check.err;
-  auto cleanup = cli.run({"cleanup"});
+  // --min-age 0: the interrupted uploads are moments old, younger than cleanup's default safety age (1h).
+  auto cleanup = cli.run({"cleanup", "--min-age", "0"});
   EXPECT_EQ(cleanup.rc, 0) << cleanup.err;
   auto clean = cli.run({"check", "--read-data"});
   EXPECT_EQ(clean.rc, 0) << clean.out << clean.err;

@@ -46,9 +46,10 @@ TEST(RepositoryStorage, DecoratedRepositoryReportsAndRemovesIncompleteWrites) {
   Repository repo(std::make_unique<FaultStorage>(std::make_unique<LocalStorage>(dir.path()), FaultPlan{}));
   CheckReport report = repo.check(CheckOptions{});
   EXPECT_EQ(report.leftovers, std::vector<std::string>{"data/crashed/.strata-tmp-000000.Ab12 (incomplete write)"});
-  EXPECT_EQ(repo.cleanup(true), std::vector<std::string>{"data/crashed/.strata-tmp-000000.Ab12 (incomplete write)"});
+  // Minimum age 0: the leftover's key carries no start time, so the default safety age (1h) would keep it.
+  EXPECT_EQ(repo.cleanup(true, 0), std::vector<std::string>{"data/crashed/.strata-tmp-000000.Ab12 (incomplete write)"});
   EXPECT_TRUE(std::filesystem::exists(leftover)) << "a dry run removes nothing";
-  EXPECT_EQ(repo.cleanup(false), std::vector<std::string>{"data/crashed/.strata-tmp-000000.Ab12 (incomplete write)"});
+  EXPECT_EQ(repo.cleanup(false, 0), std::vector<std::string>{"data/crashed/.strata-tmp-000000.Ab12 (incomplete write)"});
   EXPECT_FALSE(std::filesystem::exists(leftover));
   EXPECT_TRUE(repo.check(CheckOptions{}).leftovers.empty());
 }

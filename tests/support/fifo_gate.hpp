@@ -51,6 +51,20 @@ inline std::string wait_for_pause(const std::string& fifo) {
   return line;
 }
 
+// Exit code of `pid` (as wait_pid), or -1 if it is still running after `seconds`: a test of "strata does not hang"
+// fails instead of hanging with it. Polls for the exit, it does not sleep for a result.
+inline int wait_pid_for(pid_t pid, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  for (;;) {
+    int st = 0;
+    pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 // True once nobody reads `fd`'s FIFO any more: the command that did is gone.
 inline bool reader_gone(int fd) {
   ::signal(SIGPIPE, SIG_IGN);
