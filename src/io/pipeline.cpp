@@ -188,6 +188,8 @@ StreamResult backup_stream(ByteSource& source, Storage& storage, const ObjectKey
     result.frames++;
     plain_done += sealed.plain_len;
     if (progress) progress(plain_done, result.stored_bytes);
+    // Test hook (common/cancel.hpp): park here, with the source still producing, until a signal cancels us.
+    if (result.frames == 1 && settings.cancel) test_pause_point("backup_first_frame", *settings.cancel);
   };
   std::deque<SealedFrame> held;  // sealed while the gate was closed
   uint64_t held_bytes = 0;

@@ -25,7 +25,7 @@ TEST(ChildEnvironment, CommandsDoNotSeeStrataSecrets) {
     EXPECT_EQ(r.out.find(secret), std::string::npos) << "--from-command saw " << secret;
   }
   EXPECT_NE(r.out.find("PGPASSWORD=pg-value-5"), std::string::npos) << "tool variables stay";
-  auto t = run_strata({"restore", "latest", "--source", "env", "--to-command", "env > '" + tmp / "seen" + "'"}, env);
+  auto t = run_strata({"restore", "latest", "--source", "env", "--to-command", "cat >/dev/null; env > '" + tmp / "seen" + "'"}, env);
   ASSERT_EQ(t.code, 0) << t.err;
   std::string seen = read_file(tmp / "seen");
   for (const char* secret : {"passphrase-value-1", "AKIDVALUE2", "secret-value-3", "token-value-4"}) {
