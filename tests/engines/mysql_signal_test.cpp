@@ -38,7 +38,7 @@ TEST(MysqlSignals, SigtermStopsMariadbBackupReleasesTheLockAndLeavesNothing) {
       }
     }
   } reap{pid};
-  ASSERT_EQ(wait_for_pause(tmp / "pause"), "backup_first_frame\n") << read_file(tmp / "backup.err");
+  ASSERT_EQ(wait_for_pause(tmp / "pause", pid), "backup_first_frame\n") << read_file(tmp / "backup.err");
   // The tool runs, in a process group strata made for it.
   const auto groups = child_groups(pid);
   bool tool_running = false;

@@ -65,6 +65,37 @@ inline int wait_pid_for(pid_t pid, int seconds) {
   }
 }
 
+// wait_for_pause, bounded: fails (throws) instead of hanging if `pid` exits without reaching the point (a binary
+// without it) or nothing happens for `seconds`. Opens the FIFO read-write so that no open blocks and no EOF comes
+// before the line; `pid` is checked without reaping it.
+inline std::string wait_for_pause(const std::string& fifo, pid_t pid, int seconds = 120) {
+  int fd = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + fifo);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::string line;
+  for (;;) {
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n == 1) {
+      line += c;
+      if (c == '\n') break;
+      continue;
+    }
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+      ::close(fd);
+      throw std::runtime_error("the command ended before it reached the pause point in " + fifo);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::close(fd);
+      throw std::runtime_error("nothing reached the pause point in " + fifo);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling for the line, not waiting for time
+  }
+  ::close(fd);
+  return line;
+}
+
 // True once nobody reads `fd`'s FIFO any more: the command that did is gone.
 inline bool reader_gone(int fd) {
   ::signal(SIGPIPE, SIG_IGN);
