@@ -2,9 +2,12 @@
 // damaged one fails naming the object and stops counting as good, budgets and time limits refuse or stop cleanly
 // and leave no scratch behind, a killed drill's scratch is removed by the next one, and `status` judges the RPO.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -183,6 +186,12 @@ TEST_F(DrillE2E, TheTimeLimitStopsAHangingCheckAndCleansUp) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["result"], "stopped");
   EXPECT_TRUE(scratch_entries().empty());
+  // Nothing of the check outlives the drill: the shell's child `cat` went with its process group, so the FIFO
+  // has no reader left (a write-open without one fails with ENXIO).
+  int fd = ::open(gate.c_str(), O_WRONLY | O_NONBLOCK);
+  EXPECT_LT(fd, 0) << "the stopped check's cat still reads " << gate;
+  if (fd >= 0) ::close(fd);
+  else EXPECT_EQ(errno, ENXIO);
   // A stopped drill says nothing about the backup: it still counts as good (not verified).
   auto st = strata({"status", "--json"});
   EXPECT_EQ(st.code, 0) << st.out;
@@ -197,13 +206,23 @@ TEST_F(DrillE2E, TheScratchOfAKilledDrillIsRemovedByTheNextOne) {
   config("echo up > '" + ready + "'; cat '" + gate + "' >/dev/null; cmp restored \"$ORIG\"");
   engine_backup();
   pid_t pid = spawn_strata({"drill", "run", "--source", "files"}, env_, tmp_ / "drill.log");
-  // Opening the FIFO waits for the drill's check to open it: the scratch dir exists and holds the restore.
-  {
-    std::ifstream in(ready);
-    std::string line;
-    std::getline(in, line);
-    ASSERT_EQ(line, "up");
+  // The drill's check writes "up" into the FIFO once the restore is in the scratch dir. Opened non-blocking and
+  // polled, so a drill that dies before that fails the test instead of hanging it.
+  int rfd = ::open(ready.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(rfd, 0);
+  std::string got;
+  for (int waited_ms = 0; got.find('\n') == std::string::npos; waited_ms += 100) {
+    pollfd p{rfd, POLLIN, 0};
+    ::poll(&p, 1, 100);
+    char buf[16];
+    ssize_t n = ::read(rfd, buf, sizeof buf);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "the drill ended before its check ran: " << read_file(tmp_ / "drill.log");
+    ASSERT_LT(waited_ms, 120000) << "the drill's check never started: " << read_file(tmp_ / "drill.log");
   }
+  ::close(rfd);
+  ASSERT_EQ(got, "up\n");
   auto left = scratch_entries();
   ASSERT_EQ(left.size(), 1u);
   EXPECT_TRUE(file_exists(scratch_ + "/" + left[0] + "/restored"));
