@@ -9,7 +9,8 @@
 # unless the table says so. A layer listed here whose folder does not exist yet builds nothing; whoever links it gets
 # the layers below it instead (so the table can name the planned layers today).
 set(STRATA_LAYERS common storage io repo engines tiering app
-    platform/scheduler platform/retention platform/drill
+    platform/catalog platform/notify platform/scheduler platform/queue platform/retention platform/drill platform/agent
+    server/http
     cli)
 set(STRATA_LAYER_BELOW_common "")
 set(STRATA_LAYER_BELOW_storage common)
@@ -18,10 +19,17 @@ set(STRATA_LAYER_BELOW_repo io)
 set(STRATA_LAYER_BELOW_engines repo)
 set(STRATA_LAYER_BELOW_tiering repo)
 set(STRATA_LAYER_BELOW_app engines tiering)
+# The catalog is the platform's one store (SQLite or PostgreSQL); the outbox of notify lives in it; the queue claims
+# what the scheduler made due; agents run claimed jobs through app. Retention and drills report through notify.
+set(STRATA_LAYER_BELOW_platform/catalog app)
+set(STRATA_LAYER_BELOW_platform/notify platform/catalog)
 set(STRATA_LAYER_BELOW_platform/scheduler app)
-set(STRATA_LAYER_BELOW_platform/retention app)
-set(STRATA_LAYER_BELOW_platform/drill app)
-set(STRATA_LAYER_BELOW_cli app platform/scheduler platform/retention platform/drill)
+set(STRATA_LAYER_BELOW_platform/queue platform/catalog platform/notify platform/scheduler)
+set(STRATA_LAYER_BELOW_platform/retention app platform/notify)
+set(STRATA_LAYER_BELOW_platform/drill app platform/notify)
+set(STRATA_LAYER_BELOW_platform/agent platform/queue)
+set(STRATA_LAYER_BELOW_server/http platform/agent platform/queue platform/retention platform/drill)
+set(STRATA_LAYER_BELOW_cli server/http platform/agent platform/queue platform/scheduler platform/retention platform/drill)
 
 # The layer an #include path names ("platform/scheduler/cron.hpp" -> platform/scheduler, "repo/x.hpp" -> repo), or
 # the group ("platform") when it names a group folder but no layer of it, or "" when it names no layer at all.

@@ -27,14 +27,22 @@ MariaDbServer::MariaDbServer(const std::string& d, const MariaDbOptions& options
   socket = dir + "/mysqld.sock";
   pid_file_ = dir + "/mariadbd.pid";
   port = free_loopback_port();
-  auto inst = run_sh("mkdir -p " + shq(dir) + " && mariadb-install-db --no-defaults --datadir=" + shq(datadir) +
-                     " --user=root --auth-root-authentication-method=normal --skip-test-db > " + shq(dir + "/install.log") + " 2>&1");
-  if (inst.rc != 0) throw std::runtime_error("mariadb-install-db failed; see " + dir + "/install.log");
+  // A private --tmpdir: mariadb-install-db runs concurrently in parallel tests, and with the shared /tmp 3 of 12
+  // concurrent runs failed with "Could not remove temporary table '/tmp/#sql-temptable-...'" (CI flake).
+  std::string tmpdir = dir + "/tmp";
+  auto inst = run_sh("mkdir -p " + shq(tmpdir) + " && mariadb-install-db --no-defaults --datadir=" + shq(datadir) +
+                     " --tmpdir=" + shq(tmpdir) + " --user=root --auth-root-authentication-method=normal --skip-test-db > " +
+                     shq(dir + "/install.log") + " 2>&1");
+  if (inst.rc != 0) {
+    // The temp dir is gone when the test ends: the log's tail goes into the failure itself.
+    auto tail = run_sh("tail -n 8 " + shq(dir + "/install.log"));
+    throw std::runtime_error("mariadb-install-db failed: " + tail.out);
+  }
   // --user=root: tests run as root and the temp dir is private; the binary refuses root without it.
   // mariadbd listens only once its storage engines are up; the socket appears at the same moment.
   std::vector<std::string> args = {"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + datadir, "--user=root",
                                    "--port=" + std::to_string(port), "--bind-address=127.0.0.1", "--socket=" + socket,
-                                   "--pid-file=" + pid_file_, "--log-error=" + dir + "/error.log", "--log-bin=" + datadir + "/binlog",
+                                   "--pid-file=" + pid_file_, "--tmpdir=" + tmpdir, "--log-error=" + dir + "/error.log", "--log-bin=" + datadir + "/binlog",
                                    "--server-id=" + std::to_string(options.server_id), "--binlog-format=ROW",
                                    "--innodb-buffer-pool-size=128M", "--innodb-log-file-size=64M", "--max-connections=50"};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());

@@ -252,14 +252,15 @@ std::string apply_replay(const SourceConfig& source, const PreparedReplay& repla
   if (replay.sql_path.empty()) {
     return "no binlogs replayed: data is as of the backup's position " + plan.start_file + ":" + std::to_string(plan.start_pos) + partial;
   }
-  // A private socket and no TCP: nothing else can reach the server while it is half-way.
+  // A private socket and no TCP: nothing else can reach the server while it is half-way. Its temp tables go to the
+  // same private dir.
   PrivateDir sock_dir("strata-mysql-replay");
   std::string socket = sock_dir.path() + "/mysqld.sock";
   if (::geteuid() == 0) {
     struct passwd* pw = ::getpwnam(run_as.c_str());
     if (pw && ::chown(sock_dir.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + sock_dir.path(), errno);
   }
-  ServerGuard guard(start_server(source, target, socket, 0, run_as));
+  ServerGuard guard(start_server(source, target, socket, 0, run_as, sock_dir.path()));
   MysqlConn conn(source, MysqlEndpoint{socket, "", 0}, MysqlRole::kRestore);
   // The restored copy's grant tables are the backup's: this is the check that decides.
   auto missing = missing_replay_privileges(conn);

@@ -47,7 +47,7 @@ std::string last_error_line(const std::string& log) {
 }  // namespace
 
 RunningServer start_server(const SourceConfig& source, const std::string& datadir, const std::string& socket,
-                           int port, const std::string& run_as) {
+                           int port, const std::string& run_as, const std::string& tmpdir) {
   std::string server = find_tool({source.get("server"), "mariadbd", "mysqld"});
   if (server.empty()) fail(ErrorCode::kNotFound, "no mariadbd or mysqld found to start: install mariadb-server");
   std::string admin = find_tool({"mariadb-admin", "mysqladmin"});
@@ -60,6 +60,7 @@ RunningServer start_server(const SourceConfig& source, const std::string& datadi
                     " --log-error=" + shell_quote(err_log);
   if (port > 0) cmd += " --port=" + std::to_string(port) + " --bind-address=127.0.0.1";
   else cmd += " --skip-networking";
+  if (!tmpdir.empty()) cmd += " --tmpdir=" + shell_quote(tmpdir);
   if (auto extra = source.get("server_options"); !extra.empty()) cmd += " " + extra;
   launch_detached(cmd, err_log);
   int timeout = std::atoi(source.get("start_timeout", "300").c_str());

@@ -13,9 +13,10 @@ struct RunningServer {
 };
 
 // port 0: no TCP at all (--skip-networking). Throws StrataError(kSourceFailed) with the server's last error line
-// if it exits or does not answer within start_timeout.
+// if it exits or does not answer within start_timeout. tmpdir non-empty: the server's temporary tables go there
+// instead of the shared /tmp (two servers started at once on one host were seen to collide on a temp table name).
 RunningServer start_server(const SourceConfig& source, const std::string& datadir, const std::string& socket, int port,
-                           const std::string& run_as);
+                           const std::string& run_as, const std::string& tmpdir = "");
 void stop_server(const RunningServer& s);
 
 // Stops the server when it goes out of scope, unless stop() already did.
