@@ -15,6 +15,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/proc_stat.hpp"
 #include "io/crypto.hpp"
 #include "storage/storage.hpp"
 
@@ -40,26 +41,6 @@ std::string read_link(const std::string& path) {
 // /proc shows our own PID namespace (not one mounted by a parent namespace): only then do /proc/PID files describe
 // the pids we compare.
 bool proc_is_ours() { return read_link("/proc/self") == std::to_string(::getpid()); }
-
-// Field 22 of /proc/PID/stat (starttime), and whether the process is a zombie. 0 when unreadable.
-uint64_t process_start_time(int64_t pid, bool* zombie = nullptr) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto paren = s.rfind(')');  // the command name may hold spaces and parentheses
-  if (paren == std::string::npos) return 0;
-  std::istringstream rest(s.substr(paren + 1));
-  std::string field;
-  std::vector<std::string> fields;
-  while (rest >> field) fields.push_back(field);
-  // fields[0] is field 3 (state); starttime is field 22.
-  if (fields.size() < 20) return 0;
-  if (zombie) *zombie = fields[0] == "Z" || fields[0] == "X";
-  try {
-    return std::stoull(fields[19]);
-  } catch (...) {
-    return 0;
-  }
-}
 
 bool process_alive(int64_t pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
@@ -104,9 +85,8 @@ void judge(LockInfo& l, const LockHolder& me, const LockTiming& timing) {
     return;
   }
   if (l.holder.process_start && proc_is_ours()) {
-    bool zombie = false;
-    uint64_t start = process_start_time(l.holder.pid, &zombie);
-    if (zombie || (start && start != l.holder.process_start)) {
+    auto st = read_proc_stat(l.holder.pid);
+    if (st && (st->stopped() || st->start_time != l.holder.process_start)) {
       l.stale = true;
       l.stale_reason = "process " + std::to_string(l.holder.pid) + " on this host is gone (its pid now belongs to " +
                        "another process)";
@@ -163,7 +143,9 @@ LockHolder LockHolder::self() {
     h.boot_id = first_line_of("/proc/sys/kernel/random/boot_id");
     h.pid_ns = read_link("/proc/self/ns/pid");
     h.pid = ::getpid();
-    if (proc_is_ours()) h.process_start = process_start_time(h.pid);
+    if (proc_is_ours()) {
+      if (auto st = read_proc_stat(h.pid)) h.process_start = st->start_time;
+    }
     return h;
   }();
   return me;

@@ -4,6 +4,7 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "common/duration.hpp"
 #include "common/error.hpp"
 
 namespace strata::tiering {
@@ -33,7 +34,7 @@ std::string column_text(const toml::node_view<const toml::node>& n, const std::s
 int64_t duration_value(const toml::node_view<const toml::node>& n, int64_t def) {
   if (!n) return def;
   if (auto i = n.value<int64_t>()) return *i;
-  if (auto s = n.value<std::string>()) return parse_duration(*s);
+  if (auto s = n.value<std::string>()) return parse_duration(*s, "an entity's duration");
   fail(ErrorCode::kUsage, "durations must look like \"3d\", \"12h\" or a number of seconds");
 }
 
@@ -105,23 +106,6 @@ std::vector<std::string> column_list(const std::string& text) {
 std::vector<std::string> parent_columns(const EntityConfig& cfg, const ChildTable& t) {
   if (t.parent_key.empty()) return {cfg.key};
   return column_list(t.parent_key);
-}
-
-int64_t parse_duration(const std::string& text) {
-  if (text.empty()) fail(ErrorCode::kUsage, "empty duration; use e.g. \"3d\"");
-  size_t pos = 0;
-  int64_t v = 0;
-  try {
-    v = std::stoll(text, &pos);
-  } catch (...) {
-    fail(ErrorCode::kUsage, "invalid duration '" + text + "'; use e.g. \"3d\", \"12h\", \"30m\", \"45s\"");
-  }
-  std::string unit = text.substr(pos);
-  if (unit.empty() || unit == "s") return v;
-  if (unit == "m") return v * 60;
-  if (unit == "h") return v * 3600;
-  if (unit == "d") return v * 86400;
-  fail(ErrorCode::kUsage, "invalid duration '" + text + "'; use e.g. \"3d\", \"12h\", \"30m\", \"45s\"");
 }
 
 int EntityConfig::depth(const ChildTable& t) const {

@@ -46,9 +46,6 @@ std::vector<std::string> column_list(const std::string& text);
 // The referenced columns of t's edge: parent_key's, or the root's key column when parent_key is empty.
 std::vector<std::string> parent_columns(const EntityConfig& cfg, const ChildTable& t);
 
-// "3d", "12h", "30m", "45s", or plain seconds.
-int64_t parse_duration(const std::string& text);
-
 // Every [entity.NAME] of the TOML file at `path`.
 std::map<std::string, EntityConfig> load_entities(const std::string& path);
 // The named one, with a clear error naming the file when it is missing.

@@ -41,39 +41,8 @@ TEST(RedisSignals, SigtermStopsRedisCliReleasesTheLockAndLeavesNothing) {
                                 "--source", "cache"},
                                "backup_first_frame:" + tmp / "pause", tmp / "backup.out", tmp / "backup.err");
   ASSERT_GT(pid, 0);
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      if (pid > 0 && wait_pid_for(pid, 0) == -1) {
-        ::kill(pid, SIGKILL);
-        wait_pid_for(pid, 10);
-      }
-    }
-  } reap{pid};
-  ASSERT_EQ(wait_for_pause(tmp / "pause", pid), "backup_first_frame\n") << read_file(tmp / "backup.err");
-  // The tool runs, in a process group strata made for it.
-  const auto groups = child_groups(pid);
-  bool cli_running = false;
-  for (pid_t g : groups) {
-    ASSERT_NE(g, pid) << "a child of strata in strata's own process group";
-    for (const auto& c : group_members(g)) cli_running |= c.find("redis-cli") != std::string::npos;
-  }
-  ASSERT_TRUE(cli_running) << "redis-cli is not running at the pause point";
-
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);  // strata only: it must stop its tool itself
-  const int code = wait_pid_for(pid, 60);
-  reap.pid = code == -1 ? pid : -1;
-  const std::string err = read_file(tmp / "backup.err");
-  ASSERT_NE(code, -1) << "strata did not exit after SIGTERM: " << err;
-  EXPECT_EQ(code, 11) << err;
-  EXPECT_NE(err.find("strata: error: interrupted by SIGTERM"), std::string::npos) << err;
-  auto all_gone = [&] {
-    for (pid_t g : groups) {
-      if (!group_members(g).empty()) return false;
-    }
-    return true;
-  };
-  EXPECT_TRUE(wait_for(all_gone, std::chrono::seconds(10))) << "redis-cli outlived strata";
+  sigterm_at_pause_stops_tool(pid, tmp / "pause", tmp / "backup.err", "redis-cli");
+  if (HasFatalFailure()) return;
   EXPECT_TRUE(fs::is_empty(tmp / "repo/locks")) << "lock released";
   size_t data = 0;
   for (const auto& e : fs::recursive_directory_iterator(tmp / "repo/data")) data += e.is_regular_file();

@@ -30,38 +30,8 @@ TEST_F(PostgresE2E, SigtermStopsPgBasebackupReleasesTheLockAndLeavesNothing) {
                                "backup_first_frame:" + *root_ / "pause", *root_ / "backup.out", *root_ / "backup.err");
   ::unsetenv("STRATA_PASSPHRASE");
   ASSERT_GT(pid, 0);
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      if (pid > 0 && wait_pid_for(pid, 0) == -1) {
-        ::kill(pid, SIGKILL);
-        wait_pid_for(pid, 10);
-      }
-    }
-  } reap{pid};
-  ASSERT_EQ(wait_for_pause(*root_ / "pause", pid), "backup_first_frame\n") << read_file(*root_ / "backup.err");
-  const auto groups = child_groups(pid);
-  bool tool_running = false;
-  for (pid_t g : groups) {
-    ASSERT_NE(g, pid) << "a child of strata in strata's own process group";
-    for (const auto& c : group_members(g)) tool_running |= c.find("pg_basebackup") != std::string::npos;
-  }
-  ASSERT_TRUE(tool_running) << "pg_basebackup is not running at the pause point";
-
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);  // strata only: it must stop its tool itself
-  const int code = wait_pid_for(pid, 60);
-  reap.pid = code == -1 ? pid : -1;
-  const std::string err = read_file(*root_ / "backup.err");
-  ASSERT_NE(code, -1) << "strata did not exit after SIGTERM: " << err;
-  EXPECT_EQ(code, 11) << err;
-  EXPECT_NE(err.find("strata: error: interrupted by SIGTERM"), std::string::npos) << err;
-  auto all_gone = [&] {
-    for (pid_t g : groups) {
-      if (!group_members(g).empty()) return false;
-    }
-    return true;
-  };
-  EXPECT_TRUE(wait_for(all_gone, std::chrono::seconds(10))) << "pg_basebackup outlived strata";
+  sigterm_at_pause_stops_tool(pid, *root_ / "pause", *root_ / "backup.err", "pg_basebackup");
+  if (HasFatalFailure()) return;
   // The server's own archiver may hold a lock of its `wal push` for a moment; the backup's lock must be gone.
   for (const auto& e : fs::directory_iterator(repo_ + "/locks")) {
     EXPECT_EQ(read_file(e.path().string()).find("\"backup\""), std::string::npos) << "backup lock left: " << e.path();

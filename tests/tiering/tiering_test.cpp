@@ -1,6 +1,7 @@
 // Tiering against a real PostgreSQL 15 (tests/support/postgres_fixture.*) and the local and memory storage drivers:
 // round trips of every column type, concurrent activity during freeze, crashes at every step of freeze and thaw,
 // schema evolution, coalescing thaws, packing and erase.
+#include "common/duration.hpp"
 #include "tiering/tier_fixture.hpp"
 
 using namespace tiering_test;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "common/proc_stat.hpp"
 #include "common/process.hpp"
 #include "engines/tool_util.hpp"
 
@@ -16,17 +17,6 @@ namespace strata {
 namespace fs = std::filesystem;
 
 namespace {
-// kill(pid, 0) also succeeds for a zombie that nobody reaped yet (a detached server's parent is init, which may be
-// slow to reap in containers): a zombie has stopped.
-bool process_alive(int pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
-}
-
 int read_pid(const std::string& path) {
   std::ifstream f(path);
   int pid = 0;
@@ -70,7 +60,7 @@ RunningServer start_server(const SourceConfig& source, const std::string& datadi
   bool up = poll_until(
       [&] {
         rs.pid = read_pid(pid_file);
-        if (rs.pid > 0 && !process_alive(rs.pid)) {
+        if (rs.pid > 0 && !process_running(rs.pid)) {
           died = true;
           return true;
         }
@@ -91,7 +81,7 @@ RunningServer start_server(const SourceConfig& source, const std::string& datadi
 void stop_server(const RunningServer& s) {
   if (s.pid <= 0) return;
   ::kill(s.pid, SIGTERM);
-  if (!poll_until([&] { return !process_alive(s.pid); }, std::chrono::minutes(5))) {
+  if (!poll_until([&] { return !process_running(s.pid); }, std::chrono::minutes(5))) {
     fail(ErrorCode::kGeneric, "the temporary server (pid " + std::to_string(s.pid) + ") did not stop; stop it by hand");
   }
 }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/proc_stat.hpp"
 
 namespace strata {
 
@@ -22,19 +23,10 @@ namespace {
 constexpr const char* kPrefix = "strata-drill-";
 constexpr const char* kOwnerFile = ".strata-drill-owner";
 
-// Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot; "" if the process does not exist.
+// "" when the process does not exist: an owner file names its writer by pid and start time.
 std::string start_time_of(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return "";
-  auto close = stat.rfind(')');  // the command name may contain spaces and parentheses
-  if (close == std::string::npos) return "";
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && (rest >> field); ++i) {
-    if (i == 22) return field;
-  }
-  return "";
+  auto st = read_proc_stat(pid);
+  return st && !st->stopped() ? std::to_string(st->start_time) : "";
 }
 
 bool owner_alive(const std::string& dir) {
