@@ -53,7 +53,9 @@ json result_json(const rt::RotationResult& r) {
           {"waiting", r.waiting},
           {"left_alone", r.left_alone},
           {"wal_needed_from", r.wal_needed_from},
-          {"wal_deleted", r.wal_deleted}};
+          {"wal_deleted", r.wal_deleted},
+          {"binlog_needed_from", r.binlog_needed_from},
+          {"binlog_deleted", r.binlog_deleted}};
 }
 
 void print_result(const rt::RotationResult& r, bool dry_run) {
@@ -75,6 +77,11 @@ void print_result(const rt::RotationResult& r, bool dry_run) {
     std::printf("  %sdeleted %zu WAL segment%s before %s (%s .. %s)\n", would, r.wal_deleted.size(),
                 r.wal_deleted.size() == 1 ? "" : "s", r.wal_needed_from.c_str(), r.wal_deleted.front().c_str(),
                 r.wal_deleted.back().c_str());
+  }
+  if (!r.binlog_deleted.empty()) {
+    std::printf("  %sdeleted %zu binlog%s before %s (%s .. %s)\n", would, r.binlog_deleted.size(),
+                r.binlog_deleted.size() == 1 ? "" : "s", r.binlog_needed_from.c_str(), r.binlog_deleted.front().c_str(),
+                r.binlog_deleted.back().c_str());
   }
 }
 

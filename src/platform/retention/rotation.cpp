@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "engines/mysql/binlog_archive.hpp"
 #include "engines/postgres/wal.hpp"
 #include "repo/expiry.hpp"
 #include "repo/lock.hpp"
@@ -258,6 +259,58 @@ void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& 
   }
 }
 
+// The binlog archive of a MariaDB/MySQL source, after phase 2, by the same rule as WAL: a file numbered before the
+// binlog file the oldest backup still present (kept, or waiting for its grace period) starts in is needed by no
+// restore. The file a backup starts in stays whole (replay begins at the backup's position inside it). Files of
+// another base name (log-bin renamed since) are left alone: their order against the backups is not known.
+void expire_binlogs(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
+  std::optional<std::pair<uint64_t, std::string>> oldest;  // (index, file)
+  std::set<std::string> gone(r.deleted.begin(), r.deleted.end());
+  auto consider = [&](const Manifest& m) {
+    if (gone.count(m.id)) return;
+    json meta = json::parse(m.engine_json, nullptr, false);
+    if (!meta.is_object() || meta.value("engine", "") != "mysql" || !meta.contains("binlog_file") || !meta["binlog_file"].is_string()) return;
+    std::string file = meta["binlog_file"].get<std::string>();
+    uint64_t index = 0;
+    try {
+      index = binlog_index(file);
+    } catch (const StrataError&) {
+      return;
+    }
+    if (!oldest || index < oldest->first) oldest = std::make_pair(index, file);
+  };
+  for (const auto& m : v.live) consider(m);
+  for (const auto& [id, m] : v.expired) consider(m);
+  if (!oldest) return;
+  r.binlog_needed_from = oldest->second;
+  const std::string base = oldest->second.substr(0, oldest->second.rfind('.'));
+  const std::string catalog = binlog_catalog(req.source);
+  std::vector<std::tuple<uint64_t, std::string, std::string>> due;  // (index, name, manifest id)
+  for (const auto& m : repo.list(req.source, catalog)) {
+    json meta = json::parse(m.engine_json, nullptr, false);
+    std::string name = meta.is_object() ? meta.value("file", m.id) : m.id;  // first layout: the id is the file name
+    if (name.substr(0, name.rfind('.')) != base) continue;
+    uint64_t index = 0;
+    try {
+      index = binlog_index(name);
+    } catch (const StrataError&) {
+      continue;
+    }
+    if (index < oldest->first) due.emplace_back(index, name, m.id);
+  }
+  std::sort(due.begin(), due.end());
+  for (const auto& [index, name, id] : due) {
+    if (apply) {
+      repo.purge_backup(id, catalog);
+      failpoint("binlog.after_file");
+    }
+    if (r.binlog_deleted.empty() || r.binlog_deleted.back() != name) r.binlog_deleted.push_back(name);
+  }
+  if (apply && !due.empty()) {
+    log::info("binlogs_expired", {{"source", req.source}, {"files", uint64_t(r.binlog_deleted.size())}, {"before", r.binlog_needed_from}});
+  }
+}
+
 RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
   SourceView v = load_view(repo, req.source);
   RotationResult r;
@@ -313,10 +366,12 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
       r.deleted = children_first(r.deleted, parent_of);
     }
     expire_wal(repo, req, v, r, false);
+    expire_binlogs(repo, req, v, r, false);
     return r;
   }
   purge(repo, req, v, r, true);
   expire_wal(repo, req, v, r, true);
+  expire_binlogs(repo, req, v, r, true);
   return r;
 }
 

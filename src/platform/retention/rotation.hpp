@@ -52,6 +52,10 @@ struct RotationResult {
   // repository (kept or waiting for their grace period) are deleted with them; names, oldest first.
   std::vector<std::string> wal_deleted;
   std::string wal_needed_from;            // "0/5000028" (empty: the source has no base backup with a start LSN)
+  // MariaDB/MySQL sources: archived binlog files numbered before the oldest binlog file a backup still in the
+  // repository starts in; names, oldest first (every committed copy of a file goes, a racing archiver's too).
+  std::vector<std::string> binlog_deleted;
+  std::string binlog_needed_from;         // "binlog.000012" (empty: no backup of the source records a binlog file)
 };
 
 // Plans (and, unless dry_run, applies) `req.policy` to one source.
