@@ -39,7 +39,7 @@ TEST_F(PostgresE2E, SigtermStopsPgBasebackupReleasesTheLockAndLeavesNothing) {
   std::string left;
   for (const auto& e : fs::recursive_directory_iterator(repo_ + "/data")) {
     std::string rel = fs::relative(e.path(), repo_ + "/data").string();
-    // Objects, as the redis and mysql signal tests count them (the local driver leaves the emptied data/<id>/ folder).
+    // Objects, as the redis and mysql signal tests count them.
     if (rel.rfind("pg1.", 0) != 0 && e.is_regular_file()) left += " " + rel;
   }
   EXPECT_EQ(left, "") << "objects of the interrupted base backup were left (WAL segments pg1.* aside)";

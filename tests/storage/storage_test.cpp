@@ -226,6 +226,29 @@ TEST(LocalStorage, CommitLeavesExactlyTheFinalFile) {
   EXPECT_EQ(files_under(dir.path()), (std::vector<std::string>{"config", "data/b1/000000"}));
 }
 
+TEST(LocalStorage, RemoveTakesAwayTheDirectoriesItEmptiedButNotTopLevelOnes) {
+  testing::TempDir dir;
+  LocalStorage s(dir.path());
+  s.put("data/b1/x/000000", bytes_of("a"), PutMode::kCreateOnly);
+  s.put("data/b1/000001", bytes_of("b"), PutMode::kCreateOnly);
+  s.put("locks/l1", bytes_of("l"), PutMode::kCreateOnly);
+  s.remove("data/b1/x/000000");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/b1/x"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data/b1/000001")) << "a non-empty directory stays";
+  s.remove("data/b1/000001");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data/b1")) << "a deleted backup leaves no empty folder";
+  EXPECT_TRUE(std::filesystem::is_directory(dir.path() + "/data"));
+  s.remove("locks/l1");
+  EXPECT_TRUE(std::filesystem::is_directory(dir.path() + "/locks")) << "top-level directories stay";
+  // A writer whose directory was just taken away makes it again.
+  auto w = s.open_write("data/b2/000000", PutMode::kCreateOnly);
+  s.put("data/b2/000001", bytes_of("c"), PutMode::kCreateOnly);
+  s.remove("data/b2/000001");  // the directory holds w's temp file: rmdir cannot take it
+  w->write(bytes_of("d"));
+  w->commit();
+  EXPECT_EQ(static_cast<Storage&>(s).get("data/b2/000000"), bytes_of("d"));
+}
+
 TEST(LocalStorage, FailedCreateOnlyLeavesNoTempFile) {
   testing::TempDir dir;
   LocalStorage s(dir.path());

@@ -51,10 +51,14 @@ class LocalWriter final : public ObjectWriter {
   LocalWriter(std::string final_path, PutMode mode) : final_(std::move(final_path)), mode_(mode) {
     auto slash = final_.rfind('/');
     dir_ = final_.substr(0, slash);
-    mkdir_p(dir_);
     tmp_ = dir_ + "/" + kTempMarker + final_.substr(slash + 1) + "." + random_suffix();
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd_ < 0) fail_errno("cannot create " + tmp_, errno);
+    // remove() takes away a directory it emptied: one removed between our mkdir and our create makes the create
+    // fail with ENOENT, so make it again. Once our temp file is in it, rmdir cannot take it any more.
+    for (int attempt = 0; fd_ < 0; ++attempt) {
+      mkdir_p(dir_);
+      fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+      if (fd_ < 0 && (errno != ENOENT || attempt >= 8)) fail_errno("cannot create " + tmp_, errno);
+    }
   }
   ~LocalWriter() override { abort(); }
 
@@ -250,7 +254,12 @@ std::vector<ObjectInfo> LocalStorage::walk(const std::string& prefix, bool temp_
 void LocalStorage::remove(const std::string& key) {
   std::string path = path_of(key);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail_errno("cannot remove " + path, errno);
-  // Leave empty directories: removing them would race with a concurrent writer creating a file inside.
+  // Take away the directories this emptied (data/<id>/ of a deleted backup), below the top-level ones (data/,
+  // locks/, ... stay). rmdir only ever removes an empty directory, and a writer that loses the race to it makes
+  // the directory again (LocalWriter), so this cannot lose or block a concurrent write.
+  for (auto slash = key.rfind('/'); slash != std::string::npos && key.find('/') < slash; slash = key.rfind('/', slash - 1)) {
+    if (::rmdir((root_ + "/" + key.substr(0, slash)).c_str()) != 0) break;
+  }
 }
 
 }  // namespace strata
