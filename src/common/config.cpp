@@ -89,6 +89,16 @@ class Validator {
     if (auto* b = t.get("backup")) keys(table(*b, "backup"), "backup", "backup");
     if (auto* s3 = t.get("s3")) keys(table(*s3, "s3"), "s3", "s3");
     if (auto* d = t.get("drill")) keys(table(*d, "drill"), "drill", "drill");
+    if (auto* w = t.get("webhook")) {
+      for (const auto& [name, node] : table(*w, "webhook")) {
+        std::string shown = "webhook." + std::string(name.str());
+        const toml::table& wt = table(node, shown);
+        if (auto* sec = wt.get("secret")) {
+          fail_at(sec->source(), "[" + shown + "] has its secret in the config; put it in a file and name it in secret_file");
+        }
+        keys(wt, "webhook", shown);
+      }
+    }
     if (auto* src = t.get("source")) {
       for (const auto& [name, node] : table(*src, "source")) {
         std::string shown = "source." + std::string(name.str());
@@ -218,6 +228,29 @@ Settings load_settings(const std::string& explicit_path) {
     s.public_key = string_value(t["public_key"], s.public_key, "public_key");
     s.writer_key_file = string_value(t["writer_key_file"], s.writer_key_file, "writer_key_file");
     s.unsigned_backups = string_value(t["unsigned_backups"], s.unsigned_backups, "unsigned_backups");
+    s.catalog = string_value(t["catalog"], s.catalog, "catalog");
+    if (auto w = t["webhook"].as_table()) {
+      for (const auto& [name, node] : *w) {
+        auto* wt = node.as_table();
+        if (!wt) continue;
+        std::string key = "webhook." + std::string(name.str());
+        auto& out = s.webhooks[std::string(name.str())];
+        out["url"] = string_value((*wt)["url"], "", key + ".url");
+        out["secret_file"] = string_value((*wt)["secret_file"], "", key + ".secret_file");
+        out["timeout"] = string_value((*wt)["timeout"], "10s", key + ".timeout");
+        if (auto* ev = wt->get("events")) {
+          const toml::array* list = ev->as_array();
+          std::string joined;
+          for (size_t i = 0; list && i < list->size(); ++i) {
+            auto str = (*list)[i].value<std::string>();
+            if (!str || !(*list)[i].is_string()) list = nullptr;
+            else joined += (joined.empty() ? "" : ",") + *str;
+          }
+          if (!list) fail(ErrorCode::kUsage, "config key '" + key + ".events' must be a list of event kinds in quotes");
+          out["events"] = joined;
+        }
+      }
+    }
     auto b = t["backup"];
     s.compression = string_value(b["compression"], s.compression, "backup.compression");
     s.frame_size = size_value(b["frame_size"], s.frame_size, "backup.frame_size");
@@ -269,6 +302,7 @@ Settings load_settings(const std::string& explicit_path) {
     }
   }
   if (auto v = env("STRATA_REPO"); !v.empty()) s.repo = v;
+  if (auto v = env("STRATA_CATALOG"); !v.empty()) s.catalog = v;
   if (auto v = env("STRATA_PASSPHRASE_FILE"); !v.empty()) s.passphrase_file = v;
   if (auto v = env("STRATA_LOG_LEVEL"); !v.empty()) s.log_level = v;
   if (auto v = env("STRATA_LOG_FORMAT"); !v.empty()) s.log_format = v;

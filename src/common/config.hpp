@@ -45,6 +45,10 @@ struct Settings {
   std::string drill_scratch_dir;
   uint64_t drill_disk_budget = 0;
   int64_t drill_time_limit_s = 3600;
+  // The fleet catalog (docs/CATALOG.md): "sqlite:///var/lib/strata/catalog.db" or "postgresql://user@host/db".
+  std::string catalog;
+  // [webhook.NAME] tables as text by key (events: comma-separated), for platform/notify.
+  std::map<std::string, std::map<std::string, std::string>> webhooks;
   std::string config_path;  // where the settings came from, for messages
 };
 

@@ -10,7 +10,9 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
        {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
         "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "lock_refresh_every",
         "lock_stale_after", "backup", "s3", "source", "entity",
-        "limits", "retention", "drill"}},
+        "limits", "retention", "drill", "catalog", "webhook"}},
+      // [webhook.NAME] (docs/CATALOG.md "Webhooks"): where the outbox's events are posted.
+      {"webhook", {"url", "secret_file", "events", "timeout"}},
       {"drill", {"scratch_dir", "disk_budget", "time_limit"}},
       {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},
       {"s3",
