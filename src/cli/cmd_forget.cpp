@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "platform/drill/freshness.hpp"
 #include "platform/retention/policy_config.hpp"
 #include "platform/retention/rotation.hpp"
 #include "repo/expiry.hpp"
@@ -145,6 +146,11 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
   // Expiring writes authenticated tombstones: it needs the passphrase. A dry run reads public parts only.
   auto repo = ctx.open_repo(!o.dry_run);
   const int64_t now = now_epoch();
+  // Drill results decide which backups are good: a backup whose latest drill failed counts toward no rule.
+  std::map<std::string, rt::BackupState> states;
+  for (const auto& [id, d] : latest_drills(repo->storage(), now)) {
+    states[id] = d.passed() ? rt::BackupState::kVerified : rt::BackupState::kFailed;
+  }
   std::vector<rt::RotationRequest> requests;
   auto make = [&](const std::string& source, const std::vector<std::pair<std::string, const std::map<std::string, std::string>*>>& tables) {
     rt::RotationRequest req;
@@ -161,6 +167,7 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
     req.confirm = o.confirm;
     req.delete_now = o.now;
     req.now = now;
+    req.states = states;
     return req;
   };
   const auto flags = flag_table(o);

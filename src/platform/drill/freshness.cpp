@@ -49,6 +49,15 @@ SourceStatus assess(const SourceFacts& f, int64_t now) {
   return s;
 }
 
+std::map<std::string, DrillRecord> latest_drills(Storage& storage, int64_t as_of) {
+  std::map<std::string, DrillRecord> latest;
+  for (auto& r : list_drill_records(storage, "", nullptr)) {
+    if (r.started_us / 1000000 > as_of || r.result == "stopped") continue;
+    latest[r.backup_id] = r;  // oldest first: the last assignment is the newest
+  }
+  return latest;
+}
+
 std::vector<SourceFacts> gather_freshness(Repository& repo, const std::map<std::string, int64_t>& rpo_by_source,
                                           const std::string& source_filter, int64_t as_of) {
   std::map<std::string, SourceFacts> by_source;
@@ -57,12 +66,7 @@ std::vector<SourceFacts> gather_freshness(Repository& repo, const std::map<std::
     by_source[name].source = name;
     by_source[name].rpo_s = rpo;
   }
-  // The latest drill of each backup decides whether it counts as good (a later pass supersedes an earlier failure).
-  std::map<std::string, DrillRecord> latest_drill;
-  for (auto& r : list_drill_records(repo.storage(), "", nullptr)) {
-    if (r.started_us / 1000000 > as_of || r.result == "stopped") continue;
-    latest_drill[r.backup_id] = r;  // oldest first: the last assignment is the newest
-  }
+  const std::map<std::string, DrillRecord> latest_drill = latest_drills(repo.storage(), as_of);
   std::vector<DamagedManifest> damaged;  // reported by list/check; here a damaged manifest is simply not good
   for (const auto& m : repo.list(source_filter, "", &damaged)) {
     if (m.finished_epoch > as_of) continue;

@@ -56,7 +56,7 @@ struct Planner {
       by_id.emplace(in[i].id, i);
     }
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return in[a].start != in[b].start ? in[a].start > in[b].start : in[a].id > in[b].id;
+      return in[a].order_key() != in[b].order_key() ? in[a].order_key() > in[b].order_key() : in[a].id > in[b].id;
     });
     good_memo.assign(in.size(), -1);
     not_good_why.assign(in.size(), "");

@@ -38,6 +38,10 @@ struct BackupInfo {
   BackupKind kind = BackupKind::kStream;
   std::string parent;  // incrementals: the backup this one builds on
   int64_t start = 0, end = 0;  // UTC epoch seconds
+  // Order among backups, in microseconds (the manifest's started_us): two backups started in the same second must
+  // still be told apart, or "keep the last one" keeps whichever has the larger random id. 0: start * 10^6.
+  int64_t order_us = 0;
+  int64_t order_key() const { return order_us > 0 ? order_us : start * 1000000; }
   BackupState state = BackupState::kGood;
   std::vector<std::string> holds;  // reasons of the holds on this backup ("case 4711"); held backups never expire
   std::optional<LogPosition> log_start;

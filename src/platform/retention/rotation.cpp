@@ -145,6 +145,7 @@ RotationResult plan_view(const SourceView& v, const RotationRequest& req) {
   for (const auto& m : v.live) {
     auto h = v.holds.find(m.id);
     infos.push_back(backup_info_of(m, h == v.holds.end() ? std::vector<std::string>{} : h->second));
+    if (auto st = req.states.find(m.id); st != req.states.end()) infos.back().state = st->second;
     by_id[m.id] = &m;
   }
   r.plan = plan(infos, req.policy, req.now);
@@ -385,6 +386,7 @@ BackupInfo backup_info_of(const Manifest& m, const std::vector<std::string>& hol
            : m.type == "full"                             ? BackupKind::kFull
                                                           : BackupKind::kStream;
   b.start = m.started_epoch;
+  b.order_us = m.order_key();
   b.end = std::max(m.finished_epoch, m.started_epoch);
   // A committed manifest is a backup that finished and verified its stream; drills and check will add
   // verified/failed states here once they record them.

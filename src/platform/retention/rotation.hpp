@@ -29,6 +29,10 @@ struct RotationRequest {
   int64_t grace = 86400;     // seconds between expiry and physical deletion
   bool delete_now = false;   // --now: delete due tombstones of this source regardless of the grace period
   int64_t now = 0;
+  // What drills (and later check) found, by backup id: kVerified (its latest drill passed) or kFailed (it failed).
+  // A backup not named here is kGood. The caller reads them (platform/drill's latest_drills); the planner never
+  // counts a failed backup toward a rule, so a policy cannot keep a broken newest backup and expire the good ones.
+  std::map<std::string, BackupState> states;
 };
 
 struct PlannedBackup {
