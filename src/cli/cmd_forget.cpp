@@ -9,7 +9,9 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "platform/catalog/catalog.hpp"
 #include "platform/drill/freshness.hpp"
+#include "platform/retention/notices.hpp"
 #include "platform/retention/policy_config.hpp"
 #include "platform/retention/rotation.hpp"
 #include "repo/expiry.hpp"
@@ -151,6 +153,17 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
   for (const auto& [id, d] : latest_drills(repo->storage(), now)) {
     states[id] = d.passed() ? rt::BackupState::kVerified : rt::BackupState::kFailed;
   }
+  // With a catalog configured, every expired or deleted version is an outbox event for the webhooks (recorded before
+  // anything is deleted); without one the notice is the backup_expired warn line.
+  std::unique_ptr<Catalog> catalog;
+  if (!o.dry_run && !ctx.settings.catalog.empty()) catalog = Catalog::open(ctx.settings.catalog);
+  std::function<void(const std::vector<rt::Invalidation>&)> publish;
+  if (catalog) {
+    publish = [&](const std::vector<rt::Invalidation>& items) {
+      size_t added = rt::publish_invalidations(*catalog, repo->config().id, repo->location(), items);
+      if (added) log::info("invalidations_recorded", {{"events", uint64_t(added)}, {"catalog", catalog->describe()}});
+    };
+  }
   std::vector<rt::RotationRequest> requests;
   auto make = [&](const std::string& source, const std::vector<std::pair<std::string, const std::map<std::string, std::string>*>>& tables) {
     rt::RotationRequest req;
@@ -168,6 +181,7 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
     req.delete_now = o.now;
     req.now = now;
     req.states = states;
+    req.publish = publish;
     return req;
   };
   const auto flags = flag_table(o);

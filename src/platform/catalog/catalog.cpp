@@ -45,6 +45,10 @@ CREATE TABLE outbox_deliveries (event_id BIGINT NOT NULL, endpoint TEXT NOT NULL
   PRIMARY KEY (event_id, endpoint));
 CREATE INDEX outbox_deliveries_due ON outbox_deliveries (state, next_at);
 )",
+      // 2: events reported once per fact (outbox_append_once): a re-run that reports the same fact adds nothing.
+      R"(
+CREATE TABLE outbox_keys (key TEXT PRIMARY KEY, event_id BIGINT NOT NULL);
+)",
   };
   return m;
 }

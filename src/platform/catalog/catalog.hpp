@@ -18,7 +18,7 @@
 namespace strata {
 
 // The schema version this build writes. A catalog of a newer version is refused (kUnsupportedVersion).
-constexpr int kCatalogSchemaVersion = 1;
+constexpr int kCatalogSchemaVersion = 2;
 
 class Catalog {
  public:

@@ -162,6 +162,36 @@ RotationResult plan_view(const SourceView& v, const RotationRequest& req) {
   return r;
 }
 
+Invalidation invalidation_of(const char* kind, const std::string& source, const std::string& id, const SourceView& v) {
+  Invalidation n;
+  n.kind = kind;
+  n.source = source;
+  n.backup_id = id;
+  if (auto m = v.expired.find(id); m != v.expired.end()) {
+    n.type = m->second.type;
+    n.started = m->second.started;
+    n.finished = m->second.finished;
+  }
+  return n;
+}
+
+// Every backup of the source with a tombstone that counts (readable, and authentic where the repository can tell).
+std::vector<Invalidation> expired_notices(Repository& repo, const RotationRequest& req, const SourceView& v) {
+  std::vector<Invalidation> out;
+  for (const auto& id : v.tombstones) {
+    auto t = read_tombstone(repo, id);
+    if (!t || !t->damaged.empty() || t->source != req.source) continue;
+    if (repo.config().encrypted && !t->authentic) continue;  // forged: it deletes nothing, so it invalidates nothing
+    Invalidation n = invalidation_of("backup.expired", req.source, id, v);
+    n.reasons = t->reasons;
+    n.policy = t->policy;
+    n.expired = t->expired;
+    n.delete_after = iso_utc(t->delete_after_epoch);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
 // Phase 2 for one source: tombstones whose grace is over (or all, with delete_now) lose their backup.
 void purge(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
   std::map<std::string, std::string> parent_of;
@@ -370,7 +400,14 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
     expire_binlogs(repo, req, v, r, false);
     return r;
   }
+  // The notices are recorded before anything is deleted: a backup is never gone without the OPS platform told.
+  if (req.publish) req.publish(expired_notices(repo, req, v));
   purge(repo, req, v, r, true);
+  if (req.publish && !r.deleted.empty()) {
+    std::vector<Invalidation> deleted;
+    for (const auto& id : r.deleted) deleted.push_back(invalidation_of("backup.deleted", req.source, id, v));
+    req.publish(deleted);
+  }
   expire_wal(repo, req, v, r, true);
   expire_binlogs(repo, req, v, r, true);
   return r;

@@ -7,6 +7,7 @@
 // Runs under a shared lock: backups of every source go on meanwhile; a per-backup delete touches only
 // data/<id>/ and that backup's records. A kill at any point leaves whole chains and converges on the next run.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,16 @@ struct Manifest;
 }
 
 namespace strata::retention {
+
+// A version that became invalid (issue 16 part 5), as the OPS platform is told: "backup.expired" (tombstoned,
+// hidden from list and restore latest, deleted after the grace period; `expired restore` undoes it) or
+// "backup.deleted" (its objects are gone).
+struct Invalidation {
+  std::string kind;
+  std::string source, backup_id, type, started, finished;  // the manifest's
+  std::vector<std::string> reasons;                        // the planner's, from the tombstone
+  std::string policy, expired, delete_after;               // ISO-8601 UTC
+};
 
 struct RotationRequest {
   std::string source;
@@ -33,6 +44,12 @@ struct RotationRequest {
   // A backup not named here is kGood. The caller reads them (platform/drill's latest_drills); the planner never
   // counts a failed backup toward a rule, so a policy cannot keep a broken newest backup and expire the good ones.
   std::map<std::string, BackupState> states;
+  // Records invalidation notices durably (the catalog's outbox: retention/notices.hpp). Called, unless dry_run, with
+  // every expired backup of the source whose tombstone is still there — on every run, so a notice a crash lost
+  // after its tombstone is sent by the next one (the outbox keeps one per key) — before anything is deleted; then
+  // with the backups this run deleted. A throw stops the run before any deletion. Empty: notices are the
+  // `backup_expired` warn lines only.
+  std::function<void(const std::vector<Invalidation>&)> publish;
 };
 
 struct PlannedBackup {
