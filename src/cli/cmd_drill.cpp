@@ -5,12 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/context.hpp"
+#include "cli/optional_unlock.hpp"
 #include "common/clock.hpp"
 #include "common/duration.hpp"
 #include "common/error.hpp"
 #include "engines/tool_util.hpp"
 #include "platform/drill/drill.hpp"
 #include "platform/drill/freshness.hpp"
+#include "platform/drill/invalidation.hpp"
 #include "platform/drill/record.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
@@ -28,8 +30,9 @@ nlohmann::json record_json(const DrillRecord& r) {
           {"restore_seconds", r.restore_seconds}, {"start_seconds", r.start_seconds},
           {"checks_seconds", r.checks_seconds},   {"plain_bytes", r.plain_bytes},
           {"recovery_point", r.recovery_point},   {"host", r.host},
-          {"checks", checks}};
+          {"auth", r.auth},                       {"checks", checks}};
 }
+
 
 std::string seconds_text(double s) {
   char b[32];
@@ -87,17 +90,21 @@ void register_drill_run(CLI::App& drill, CliContext& ctx) {
     req.settings = {o->scratch.empty() ? ctx.settings.drill_scratch_dir : o->scratch, ctx.settings.drill_disk_budget,
                     ctx.settings.drill_time_limit_s};
     req.pipeline = ctx.pipeline("", "", "", 0);
+    req.config_path = ctx.settings.config_path;
+    req.passphrase_file = ctx.settings.passphrase_file;
     DrillRecord rec;
     {
       Progress progress("drill", 0, !ctx.quiet && !o->json);
       rec = run_drill(*repo, req, progress.fn());
     }
-    store_drill_record(repo->storage(), rec);
+    store_drill_record(*repo, rec);
+    rec.auth = repo->config().encrypted ? "authentic" : "none";
     if (o->json) std::printf("%s\n", record_json(rec).dump(2).c_str());
     else if (!ctx.quiet) print_record(rec);
     std::fflush(stdout);
     if (rec.result == "stopped") fail(ErrorCode::kInterrupted, "drill " + rec.id + " of backup " + rec.backup_id + " stopped: " + rec.error);
     if (!rec.passed()) {
+      announce_invalidation(rec, ctx.settings.catalog);
       fail(ErrorCode::kProblemsFound, "backup " + rec.backup_id + " of " + rec.source + " failed its drill: " + rec.error +
                                           "; restore an older backup if you need one now, and find out why (strata check --read-data)");
     }
@@ -117,11 +124,14 @@ void register_drill_list(CLI::App& drill, CliContext& ctx) {
   cmd->callback([&ctx, o] {
     ctx.finalize();
     auto repo = ctx.open_repo(false);
+    unlock_if_given(ctx, *repo);
     std::vector<std::string> damaged;
     nlohmann::json arr = nlohmann::json::array();
-    if (!o->json) std::printf("%-26s %-26s %-16s %5s %-8s %9s  %s\n", "DRILL", "BACKUP", "SOURCE", "LEVEL", "RESULT", "RTO", "DETAIL");
+    if (!o->json) {
+      std::printf("%-26s %-26s %-16s %5s %-8s %-10s %9s  %s\n", "DRILL", "BACKUP", "SOURCE", "LEVEL", "RESULT", "AUTH", "RTO", "DETAIL");
+    }
     size_t n = 0;
-    for (const auto& r : list_drill_records(repo->storage(), "", &damaged)) {
+    for (const auto& r : list_drill_records(*repo, "", &damaged)) {
       if (!o->source.empty() && r.source != o->source) continue;
       if (o->failed && r.result != "failed") continue;
       ++n;
@@ -129,8 +139,8 @@ void register_drill_list(CLI::App& drill, CliContext& ctx) {
         arr.push_back(record_json(r));
         continue;
       }
-      std::printf("%-26s %-26s %-16s %5d %-8s %9s  %s\n", r.id.c_str(), r.backup_id.c_str(), r.source.c_str(), r.level,
-                  r.result.c_str(), seconds_text(r.rto_seconds).c_str(), r.error.c_str());
+      std::printf("%-26s %-26s %-16s %5d %-8s %-10s %9s  %s\n", r.id.c_str(), r.backup_id.c_str(), r.source.c_str(), r.level,
+                  r.result.c_str(), r.auth.c_str(), seconds_text(r.rto_seconds).c_str(), r.error.c_str());
     }
     if (o->json) std::printf("%s\n", arr.dump(2).c_str());
     else if (!ctx.quiet) std::printf("%zu drill%s\n", n, n == 1 ? "" : "s");
@@ -177,6 +187,7 @@ void register_status_cmd(CLI::App& app, CliContext& ctx) {
         rpos[name] = override_rpo ? override_rpo : it == values.end() ? 0 : parse_duration(it->second, "rpo of source " + name);
       }
       auto repo = ctx.open_repo(false);
+      unlock_if_given(ctx, *repo);
       std::vector<SourceStatus> all;
       Freshness worst = Freshness::kOk;
       for (auto& f : gather_freshness(*repo, rpos, o->source, now)) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cli/context.hpp"
+#include "cli/optional_unlock.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -147,10 +148,12 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
   }
   // Expiring writes authenticated tombstones: it needs the passphrase. A dry run reads public parts only.
   auto repo = ctx.open_repo(!o.dry_run);
+  // A dry run needs no passphrase, but drill passes count only when their records can be authenticated.
+  if (o.dry_run) unlock_if_given(ctx, *repo);
   const int64_t now = now_epoch();
   // Drill results decide which backups are good: a backup whose latest drill failed counts toward no rule.
   std::map<std::string, rt::BackupState> states;
-  for (const auto& [id, d] : latest_drills(repo->storage(), now)) {
+  for (const auto& [id, d] : latest_drills(*repo, now)) {
     states[id] = d.passed() ? rt::BackupState::kVerified : rt::BackupState::kFailed;
   }
   // With a catalog configured, every expired or deleted version is an outbox event for the webhooks (recorded before

@@ -42,6 +42,15 @@ struct EngineRestoreRequest {
   // kTargetNotReached; the summary then says how far the restore got.
   bool allow_partial = false;
   std::string config_path, passphrase_file;  // so a restored server's restore_command reaches the same repository
+  // Restore drills (docs/DRILLS.md). PostgreSQL: stop recovery as soon as the copy is consistent (recovery_target =
+  // 'immediate': the end of the base backup) instead of the end of the archive.
+  bool target_immediate = false;
+  // PostgreSQL: do not read the WAL archive (restore_command fails every fetch): the backup carries its own WAL.
+  bool no_archive_fetch = false;
+  // PostgreSQL: more lines for the copy's postgresql.auto.conf (a drill's private socket, no TCP, no replication).
+  std::vector<std::string> server_settings;
+  // OS user a --start'ed server runs as when strata runs as root (PostgreSQL refuses root); owns the restored files.
+  std::string run_as;
   PipelineSettings pipeline;
 };
 

@@ -1,5 +1,6 @@
 #include "engines/tool_util.hpp"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,17 @@ bool dir_is_empty_or_missing(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return true;
   return fs::is_directory(path, ec) && fs::is_empty(path, ec);
+}
+
+void chown_tree_to(const std::string& path, const std::string& user, const std::string& whose) {
+  if (::geteuid() != 0) return;
+  struct passwd* pw = ::getpwnam(user.c_str());
+  if (!pw) fail(ErrorCode::kUsage, "OS user '" + user + "' (" + whose + ") does not exist: create it or set run_as");
+  if (::lchown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + path, errno);
+  if (!fs::is_directory(fs::symlink_status(path))) return;
+  for (const auto& e : fs::recursive_directory_iterator(path)) {
+    if (::lchown(e.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + e.path().string(), errno);
+  }
 }
 
 }  // namespace strata

@@ -57,6 +57,10 @@ class ByteSource;
 std::unique_ptr<ByteSource> open_quiet_command_source(const std::string& command, const std::string& what,
                                                       const std::string& hint);
 
+// When we are root: gives `path` (and everything below it) to OS user `user`, so a server started as that user can
+// use it; `whose` names the setting in the error ("run_as of source db1"). Not root: nothing to do (all is ours).
+void chown_tree_to(const std::string& path, const std::string& user, const std::string& whose);
+
 // Empty if the directory does not exist or is empty.
 bool dir_is_empty_or_missing(const std::string& path);
 

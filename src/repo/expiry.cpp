@@ -1,13 +1,12 @@
 #include "repo/expiry.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/record_mac.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 
@@ -16,29 +15,6 @@ namespace {
 
 using nlohmann::json;
 constexpr const char* kMacInfo = "strata/expiry/v1";
-
-// What the MAC covers: a domain tag, the repository id and the record without its mac, dumped by nlohmann (keys
-// sorted, integers and strings printed the one way), so a reader recomputes exactly the bytes the writer signed.
-Bytes mac_message(const std::string& repo_id, const json& body) {
-  std::string m = std::string(kMacInfo) + '\0' + repo_id + '\0' + body.dump();
-  return Bytes(m.begin(), m.end());
-}
-
-std::string hex(ByteView b) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (uint8_t c : b) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
-Bytes hmac(const Key32& key, ByteView msg) {
-  Bytes out(crypto_auth_hmacsha256_BYTES);
-  crypto_auth_hmacsha256(out.data(), msg.data(), msg.size(), key.data());
-  return out;
-}
 
 bool valid_backup_id(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
@@ -85,10 +61,7 @@ Tombstone parse_tombstone(Repository& repo, const std::string& key, const std::s
   }
   std::string mac = text_field(j, "mac", key);
   j.erase("mac");
-  if (auto k = repo.metadata_key(kMacInfo)) {
-    Bytes want = hmac(*k, mac_message(repo.config().id, j));
-    t.authentic = mac.size() == 2 * want.size() && sodium_memcmp(hex(want).data(), mac.data(), mac.size()) == 0;
-  }
+  t.authentic = record_mac_ok(repo, kMacInfo, j, mac);
   return t;
 }
 
@@ -109,9 +82,7 @@ bool write_tombstone(Repository& repo, Tombstone t) {
             {"delete_after_epoch", t.delete_after_epoch},
             {"policy", t.policy},
             {"reasons", t.reasons}};
-  std::string mac;
-  if (auto k = repo.metadata_key(kMacInfo)) mac = hex(hmac(*k, mac_message(repo.config().id, j)));
-  j["mac"] = mac;
+  j["mac"] = record_mac(repo, kMacInfo, j).value_or("");
   std::string text = j.dump() + "\n";
   try {
     repo.storage().put(kExpiredPrefix + t.backup_id, as_bytes(text), PutMode::kCreateOnly);

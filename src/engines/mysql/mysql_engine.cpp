@@ -21,6 +21,7 @@
 #include "engines/mysql/binlog_archive.hpp"
 #include "engines/mysql/binlog_replay.hpp"
 #include "engines/mysql/mysql_conn.hpp"
+#include "engines/mysql/mysql_fingerprint.hpp"
 #include "engines/mysql/mysql_server.hpp"
 #include "engines/tool_util.hpp"
 #include "io/stream.hpp"
@@ -194,19 +195,6 @@ Manifest backup_logical(Repository& repo, const SourceConfig& source, const Engi
 }
 
 
-void fix_ownership(const std::string& dir, const std::string& user, const std::string& source) {
-  // Not root: everything we created is ours and the server will run as us.
-  if (::geteuid() != 0) return;
-  struct passwd* pw = ::getpwnam(user.c_str());
-  if (!pw) {
-    fail(ErrorCode::kUsage, "OS user '" + user + "' (run_as of source " + source + ") does not exist: create it or set run_as");
-  }
-  if (::lchown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + dir, errno);
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (::lchown(e.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) fail_errno("cannot chown " + e.path().string(), errno);
-  }
-}
-
 std::string check_started(const SourceConfig& source, const std::string& target, int port, const std::string& run_as) {
   std::string socket = target + "/mysqld.sock";
   // Unix socket paths are limited to 107 bytes.
@@ -352,7 +340,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
     run_checked(shell_quote(tool.path) + " --no-defaults --move-back --target-dir=" + shell_quote(dirs[0]) +
                     " --datadir=" + shell_quote(target),
                 "moving the prepared backup into " + target, "check free space and permissions of " + target);
-    fix_ownership(target, run_as, source.name);
+    chown_tree_to(target, run_as, "run_as of source " + source.name);
     if (replay) summary += "; " + apply_replay(source, *replay, target, run_as);
   } catch (const std::exception& e) {
     std::error_code ec;
@@ -457,7 +445,26 @@ std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& 
                                        "check the server is up, datadir/socket of the source, and that the user has "
                                        "RELOAD, PROCESS and BACKUP privileges");
   std::string lsndir = scratch.path();
-  o.engine_json_after = [&] { return physical_meta(lsndir, tool, server_version).dump(); };
+  // The fingerprint a restore drill compares the restored copy with (docs/DRILLS.md): row counts just before and
+  // just after the backup.
+  std::string fp_mode = source.get("fingerprint", "on");
+  if (fp_mode != "on" && fp_mode != "off") {
+    fail(ErrorCode::kUsage, "source '" + source.name + "': fingerprint = \"" + fp_mode + "\"; use \"on\" or \"off\"");
+  }
+  long long fp_max = std::atoll(source.get("fingerprint_max_rows", "20000000").c_str());
+  json fp_start;
+  if (fp_mode == "on") fp_start = mysql::take_fingerprint(conn, fp_max, 500);
+  o.engine_json_after = [&] {
+    json j = physical_meta(lsndir, tool, server_version);
+    if (fp_mode == "on") {
+      try {
+        j["fingerprint"] = {{"start", fp_start}, {"end", mysql::take_fingerprint(conn, fp_max, 500)}};
+      } catch (const StrataError& e) {
+        log::warn("mysql_fingerprint_failed", {{"source", source.name}, {"error", e.what()}});
+      }
+    }
+    return j.dump();
+  };
   Manifest m = repo.backup(*src, o, progress);
   log::info("mysql_backup_done", {{"backup", m.id}, {"type", m.type}, {"parent", m.parent}});
   return {m};

@@ -25,6 +25,7 @@
 #include "common/pg_client.hpp"
 #include "common/process.hpp"
 #include "engines/tool_util.hpp"
+#include "engines/postgres/fingerprint.hpp"
 #include "engines/postgres/tar_extract.hpp"
 #include "engines/postgres/recovery.hpp"
 #include "engines/postgres/tar_observer.hpp"
@@ -184,6 +185,23 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
                                    {"hint", "point-in-time restore needs archive_command = 'strata wal push %p'"}});
   }
 
+  // The fingerprint a restore drill compares the restored copy with (docs/DRILLS.md): row counts just before and
+  // just after the base backup.
+  std::string fp_mode = src.get("fingerprint", "on");
+  if (fp_mode != "on" && fp_mode != "off") {
+    fail(ErrorCode::kUsage, "source '" + src.name + "': fingerprint = \"" + fp_mode + "\"; use \"on\" or \"off\"");
+  }
+  pg::FingerprintLimits fp_limits;
+  if (auto v = src.get("fingerprint_max_rows"); !v.empty()) {
+    try {
+      fp_limits.max_rows = std::stoll(v);
+    } catch (const std::exception&) {
+      fail(ErrorCode::kUsage, "source '" + src.name + "': fingerprint_max_rows = \"" + v + "\" is not a number");
+    }
+  }
+  json fp_start;
+  if (fp_mode == "on") fp_start = pg::take_fingerprint(conn_target(src), fp_limits);
+
   std::string cmd = sh_quote(pg_tool(src, "pg_basebackup", version_num / 10000)) + conn_args(src) +
                     " -D - -Ft -X " + wal_method + " --checkpoint=" + (src.get("checkpoint", "fast") == "spread" ? "spread" : "fast") +
                     " -l " + sh_quote("strata base backup");
@@ -248,6 +266,14 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
               {"stop_time_us", stop_us},
               {"files", tar.member_count()},
               {"backup_label", label}};
+    if (fp_mode == "on") {
+      try {
+        j["fingerprint"] = {{"start", fp_start}, {"end", pg::take_fingerprint(conn_target(src), fp_limits)}};
+      } catch (const StrataError& e) {
+        // The backup itself is complete: keep it, without what a drill would compare it with.
+        log::warn("pg_fingerprint_failed", {{"source", src.name}, {"error", e.what()}});
+      }
+    }
     log::info("pg_backup_done", {{"source", src.name}, {"start_lsn", start_lsn}, {"stop_lsn", stop_lsn}});
     return j.dump();
   };
@@ -493,7 +519,7 @@ WalCheck check_wal_for_restore(const SourceConfig& src, const Manifest& m, const
   }
   pg::WalPlan plan = pg::plan_wal(inv, path, stop->segno + 1);
   std::string timelines = path.size() > 1 ? " on the timeline path " + pg::describe_path(path) : "";
-  bool has_target = !req.target_time.empty() || !req.target_xid.empty() || !req.target_lsn.empty();
+  bool has_target = !req.target_time.empty() || !req.target_xid.empty() || !req.target_lsn.empty() || req.target_immediate;
   if (!req.target_lsn.empty()) {
     uint64_t need = pg::parse_lsn(req.target_lsn) / seg_size;
     if (need > plan.reach) {
@@ -520,6 +546,9 @@ WalCheck check_wal_for_restore(const SourceConfig& src, const Manifest& m, const
       out.min_reached_lsn = pg::parse_lsn(meta.value("stop_lsn", "0/0"));
       out.end_what = "the end of backup " + m.id + " (LSN " + meta.value("stop_lsn", "?") + ")";
     }
+  } else if (req.target_immediate) {
+    out.min_reached_lsn = pg::parse_lsn(meta.value("stop_lsn", "0/0"));
+    out.end_what = "the consistent point of backup " + m.id + " (LSN " + meta.value("stop_lsn", "?") + ")";
   } else if (!req.target_lsn.empty()) {
     out.min_reached_lsn = pg::parse_lsn(req.target_lsn);
     out.end_what = "--target-lsn " + req.target_lsn;
@@ -580,6 +609,7 @@ void release_archiving(const std::string& dir) {
 struct StartRequest {
   std::string dir, log_path;
   int port = 0;
+  std::string run_as;  // when we are root: pg_ctl (and so the server) runs as this user
   WalCheck expect;
   bool hold_archiving = false;
   // With --archive-mode on: whether the new timeline's history file has reached the archive.
@@ -602,7 +632,15 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
   int major = meta.value("server_version_num", 0) / 10000;
   const std::string& dir = r.dir;
   std::string pg_ctl = pg_tool(src, "pg_ctl", major);
-  std::vector<std::string> argv = {pg_ctl, "-D", dir, "-l", r.log_path, "-w", "-t", "86400", "start"};
+  // As root, through runuser: postgres refuses to run as root (runuser keeps the environment, so restore_command
+  // still finds what it needs).
+  std::vector<std::string> as_user;
+  if (!r.run_as.empty() && ::geteuid() == 0) as_user = {"runuser", "-u", r.run_as, "--"};
+  std::vector<std::string> argv = as_user;
+  for (const char* a : {"-D", "", "-l", "", "-w", "-t", "86400", "start"}) argv.push_back(a);
+  argv.insert(argv.begin() + static_cast<long>(as_user.size()), pg_ctl);
+  argv[as_user.size() + 2] = dir;
+  argv[as_user.size() + 4] = r.log_path;
   if (r.port) {
     argv.push_back("-o");
     argv.push_back("-p " + std::to_string(r.port));
@@ -638,7 +676,9 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
         if (r.expect.min_reached_lsn && pg::parse_lsn(lsn) < r.expect.min_reached_lsn) {
           // PostgreSQL promoted before the point asked for: the copy must not pass for the restore that was asked.
           std::string o2, e2;
-          run_capture({pg_ctl, "-D", dir, "-m", "fast", "-w", "stop"}, &o2, &e2);
+          std::vector<std::string> stop = as_user;
+          for (const std::string& a : {pg_ctl, std::string("-D"), dir, std::string("-m"), std::string("fast"), std::string("-w"), std::string("stop")}) stop.push_back(a);
+          run_capture(stop, &o2, &e2);
           fail(ErrorCode::kTargetNotReached,
                "recovery of " + dir + " ended at LSN " + lsn + ", before " + r.expect.end_what +
                    ", and PostgreSQL promoted it anyway; the server was stopped and its data is NOT the state asked for. "
@@ -696,9 +736,11 @@ void create_log_file(const std::string& path) {
 std::string restore_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
                              const ProgressFn& progress) {
   if (req.target_dir.empty()) fail(ErrorCode::kUsage, "give --target-dir: the empty directory to restore the data directory into");
-  if (req.start && ::geteuid() == 0) {
-    fail(ErrorCode::kUsage, "postgres refuses to run as root, so --start cannot start the restored server: run the restore "
-                            "as the database's OS user (e.g. sudo -u postgres strata restore ...), or leave out --start");
+  const std::string run_as = !req.run_as.empty() ? req.run_as : src.get("run_as");
+  if (req.start && ::geteuid() == 0 && run_as.empty()) {
+    fail(ErrorCode::kUsage, "postgres refuses to run as root, so --start cannot start the restored server: set run_as = "
+                            "\"postgres\" under [source." + src.name + "], run the restore as the database's OS user (e.g. "
+                            "sudo -u postgres strata restore ...), or leave out --start");
   }
   int n_targets = !req.target_time.empty() + !req.target_lsn.empty() + !req.target_xid.empty();
   if (n_targets > 1) fail(ErrorCode::kUsage, "give at most one of --target-time, --target-lsn, --target-xid");
@@ -761,10 +803,13 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   if (!req.passphrase_file.empty()) fetch += " --passphrase-file " + sh_quote(fs::absolute(req.passphrase_file).string());
   fetch += " wal fetch --source " + sh_quote(src.name) + " %f %p";
   std::string conf = "\n# Added by strata restore of backup " + m.id + " (source " + src.name + ").\n";
-  conf += "restore_command = " + conf_quote(fetch) + "\n";
+  // Without the archive (a drill of a backup that carries its WAL): every fetch says "not archived", so recovery
+  // reads pg_wal only and the copy never needs the repository.
+  conf += "restore_command = " + conf_quote(req.no_archive_fetch ? std::string("exit 1") : fetch) + "\n";
   if (!req.target_time.empty()) conf += "recovery_target_time = " + conf_quote(req.target_time) + "\n";
   if (!req.target_lsn.empty()) conf += "recovery_target_lsn = " + conf_quote(req.target_lsn) + "\n";
   if (!req.target_xid.empty()) conf += "recovery_target_xid = " + conf_quote(req.target_xid) + "\n";
+  if (req.target_immediate) conf += "recovery_target = 'immediate'\n";
   conf += "recovery_target_timeline = " + conf_quote(target_tl.conf_value()) + "\n";
   conf += "recovery_target_action = 'promote'\n";
   if (archive_mode == "off") {
@@ -776,7 +821,11 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
     conf += kHoldArchivingLine;
   }
   if (req.port) conf += "port = " + std::to_string(req.port) + "\n";
+  for (const auto& line : req.server_settings) conf += line + "\n";
   {
+    // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) has no
+    // postgresql.conf in the backup: the copy runs on the defaults plus the lines above.
+    if (!fs::exists(dir + "/postgresql.conf")) std::ofstream(dir + "/postgresql.conf").flush();
     std::ofstream f(dir + "/postgresql.auto.conf", std::ios::app);
     f << conf;
     std::ofstream(dir + "/recovery.signal").flush();
@@ -793,6 +842,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   std::string target = !req.target_time.empty() ? "time " + req.target_time
                        : !req.target_lsn.empty() ? "LSN " + req.target_lsn
                        : !req.target_xid.empty() ? "xid " + req.target_xid
+                       : req.target_immediate    ? "the consistent point (end of the backup)"
                                                  : "the end of the archive";
   std::string summary = "restored base backup " + m.id + " of " + src.name + " (" + meta.value("start_lsn", "?") + " .. " +
                         meta.value("stop_lsn", "?") + ") into " + dir + "; recovery target " + target + ", timeline " +
@@ -806,6 +856,11 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
   start.dir = dir;
   start.log_path = log_path;
   start.port = req.port;
+  if (::geteuid() == 0) {
+    chown_tree_to(dir, run_as, "run_as of source " + src.name);
+    chown_tree_to(log_path, run_as, "run_as of source " + src.name);
+    start.run_as = run_as;
+  }
   start.expect = wal;
   if (archive_mode == "on") {
     start.hold_archiving = true;

@@ -16,6 +16,8 @@
 #include "engines/tool_util.hpp"
 #include "io/crypto.hpp"
 #include "io/stream.hpp"
+#include "platform/drill/drill_util.hpp"
+#include "platform/drill/engine_drills.hpp"
 #include "platform/drill/scratch.hpp"
 #include "repo/bounded_json.hpp"
 #include "repo/repository.hpp"
@@ -26,36 +28,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
+using namespace drill;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-// Thrown out of the restore's progress callback when the time limit passes: the pipeline aborts cleanly on it.
-struct TimeLimitReached : StrataError {
-  explicit TimeLimitReached(const std::string& m) : StrataError(ErrorCode::kInterrupted, m) {}
-};
-
-class Deadline {
- public:
-  explicit Deadline(int64_t limit_s) : limit_s_(limit_s), end_(SteadyClock::now() + std::chrono::seconds(limit_s)) {}
-  bool passed() const { return limit_s_ > 0 && SteadyClock::now() >= end_; }
-  void check(const char* during) const {
-    if (passed()) throw TimeLimitReached("the drill reached its time limit of " + std::to_string(limit_s_) + " s during " + during);
-  }
-  int remaining_ms() const {
-    if (limit_s_ <= 0) return -1;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - SteadyClock::now()).count();
-    return left < 0 ? 0 : static_cast<int>(left);
-  }
-
- private:
-  int64_t limit_s_;
-  SteadyClock::time_point end_;
-};
 
 // Discards what it is given: level 1 verifies the stream (the pipeline authenticates every frame and compares the
 // plaintext SHA-256) without writing it anywhere.
@@ -67,22 +44,6 @@ class DiscardSink : public ByteSink {
   std::string describe() const override { return "nowhere (verify only)"; }
 };
 
-int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  if (port == 0) fail(ErrorCode::kGeneric, "no free loopback port for the drill's server");
-  return port;
-}
-
 // A user command of the source (drill_restore_command, drill_verify_command) run in the scratch directory with the
 // drill's facts in its own environment (never ours: other jobs of the process must not see them).
 std::string drill_shell(const std::string& command, const std::string& dir, const std::string& file,
@@ -90,45 +51,6 @@ std::string drill_shell(const std::string& command, const std::string& dir, cons
   return "export STRATA_DRILL_DIR=" + shell_quote(dir) + " STRATA_DRILL_FILE=" + shell_quote(file) +
          " STRATA_BACKUP_ID=" + shell_quote(m.id) + " STRATA_SOURCE=" + shell_quote(m.source) + "; cd " +
          shell_quote(dir) + " && " + command;
-}
-
-struct CommandOutcome {
-  int status = 0;
-  bool timed_out = false;
-  std::string tail;  // the last KiB of stdout and stderr
-};
-
-// Runs `command`, keeping the tail of what it prints, killed when the deadline passes.
-CommandOutcome run_with_tail(const std::string& command, const Deadline& deadline) {
-  Subprocess p(command, Subprocess::Pipe::kStdout, /*forward_stderr=*/false);
-  CommandOutcome r;
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    pollfd pfd{p.fd(), POLLIN, 0};
-    int left = deadline.remaining_ms();
-    int n = ::poll(&pfd, 1, left < 0 ? -1 : left);
-    if (n == 0) {
-      r.timed_out = true;
-      p.kill_and_wait();
-      break;
-    }
-    if (n < 0) continue;
-    ssize_t got = ::read(p.fd(), buf, sizeof buf);
-    if (got <= 0) break;
-    out.append(buf, static_cast<size_t>(got));
-    if (out.size() > 8192) out.erase(0, out.size() - 4096);
-  }
-  r.status = r.timed_out ? 137 : p.wait();
-  std::string err = p.stderr_tail();
-  r.tail = trim(out.size() > 1024 ? out.substr(out.size() - 1024) : out);
-  if (!err.empty()) r.tail += (r.tail.empty() ? "" : " | ") + trim(err);
-  return r;
-}
-
-void add_check(DrillRecord& rec, const std::string& name, bool ok, const std::string& detail) {
-  rec.checks.push_back({name, ok, detail});
-  if (!ok && rec.error.empty()) rec.error = name + ": " + detail;
 }
 
 // Level 2 of a command or plain stream source: restore into the scratch directory (through drill_restore_command
@@ -252,7 +174,14 @@ DrillRecord run_drill(Repository& repo, const DrillRequest& req, const ProgressF
   if (req.level != 1 && req.level != 2) fail(ErrorCode::kUsage, "drill level " + std::to_string(req.level) + " is not supported: use 1 or 2");
   Manifest m = repo.load(req.backup_id, true);
   std::string engine = req.source.get("engine");
-  if (req.level == 2 && engine != "" && engine != "command" && engine != "redis") {
+  if (req.level == 2 && engine == "postgres") {
+    if (auto why = postgres_drill_refusal(m); !why.empty()) fail(ErrorCode::kUsage, why + "; run 'strata drill run --level 1' to verify every byte of it");
+  }
+  if (req.level == 2 && engine == "mysql") {
+    if (auto why = mysql_drill_refusal(m); !why.empty()) fail(ErrorCode::kUsage, why + "; run 'strata drill run --level 1' to verify every byte of it");
+  }
+  if (req.level == 2 && engine != "" && engine != "command" && engine != "redis" && engine != "postgres" &&
+      engine != "mysql") {
     fail(ErrorCode::kUsage, "level 2 drills of " + engine + " sources are not supported yet (source " + m.source +
                                 "); run 'strata drill run --level 1' to verify every byte of the backup");
   }
@@ -296,6 +225,8 @@ DrillRecord run_drill(Repository& repo, const DrillRequest& req, const ProgressF
       }
       DrillScratch scratch(root, rec.id);
       if (engine == "redis") drill_redis(repo, m, req, scratch, guarded, deadline, rec);
+      else if (engine == "postgres") drill_postgres(repo, m, req, scratch, guarded, deadline, rec);
+      else if (engine == "mysql") drill_mysql(repo, m, req, scratch, guarded, deadline, rec);
       else drill_command(repo, m, req, scratch, guarded, deadline, rec);
     }
     rec.result = rec.error.empty() ? "passed" : "failed";

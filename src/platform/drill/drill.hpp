@@ -26,6 +26,8 @@ struct DrillRequest {
   std::string backup_id;  // resolved
   int level = 2;
   SourceConfig source;    // the configured source (no values for a plain stream source)
+  // So a restored server that must read the WAL archive (strata wal fetch) reaches the same repository.
+  std::string config_path, passphrase_file;
   DrillSettings settings;
   PipelineSettings pipeline;
 };

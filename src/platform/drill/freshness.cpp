@@ -49,10 +49,13 @@ SourceStatus assess(const SourceFacts& f, int64_t now) {
   return s;
 }
 
-std::map<std::string, DrillRecord> latest_drills(Storage& storage, int64_t as_of) {
+std::map<std::string, DrillRecord> latest_drills(Repository& repo, int64_t as_of) {
   std::map<std::string, DrillRecord> latest;
-  for (auto& r : list_drill_records(storage, "", nullptr)) {
-    if (r.started_us / 1000000 > as_of || r.result == "stopped") continue;
+  // Passes count only when authenticated (a forged "passed" must not clear a failure); failures count whatever
+  // their authenticity, except proven forgeries: an unverifiable failure can only raise a false alarm.
+  for (auto& r : list_drill_records(repo, "", nullptr)) {
+    if (r.started_us / 1000000 > as_of || r.result == "stopped" || r.auth == "forged") continue;
+    if (r.passed() && !r.counts_as_pass()) continue;
     latest[r.backup_id] = r;  // oldest first: the last assignment is the newest
   }
   return latest;
@@ -66,7 +69,7 @@ std::vector<SourceFacts> gather_freshness(Repository& repo, const std::map<std::
     by_source[name].source = name;
     by_source[name].rpo_s = rpo;
   }
-  const std::map<std::string, DrillRecord> latest_drill = latest_drills(repo.storage(), as_of);
+  const std::map<std::string, DrillRecord> latest_drill = latest_drills(repo, as_of);
   std::vector<DamagedManifest> damaged;  // reported by list/check; here a damaged manifest is simply not good
   for (const auto& m : repo.list(source_filter, "", &damaged)) {
     if (m.finished_epoch > as_of) continue;

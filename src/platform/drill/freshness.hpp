@@ -41,8 +41,9 @@ SourceStatus assess(const SourceFacts& facts, int64_t now);
 
 // The latest drill (passed or failed; "stopped" drills say nothing about a backup) of each backup that had one,
 // among the drills started at or before `as_of`: a later pass supersedes an earlier failure. Status and retention
-// both decide "good" from this.
-std::map<std::string, DrillRecord> latest_drills(Storage& storage, int64_t as_of);
+// both decide "good" from this. A pass counts only when its record is authentic (DrillRecord::counts_as_pass), so
+// without the repository's key no pass counts; forged records never count.
+std::map<std::string, DrillRecord> latest_drills(Repository& repo, int64_t as_of);
 
 // Facts for every source configured (`rpo_by_source`: name -> rpo in seconds, 0 = none) or present in the
 // repository; only `source_filter` if given. Backups that finished after `as_of` are ignored, so a report can be

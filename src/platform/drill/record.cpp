@@ -5,12 +5,15 @@
 
 #include "common/error.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/record_mac.hpp"
+#include "repo/repository.hpp"
 #include "storage/storage.hpp"
 
 namespace strata {
 
 namespace {
 constexpr const char* kDrillsPrefix = "drills/";
+constexpr const char* kMacDomain = "strata/drill/v1";
 constexpr size_t kMaxRecordBytes = 256u << 10;
 constexpr size_t kMaxDetail = 4096;
 
@@ -19,7 +22,7 @@ std::string clip(const std::string& s) { return s.size() <= kMaxDetail ? s : s.s
 
 std::string drill_record_key(const DrillRecord& r) { return kDrillsPrefix + r.backup_id + "/" + r.id + ".json"; }
 
-std::string encode_drill_record(const DrillRecord& r) {
+std::string encode_drill_record(const Repository& repo, const DrillRecord& r) {
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : r.checks) checks.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", clip(c.detail)}});
   nlohmann::json j = {{"version", 1},
@@ -40,11 +43,21 @@ std::string encode_drill_record(const DrillRecord& r) {
                       {"error", clip(r.error)},
                       {"recovery_point", r.recovery_point},
                       {"checks", checks}};
+  auto mac = record_mac(repo, kMacDomain, j);
+  if (!mac && repo.config().encrypted) {
+    fail(ErrorCode::kWrongKey, "recording a drill needs the repository passphrase (drill records are authenticated with its key)");
+  }
+  j["mac"] = mac.value_or("");
   return j.dump(1);
 }
 
-DrillRecord decode_drill_record(const std::string& text, const std::string& where) {
+DrillRecord decode_drill_record(const Repository& repo, const std::string& text, const std::string& where) {
   nlohmann::json j = parse_bounded_json(text, kMaxRecordBytes, where);
+  std::string mac;
+  if (j.is_object() && j.contains("mac")) {
+    mac = j["mac"].is_string() ? j["mac"].get<std::string>() : "?";
+    j.erase("mac");
+  }
   DrillRecord r;
   try {
     if (!j.is_object() || j.value("version", 0) != 1) fail(ErrorCode::kCorrupt, where + " is not a version 1 drill record");
@@ -70,26 +83,33 @@ DrillRecord decode_drill_record(const std::string& text, const std::string& wher
     for (const auto& c : j.value("checks", nlohmann::json::array())) {
       r.checks.push_back({c.value("name", ""), c.value("ok", false), c.value("detail", "")});
     }
+    if (!repo.config().encrypted) r.auth = "none";
+    else if (mac.empty() || !repo.unlocked()) r.auth = "unverified";
+    else r.auth = record_mac_ok(repo, kMacDomain, j, mac) ? "authentic" : "forged";
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorCode::kCorrupt, where + " is damaged (" + json_error_text(e) + ")");
   }
   return r;
 }
 
-void store_drill_record(Storage& storage, const DrillRecord& r) {
-  std::string text = encode_drill_record(r);
-  storage.put(drill_record_key(r), as_bytes(text), PutMode::kCreateOnly);
+void store_drill_record(Repository& repo, const DrillRecord& r) {
+  std::string text = encode_drill_record(repo, r);
+  repo.storage().put(drill_record_key(r), as_bytes(text), PutMode::kCreateOnly);
 }
 
-std::vector<DrillRecord> list_drill_records(Storage& storage, const std::string& backup_id,
+std::vector<DrillRecord> list_drill_records(Repository& repo, const std::string& backup_id,
                                             std::vector<std::string>* damaged) {
+  Storage& storage = repo.storage();
   std::string prefix = std::string(kDrillsPrefix) + (backup_id.empty() ? "" : backup_id + "/");
   std::vector<DrillRecord> out;
   for (const auto& o : storage.list(prefix)) {
     try {
       if (o.size > kMaxRecordBytes) fail(ErrorCode::kCorrupt, o.key + " is damaged (larger than a drill record can be)");
       Bytes b = storage.get(o.key);
-      out.push_back(decode_drill_record(std::string(b.begin(), b.end()), o.key));
+      DrillRecord r = decode_drill_record(repo, std::string(b.begin(), b.end()), o.key);
+      // The MAC covers the backup and drill ids: a record copied under another backup's name is not that backup's.
+      if (drill_record_key(r) != o.key) fail(ErrorCode::kCorrupt, o.key + " holds the record of " + drill_record_key(r) + "; it was moved or copied");
+      out.push_back(std::move(r));
     } catch (const StrataError& e) {
       if (damaged) damaged->push_back(e.what());
     }

@@ -5,6 +5,8 @@
 #include "common/error.hpp"
 #include "platform/drill/freshness.hpp"
 #include "platform/drill/record.hpp"
+#include "repo/repository.hpp"
+#include "storage/memory/memory_storage.hpp"
 
 namespace strata {
 namespace {
@@ -61,7 +63,22 @@ TEST(Freshness, AStoppedArchiveIsCriticalAndAFailedNewerDrillWarns) {
   EXPECT_NE(assess(f, kNow).summary.find("newest verified 2h ago"), std::string::npos);
 }
 
-TEST(DrillRecordFormat, RoundTripsAndRefusesDamage) {
+// An encrypted repository in memory; `unlock`: opened with its passphrase.
+std::unique_ptr<Repository> memory_repo(std::shared_ptr<MemoryStorage::State>& state, bool unlock) {
+  if (!state) {
+    state = std::make_shared<MemoryStorage::State>();
+    MemoryStorage s(state);
+    InitOptions o;
+    o.passphrase = "pw";
+    o.kdf = KdfParams{1, 8ull << 20};
+    Repository::init(s, o);
+  }
+  auto r = std::make_unique<Repository>(std::make_unique<MemoryStorage>(state));
+  if (unlock) r->unlock("pw");
+  return r;
+}
+
+DrillRecord sample_record() {
   DrillRecord r;
   r.id = "20261202T010000Z-0a0b0c0d";
   r.backup_id = "20261201T010000Z-01020304";
@@ -73,24 +90,69 @@ TEST(DrillRecordFormat, RoundTripsAndRefusesDamage) {
   r.result = "failed";
   r.error = "dbsize: 10 keys, fingerprint at backup time 12";
   r.checks = {{"restore", true, "ok"}, {"dbsize", false, "10 keys, fingerprint at backup time 12"}};
-  DrillRecord back = decode_drill_record(encode_drill_record(r), "x");
+  return r;
+}
+
+TEST(DrillRecordFormat, RoundTripsAndRefusesDamage) {
+  std::shared_ptr<MemoryStorage::State> state;
+  auto repo = memory_repo(state, true);
+  DrillRecord r = sample_record();
+  DrillRecord back = decode_drill_record(*repo, encode_drill_record(*repo, r), "x");
   EXPECT_EQ(back.id, r.id);
   EXPECT_EQ(back.backup_id, r.backup_id);
   EXPECT_EQ(back.started_us, r.started_us);
   EXPECT_EQ(back.result, "failed");
+  EXPECT_EQ(back.auth, "authentic");
   EXPECT_FALSE(back.passed());
   ASSERT_EQ(back.checks.size(), 2u);
   EXPECT_EQ(back.checks[1].detail, r.checks[1].detail);
   EXPECT_EQ(drill_record_key(r), "drills/20261201T010000Z-01020304/20261202T010000Z-0a0b0c0d.json");
 
-  EXPECT_THROW(decode_drill_record("{\"version\":1,\"id\":\"a\",\"backup\":\"b\",\"result\":\"great\"}", "x"), StrataError);
-  EXPECT_THROW(decode_drill_record(std::string(300000, '['), "x"), StrataError);
+  EXPECT_THROW(decode_drill_record(*repo, "{\"version\":1,\"id\":\"a\",\"backup\":\"b\",\"result\":\"great\"}", "x"), StrataError);
+  EXPECT_THROW(decode_drill_record(*repo, std::string(300000, '['), "x"), StrataError);
   try {
-    decode_drill_record("{\"version\":1}", "drills/b/a.json");
+    decode_drill_record(*repo, "{\"version\":1}", "drills/b/a.json");
     FAIL();
   } catch (const StrataError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
     EXPECT_NE(std::string(e.what()).find("drills/b/a.json is damaged"), std::string::npos) << e.what();
+  }
+}
+
+// Whoever can write to the storage but has no passphrase cannot turn a failure into a pass: an edited record fails
+// its MAC, a record without one (as written before records were authenticated) is unverified, and neither counts.
+TEST(DrillRecordFormat, AForgedOrUnsignedPassDoesNotCount) {
+  std::shared_ptr<MemoryStorage::State> state;
+  auto repo = memory_repo(state, true);
+  DrillRecord r = sample_record();
+  std::string text = encode_drill_record(*repo, r);
+  auto at = text.find("\"failed\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string forged = text;
+  forged.replace(at, 8, "\"passed\"");
+  DrillRecord f = decode_drill_record(*repo, forged, "x");
+  EXPECT_TRUE(f.passed());
+  EXPECT_EQ(f.auth, "forged");
+  EXPECT_FALSE(f.counts_as_pass());
+
+  DrillRecord ok = r;
+  ok.result = "passed";
+  DrillRecord good = decode_drill_record(*repo, encode_drill_record(*repo, ok), "x");
+  EXPECT_EQ(good.auth, "authentic");
+  EXPECT_TRUE(good.counts_as_pass());
+  // Without a MAC (an old record) or without the key to check it: unverified.
+  std::string unsigned_text = "{\"version\":1,\"id\":\"a\",\"backup\":\"b\",\"result\":\"passed\"}";
+  EXPECT_EQ(decode_drill_record(*repo, unsigned_text, "x").auth, "unverified");
+  auto locked = memory_repo(state, false);
+  DrillRecord no_key = decode_drill_record(*locked, encode_drill_record(*repo, ok), "x");
+  EXPECT_EQ(no_key.auth, "unverified");
+  EXPECT_FALSE(no_key.counts_as_pass());
+  // Recording one needs the key.
+  try {
+    encode_drill_record(*locked, ok);
+    FAIL();
+  } catch (const StrataError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kWrongKey);
   }
 }
 
