@@ -60,10 +60,11 @@ report() {  # name plain_bytes bare_s drill_s record.json
   local rto restore start checks
   rto=$(field "$5" rto_seconds); restore=$(field "$5" restore_seconds); start=$(field "$5" start_seconds)
   checks=$(field "$5" checks_seconds)
+  local result; result=$(field "$5" result)
   RESULTS+=("$(python3 -c "
 gib = $2 / 2**30
 over = ($4 - $3) / $3 * 100
-print(f'| $1 | {$2 / 2**20:.0f} | {$3:.1f} | {$4:.1f} | {$restore:.1f} | {$start:.1f} | {$checks:.1f} | {over:+.0f}% | {$rto / gib:.1f} |')")")
+print(f'| $1 | {$2 / 2**20:.0f} | {$3:.1f} | {$4:.1f} | {$restore:.1f} | {$start:.1f} | {$checks:.1f} | {over:+.0f}% | {$rto / gib:.1f} | $result |')")")
 }
 
 if [[ " $ENGINES " == *" pg "* ]]; then
@@ -98,7 +99,7 @@ if [[ " $ENGINES " == *" redis "* ]]; then
   RPORT=$(free_port)
   echo "== Redis: $REDIS_KEYS keys on 127.0.0.1:$RPORT"
   redis-server --port $RPORT --bind 127.0.0.1 --dir "$ROOT" --daemonize yes --pidfile "$ROOT/redis.pid" \
-    --logfile "$ROOT/redis.log" --save '' --appendonly no >/dev/null
+    --logfile "$ROOT/redis.log" --save '' --appendonly no --enable-debug-command yes >/dev/null
   for _ in $(seq 100); do redis-cli -p $RPORT PING 2>/dev/null | grep -q PONG && break; sleep 0.1; done
   redis-cli -p $RPORT DEBUG POPULATE "$REDIS_KEYS" key 200 >/dev/null
   printf '[source.cache]\nengine = "redis"\nhost = "127.0.0.1"\nport = %s\n' "$RPORT" >> "$ROOT/strata.toml"
@@ -130,8 +131,8 @@ if [[ " $ENGINES " == *" mysql "* ]]; then
 fi
 
 echo
-echo "| engine | restored MiB | bare restore s | drill s | drill: restore s | start s | checks s | overhead | RTO s/GiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| engine | restored MiB | bare restore s | drill s | drill: restore s | start s | checks s | overhead | RTO s/GiB | result |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for r in "${RESULTS[@]}"; do echo "$r"; done
 
 if [ "$STATUS_SOURCES" -gt 0 ]; then
