@@ -59,15 +59,18 @@ void register_drill_run(CLI::App& drill, CliContext& ctx) {
   struct Opts {
     std::string id, source, random_within, scratch;
     int level = 2;
-    bool latest = false, json = false;
+    bool latest = false, json = false, pitr_random = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("ID", o->id, "Backup id or unique prefix (default: the newest of --source)");
   cmd->add_option("--source", o->source, "Source whose backup to drill")->required();
   cmd->add_flag("--latest", o->latest, "The newest backup of --source (the default)");
   cmd->add_option("--random-within", o->random_within, "A random backup that finished within this long (e.g. 7d)");
-  cmd->add_option("--level", o->level, "1: read and verify every byte; 2 (default): restore, start and check")
-      ->check(CLI::Range(1, 2));
+  cmd->add_option("--level", o->level,
+                  "1: read and verify every byte; 2 (default): restore, start and check; 3: the same at a random point "
+                  "after the backup (postgres)")
+      ->check(CLI::Range(1, 3));
+  cmd->add_flag("--pitr-random", o->pitr_random, "Level 3: point-in-time restore to a random LSN of the archive after the backup");
   cmd->add_option("--scratch-dir", o->scratch, "Where level 2 restores to ([drill] scratch_dir; default $TMPDIR or /tmp)");
   cmd->add_flag("--json", o->json, "The drill record as JSON");
   cmd->footer(
@@ -84,7 +87,7 @@ void register_drill_run(CLI::App& drill, CliContext& ctx) {
     int64_t within = o->random_within.empty() ? 0 : parse_duration(o->random_within, "--random-within", BareNumber::kRefused);
     DrillRequest req;
     req.backup_id = pick_drill_backup(*repo, o->source, o->id, within);
-    req.level = o->level;
+    req.level = o->pitr_random ? 3 : o->level;
     auto configured = ctx.settings.sources.find(o->source);
     req.source = {o->source, configured == ctx.settings.sources.end() ? std::map<std::string, std::string>{} : configured->second};
     req.settings = {o->scratch.empty() ? ctx.settings.drill_scratch_dir : o->scratch, ctx.settings.drill_disk_budget,

@@ -147,5 +147,40 @@ TEST_F(PgDrillE2E, AsRootTheCopyRunsAsTheRunAsUser) {
   EXPECT_EQ(scratch_entries(), 0u);
 }
 
+// Level 3: a point-in-time restore through the archive to a random LSN after the backup; the engine refuses to
+// report a copy that stopped before it.
+TEST_F(PgDrillE2E, Level3RecoversToARandomPointOfTheArchive) {
+  auto s = archiving_server();
+  root_->write("strata.toml", read_file(config_) + "\n[drill]\nscratch_dir = \"" + *root_ / "scratch" + "\"\n");
+  scratch_ = *root_ / "scratch";
+  s->psql(std::vector<std::string>{"CREATE TABLE t (v int)", "INSERT INTO t SELECT generate_series(1, 100)"});
+  std::string id = backup();
+  auto before = strata({"--config", config_, "drill", "run", "--source", "pg1", "--pitr-random"});
+  EXPECT_EQ(before.code, kExitUsage) << before.err;
+  EXPECT_NE(before.err.find("level 3 needs archived WAL after backup " + id), std::string::npos) << before.err;
+  for (int i = 0; i < 3; ++i) {
+    s->psql("INSERT INTO t SELECT generate_series(1, 1000)");
+    ASSERT_TRUE(switch_and_wait_archived(s->port()));
+  }
+  auto r = strata({"--config", config_, "drill", "run", "--source", "pg1", "--pitr-random", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  auto rec = nlohmann::json::parse(r.out);
+  EXPECT_EQ(rec["level"], 3);
+  EXPECT_EQ(rec["result"], "passed") << rec.dump(1);
+  auto p = check(rec, "point-in-time");
+  EXPECT_TRUE(p["ok"].get<bool>());
+  std::string rp = rec["recovery_point"];
+  EXPECT_EQ(rp.rfind("LSN ", 0), 0u) << rp;
+  auto at = rp.find(" (target ");
+  ASSERT_NE(at, std::string::npos) << rp;
+  auto lsn = [](const std::string& t) {
+    auto sl = t.find('/');
+    return (std::stoull(t.substr(0, sl), nullptr, 16) << 32) | std::stoull(t.substr(sl + 1), nullptr, 16);
+  };
+  EXPECT_GE(lsn(rp.substr(4, at - 4)), lsn(rp.substr(at + 9, rp.size() - at - 10))) << rp;
+  EXPECT_TRUE(check(rec, "pg_amcheck")["ok"].get<bool>());
+  EXPECT_EQ(scratch_entries(), 0u);
+}
+
 }  // namespace
 }  // namespace strata::test::pg

@@ -171,10 +171,14 @@ std::string pick_drill_backup(Repository& repo, const std::string& source, const
 }
 
 DrillRecord run_drill(Repository& repo, const DrillRequest& req, const ProgressFn& progress) {
-  if (req.level != 1 && req.level != 2) fail(ErrorCode::kUsage, "drill level " + std::to_string(req.level) + " is not supported: use 1 or 2");
+  if (req.level < 1 || req.level > 3) fail(ErrorCode::kUsage, "drill level " + std::to_string(req.level) + " is not supported: use 1, 2 or 3");
   Manifest m = repo.load(req.backup_id, true);
   std::string engine = req.source.get("engine");
-  if (req.level == 2 && engine == "postgres") {
+  if (req.level == 3 && engine != "postgres") {
+    fail(ErrorCode::kUsage, "level 3 (point-in-time) drills are supported for postgres sources only (source " + m.source +
+                                "); run --level 2");
+  }
+  if (req.level >= 2 && engine == "postgres") {
     if (auto why = postgres_drill_refusal(m); !why.empty()) fail(ErrorCode::kUsage, why + "; run 'strata drill run --level 1' to verify every byte of it");
   }
   if (req.level == 2 && engine == "mysql") {
