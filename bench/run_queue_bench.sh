@@ -4,6 +4,7 @@
 # Targets: >= 1,000 jobs/s on PostgreSQL, >= 150 jobs/s on SQLite; queued->running p50 < 50 ms, p99 < 1 s.
 #
 #   sudo bash bench/run_queue_bench.sh [build dir]        (env JOBS=5000 WORKERS=8 RATE=200 LATENCY_JOBS=1000)
+# Each catalog runs twice: with a fleet-wide limit (one row every claim and completion updates) and without.
 #
 # PostgreSQL runs as the unprivileged user strata-test (scripts/install-deps.sh) in a temp dir on a free 127.0.0.1
 # port, with the settings of a dedicated catalog server on a battery-backed disk (synchronous_commit = off is NOT
@@ -41,6 +42,12 @@ as_owner $BIN/pg_ctl -D "$ROOT/data" -l "$ROOT/pg.log" -w start >/dev/null
 as_owner $BIN/psql -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE DATABASE catalog"
 echo "commit $(git rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-as_owner "$BENCH" "postgresql://postgres@127.0.0.1:$PORT/catalog" "$JOBS" "$WORKERS" "$RATE" "$LATENCY_JOBS"
-echo
-as_owner "$BENCH" "sqlite://$ROOT/catalog.db" "$JOBS" "$WORKERS" "$RATE" "$LATENCY_JOBS"
+for fleet_limit in yes no; do
+  env=()
+  [ $fleet_limit = no ] && env=(NO_FLEET_LIMIT=1)
+  as_owner env "${env[@]}" "$BENCH" "postgresql://postgres@127.0.0.1:$PORT/catalog" "$JOBS" "$WORKERS" "$RATE" "$LATENCY_JOBS"
+  echo
+  rm -f "$ROOT"/catalog.db*
+  as_owner env "${env[@]}" "$BENCH" "sqlite://$ROOT/catalog.db" "$JOBS" "$WORKERS" "$RATE" "$LATENCY_JOBS"
+  echo
+done

@@ -228,4 +228,42 @@ void register_jobs(CLI::App& app, CliContext& ctx) {
   });
 }
 
+void register_agents(CLI::App& app, CliContext& ctx) {
+  auto* agents = app.add_subcommand("agents", "The agents registered in the catalog (docs/CATALOG.md)");
+  agents->require_subcommand(1);
+  auto o = std::make_shared<JobsOpts>();
+  agents->add_option("--catalog", o->catalog, "Catalog URL (default: `catalog` in the config file, or STRATA_CATALOG)");
+  auto* list = agents->add_subcommand("list", "Each agent: tags, max jobs, running jobs, last seen");
+  list->add_flag("--json", o->json, "One JSON document");
+  list->callback([&ctx, o] {
+    auto cat = open_catalog(ctx, *o);
+    JobQueue queue(*cat);
+    auto all = queue.agents();
+    if (o->json) {
+      std::string out = "{\"agents\":[";
+      for (size_t i = 0; i < all.size(); ++i) {
+        const AgentRecord& a = all[i];
+        std::string tags;
+        for (size_t k = 0; k < a.tags.size(); ++k) tags += (k ? "," : "") + q(a.tags[k]);
+        out += (i ? ",\n " : "\n ") + std::string("{\"id\":") + q(a.id) + ",\"tags\":[" + tags + "],\"max_jobs\":" +
+               std::to_string(a.max_jobs) + ",\"running\":" + std::to_string(a.running) + ",\"registered_at\":" +
+               q(iso_utc(a.registered_at)) + ",\"last_seen\":" + q(iso_utc(a.last_seen)) + "}";
+      }
+      std::printf("%s\n]}\n", out.c_str());
+      return;
+    }
+    if (all.empty()) {
+      std::printf("no agents\n");
+      return;
+    }
+    std::printf("%-20s %-8s %-22s %s\n", "AGENT", "RUNNING", "LAST SEEN", "TAGS");
+    for (const auto& a : all) {
+      std::string tags;
+      for (size_t k = 0; k < a.tags.size(); ++k) tags += (k ? "," : "") + a.tags[k];
+      std::string running = std::to_string(a.running) + "/" + std::to_string(a.max_jobs);
+      std::printf("%-20s %-8s %-22s %s\n", a.id.c_str(), running.c_str(), iso_utc(a.last_seen).c_str(), tags.c_str());
+    }
+  });
+}
+
 }  // namespace strata

@@ -86,5 +86,6 @@ void register_fleet(CLI::App& app, CliContext& ctx);
 void register_retention_commands(CLI::App& app, CliContext& ctx);  // forget, hold, expired
 void register_drill(CLI::App& app, CliContext& ctx);  // also `status`
 void register_jobs(CLI::App& app, CliContext& ctx);   // cmd_jobs.cpp
+void register_agents(CLI::App& app, CliContext& ctx);  // cmd_jobs.cpp
 
 }  // namespace strata

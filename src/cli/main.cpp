@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   strata::register_retention_commands(app, ctx);  // forget, hold, expired (cmd_forget.cpp)
   strata::register_drill(app, ctx);
   strata::register_jobs(app, ctx);
+  strata::register_agents(app, ctx);
 
   // The format of the one error line: the flag, else the environment, else (once loaded) the config file.
   auto configure_errors = [&ctx] {

@@ -91,6 +91,9 @@ TEST_F(JobsE2E, UnknownJobsSourcesStatesAndAMissingCatalogAreErrors) {
   r = jobs({"run", "nosuch"});
   EXPECT_EQ(r.code, 9);
   EXPECT_NE(r.err.find("source 'nosuch' is not in"), std::string::npos) << r.err;
+  r = strata({"--config", cfg_, "agents", "list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "no agents\n");
   r = jobs({"list", "--state", "finished"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--state 'finished' is not a job state"), std::string::npos) << r.err;

@@ -313,6 +313,17 @@ std::vector<LimitSlot> JobQueue::limits() {
   return out;
 }
 
+std::vector<AgentRecord> JobQueue::agents() {
+  auto r = cat_.sql().exec("SELECT a.id, a.tags, a.max_jobs, a.registered_at, a.last_seen, (SELECT count(*) FROM jobs j "
+                           "WHERE j.state = 'running' AND j.agent = a.id) FROM agents a ORDER BY a.id");
+  std::vector<AgentRecord> out;
+  for (auto& row : r.rows) {
+    out.push_back({sql_text(row[0]), split_lines(sql_text(row[1])), sql_int(row[2]), sql_int(row[3]), sql_int(row[4]),
+                   sql_int(row[5])});
+  }
+  return out;
+}
+
 // ---- agents ----
 
 void JobQueue::expire(int64_t job_id, int64_t now) {
@@ -355,6 +366,15 @@ void JobQueue::expire(int64_t job_id, int64_t now) {
   log_state(job_id, source, state, epoch, "lease lost");
 }
 
+void JobQueue::mark_missed(int64_t id, const std::string& source, int64_t now) {
+  cat_.sql().exec("UPDATE jobs SET state = 'missed', finished_at = $2, last_error = 'not started before its window "
+                  "closed' WHERE id = $1", {sql_param(id), sql_param(now)});
+  event(id, now, "missed", 0, "window closed");
+  outbox_append(cat_, "job.missed", "{\"job\":" + std::to_string(id) + ",\"source\":" + quoted(source) +
+                                        ",\"error\":\"not started before its window closed\"}");
+  log_state(id, source, "missed", 0, "window closed");
+}
+
 int JobQueue::reap_in_tx(int64_t now) {
   int changed = 0;
   auto expired = cat_.sql().exec(std::string("SELECT id FROM jobs WHERE state = 'running' AND lease_until <= $1 "
@@ -366,13 +386,7 @@ int JobQueue::reap_in_tx(int64_t now) {
   auto missed = cat_.sql().exec(std::string("SELECT id, source FROM jobs WHERE state IN ('queued', 'failed') AND "
                                             "deadline <= $1 ORDER BY id LIMIT 100") + cat_.skip_locked(), {sql_param(now)});
   for (auto& row : missed.rows) {
-    int64_t id = sql_int(row[0]);
-    cat_.sql().exec("UPDATE jobs SET state = 'missed', finished_at = $2, last_error = 'not started before its window "
-                    "closed' WHERE id = $1", {sql_param(id), sql_param(now)});
-    event(id, now, "missed", 0, "window closed");
-    outbox_append(cat_, "job.missed", "{\"job\":" + std::to_string(id) + ",\"source\":" + quoted(sql_text(row[1])) +
-                                          ",\"error\":\"not started before its window closed\"}");
-    log_state(id, sql_text(row[1]), "missed", 0, "window closed");
+    mark_missed(sql_int(row[0]), sql_text(row[1]), now);
     ++changed;
   }
   return changed;
@@ -388,22 +402,29 @@ std::optional<ClaimedJob> JobQueue::claim(const std::string& agent) {
   std::optional<ClaimedJob> out;
   cat_.write([&] {
     int64_t now = cat_.now();
-    // Expired leases and closed windows first, so a job whose lease just ended is a candidate again. Its first
-    // statement takes the ROW SHARE lock on jobs that a new limit waits for (set_limit).
-    reap_in_tx(now);
-    auto cand = cat_.sql().exec(
-        std::string("SELECT id, source, type, grp, tags, attempt, epoch, deadline FROM jobs WHERE state IN ('queued', "
-                    "'failed') AND run_after <= $1 ORDER BY priority DESC, run_after, id LIMIT $2") + cat_.skip_locked(),
-        {sql_param(now), sql_param(opt_.candidates)});
-    auto a = cat_.sql().exec("SELECT tags FROM agents WHERE id = $1", {agent});
+    auto a = cat_.sql().exec("UPDATE agents SET last_seen = $2 WHERE id = $1 RETURNING tags", {agent, sql_param(now)});
     if (a.rows.empty()) fail(ErrorCode::kNotFound, "agent '" + agent + "' is not registered; it registers when it starts");
     std::vector<std::string> agent_tags = split_lines(sql_text(a.rows[0][0]));
-    cat_.sql().exec("UPDATE agents SET last_seen = $2 WHERE id = $1", {agent, sql_param(now)});
+    // Claimable jobs and jobs whose lease ended (re-queued here, so they are claimable at once). This first statement
+    // on jobs takes the ROW SHARE lock a new limit waits for (set_limit), before any limit is read.
+    auto cand = cat_.sql().exec(
+        std::string("SELECT id, source, type, grp, tags, attempt, epoch, deadline, state FROM jobs WHERE (state IN "
+                    "('queued', 'failed') AND run_after <= $1) OR (state = 'running' AND lease_until <= $1) ORDER BY "
+                    "priority DESC, run_after, id LIMIT $2") + cat_.skip_locked(),
+        {sql_param(now), sql_param(opt_.candidates)});
     for (auto& c : cand.rows) {
       int64_t id = sql_int(c[0]);
-      if (auto dl = opt_int(c[7]); dl && *dl <= now) continue;  // reaped above as missed
+      if (sql_text(c[8]) == "running") {
+        expire(id, now);  // frees its slots whoever claims next
+        auto st = cat_.sql().exec("SELECT state FROM jobs WHERE id = $1", {sql_param(id)});
+        if (st.rows.empty() || sql_text(st.rows[0][0]) != "queued") continue;
+      } else if (auto dl = opt_int(c[7]); dl && *dl <= now) {
+        mark_missed(id, sql_text(c[1]), now);
+        continue;
+      }
       if (!tags_allow(split_lines(sql_text(c[4])), agent_tags)) continue;
-      // The limits that exist for this job, then one slot of each, all or none.
+      // The limits that exist for this job; one slot of each, all or none. The slot rows are the contended ones
+      // (the fleet's is in every claim), so they are updated last: their locks are held only until the commit.
       std::vector<std::string> scopes = scopes_for(sql_text(c[3]), agent);
       std::string in;
       std::vector<SqlValue> params;
@@ -413,24 +434,7 @@ std::optional<ClaimedJob> JobQueue::claim(const std::string& agent) {
       }
       auto limited = cat_.sql().exec("SELECT scope FROM limit_slots WHERE scope IN (" + in + ") ORDER BY scope", params);
       std::vector<std::string> taken;
-      bool ok = true;
-      cat_.sql().exec("SAVEPOINT claim_slots");
-      for (auto& l : limited.rows) {
-        std::string scope = sql_text(l[0]);
-        auto u = cat_.sql().exec("UPDATE limit_slots SET used = used + 1 WHERE scope = $1 AND (max_jobs IS NULL OR "
-                                 "used < max_jobs)", {scope});
-        if (u.affected != 1) {
-          ok = false;
-          break;
-        }
-        taken.push_back(scope);
-      }
-      if (!ok) {
-        cat_.sql().exec("ROLLBACK TO SAVEPOINT claim_slots");
-        cat_.sql().exec("RELEASE SAVEPOINT claim_slots");
-        continue;
-      }
-      cat_.sql().exec("RELEASE SAVEPOINT claim_slots");
+      for (auto& l : limited.rows) taken.push_back(sql_text(l[0]));
       ClaimedJob j;
       j.job_id = id;
       j.source = sql_text(c[1]);
@@ -439,6 +443,7 @@ std::optional<ClaimedJob> JobQueue::claim(const std::string& agent) {
       j.epoch = sql_int(c[6]) + 1;
       j.lease_until = now + opt_.lease;
       j.deadline = opt_int(c[7]);
+      cat_.sql().exec("SAVEPOINT claim_slots");
       cat_.sql().exec("UPDATE jobs SET state = 'running', agent = $2, epoch = $3, attempt = $4, lease_until = $5, "
                       "slots = $6, started_at = $7 WHERE id = $1",
                       {sql_param(id), agent, sql_param(j.epoch), sql_param(j.attempt), sql_param(j.lease_until),
@@ -446,6 +451,21 @@ std::optional<ClaimedJob> JobQueue::claim(const std::string& agent) {
       cat_.sql().exec("INSERT INTO job_attempts (job_id, epoch, attempt, agent, started_at) VALUES ($1, $2, $3, $4, $5)",
                       {sql_param(id), sql_param(j.epoch), sql_param(j.attempt), agent, sql_param(now)});
       event(id, now, "claimed", j.epoch, agent);
+      bool ok = true;
+      for (const auto& scope : taken) {
+        auto u = cat_.sql().exec("UPDATE limit_slots SET used = used + 1 WHERE scope = $1 AND (max_jobs IS NULL OR "
+                                 "used < max_jobs)", {scope});
+        if (u.affected != 1) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) {
+        cat_.sql().exec("ROLLBACK TO SAVEPOINT claim_slots");
+        cat_.sql().exec("RELEASE SAVEPOINT claim_slots");
+        continue;
+      }
+      cat_.sql().exec("RELEASE SAVEPOINT claim_slots");
       out = j;
       return;
     }
@@ -500,7 +520,6 @@ ReportResult JobQueue::complete(int64_t job_id, int64_t epoch, const JobOutcome&
       event(job_id, now, "stale_report", epoch, outcome.success ? "success refused" : "failure refused");
       return;
     }
-    release(sql_text(j[3]));
     if (outcome.success) {
       state = "succeeded";
       cat_.sql().exec("UPDATE jobs SET state = 'succeeded', slots = '', lease_until = NULL, finished_at = $2, manifest = "
@@ -529,6 +548,7 @@ ReportResult JobQueue::complete(int64_t job_id, int64_t epoch, const JobOutcome&
                     {sql_param(job_id), sql_param(epoch), sql_param(now), outcome.success ? "succeeded" : "failed",
                      outcome.success ? SqlValue() : SqlValue(outcome.error)});
     event(job_id, now, state, epoch, outcome.success ? outcome.manifest : outcome.error);
+    release(sql_text(j[3]));  // last: the contended slot rows stay locked only until the commit
   });
   if (result == ReportResult::kAccepted) log_state(job_id, source, state, epoch, outcome.error);
   else log::warn("job_stale_report", {{"job", job_id}, {"source", source}, {"epoch", epoch}});

@@ -107,6 +107,13 @@ struct JobRecord {
   std::vector<JobEvent> events;      // filled by get()
 };
 
+struct AgentRecord {
+  std::string id;
+  std::vector<std::string> tags;
+  int64_t max_jobs = 0, registered_at = 0, last_seen = 0;
+  int64_t running = 0;  // jobs it holds now
+};
+
 struct LimitSlot {
   std::string scope;  // "global", "group:a/b", "agent:ID"
   std::optional<int64_t> max_jobs;
@@ -136,6 +143,7 @@ class JobQueue {
   void set_limit(const std::string& group, std::optional<int64_t> max_jobs, std::optional<int64_t> upload);
   void register_agent(const std::string& agent, const std::vector<std::string>& tags, int max_jobs);
   std::vector<LimitSlot> limits();
+  std::vector<AgentRecord> agents();
 
   // ---- agents ----
   // The next claimable job this agent may run (tags, limits), or none. The agent must be registered.
@@ -159,6 +167,7 @@ class JobQueue {
  private:
   int reap_in_tx(int64_t now);
   void expire(int64_t job_id, int64_t now);
+  void mark_missed(int64_t job_id, const std::string& source, int64_t now);
   void release(const std::string& slots);
   void event(int64_t job_id, int64_t now, const std::string& kind, int64_t epoch, const std::string& detail);
   Catalog& cat_;
