@@ -15,6 +15,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  librabbitmq-dev   # AMQP notices (platform/notify)
   libhowardhinnant-date-dev libdate-tz3 tzdata   # time zones for the scheduler (g++ 12 has no std::chrono tzdb)
   clang libclang-rt-14-dev   # libFuzzer targets only (fuzz/, scripts/fuzz.sh); the product builds with g++
 )
@@ -23,6 +24,7 @@ TEST_PKGS=(
   zstd lz4 python3 procps util-linux
   postgresql-15 postgresql-client-15
   mariadb-server mariadb-backup mariadb-client redis-server redis-tools sysbench
+  rabbitmq-server   # started by tests/support/rabbitmq_fixture in a temp dir (the package's own service stays off)
 )
 BENCH_PKGS=(
   restic borgbackup
@@ -44,7 +46,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   apt-get update -qq
+  # Servers the tests start themselves (rabbitmq-server, redis, mariadb...) must not start as system services on
+  # install: a policy-rc.d that denies starts, for the install only, unless the machine already has one.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 else
   echo "install-deps: all Debian packages present"
 fi

@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "common/json_text.hpp"
 #include "platform/catalog/catalog.hpp"
+#include "platform/notify/amqp_notifier.hpp"
 #include "platform/notify/webhook_config.hpp"
 #include "platform/notify/webhook_notifier.hpp"
 #include "platform/queue/fleet_sync.hpp"
@@ -222,7 +223,9 @@ void register_jobs(CLI::App& app, CliContext& ctx) {
     sync_fleet(*cat, queue, fleet);
     TickResult t = schedule_tick(*cat, queue, fleet, schedules);
     int reaped = queue.reap();
-    NotifyStats n = WebhookNotifier(*cat, webhook_endpoints(ctx.settings)).pass();
+    std::vector<NotifyChannel> channels = webhook_channels(webhook_endpoints(ctx.settings));
+    for (auto& c : amqp_channels(amqp_endpoints(ctx.settings))) channels.push_back(std::move(c));
+    NotifyStats n = OutboxNotifier(*cat, std::move(channels)).pass();
     std::printf("queued %zu, joined %zu, missed %zu, expired %d, webhooks delivered %zu, retrying %zu, given up %zu\n",
                 t.enqueued, t.coalesced, t.missed, reaped, n.delivered, n.failed, n.given_up);
   });

@@ -99,6 +99,16 @@ class Validator {
         keys(wt, "webhook", shown);
       }
     }
+    if (auto* a = t.get("amqp")) {
+      for (const auto& [name, node] : table(*a, "amqp")) {
+        std::string shown = "amqp." + std::string(name.str());
+        const toml::table& at = table(node, shown);
+        if (auto* pw = at.get("password")) {
+          fail_at(pw->source(), "[" + shown + "] has its password in the config; put it in a file and name it in password_file");
+        }
+        keys(at, "amqp", shown);
+      }
+    }
     if (auto* src = t.get("source")) {
       for (const auto& [name, node] : table(*src, "source")) {
         std::string shown = "source." + std::string(name.str());
@@ -229,6 +239,29 @@ Settings load_settings(const std::string& explicit_path) {
     s.writer_key_file = string_value(t["writer_key_file"], s.writer_key_file, "writer_key_file");
     s.unsigned_backups = string_value(t["unsigned_backups"], s.unsigned_backups, "unsigned_backups");
     s.catalog = string_value(t["catalog"], s.catalog, "catalog");
+    if (auto a = t["amqp"].as_table()) {
+      for (const auto& [name, node] : *a) {
+        auto* at = node.as_table();
+        if (!at) continue;
+        std::string key = "amqp." + std::string(name.str());
+        auto& out = s.amqp[std::string(name.str())];
+        for (const char* k : {"url", "password_file", "exchange", "routing_key"}) {
+          out[k] = string_value((*at)[k], "", key + "." + k);
+        }
+        out["timeout"] = string_value((*at)["timeout"], "10s", key + ".timeout");
+        if (auto* ev = at->get("events")) {
+          const toml::array* list = ev->as_array();
+          std::string joined;
+          for (size_t i = 0; list && i < list->size(); ++i) {
+            auto str = (*list)[i].value<std::string>();
+            if (!str || !(*list)[i].is_string()) list = nullptr;
+            else joined += (joined.empty() ? "" : ",") + *str;
+          }
+          if (!list) fail(ErrorCode::kUsage, "config key '" + key + ".events' must be a list of event kinds in quotes");
+          out["events"] = joined;
+        }
+      }
+    }
     if (auto w = t["webhook"].as_table()) {
       for (const auto& [name, node] : *w) {
         auto* wt = node.as_table();

@@ -49,6 +49,8 @@ struct Settings {
   std::string catalog;
   // [webhook.NAME] tables as text by key (events: comma-separated), for platform/notify.
   std::map<std::string, std::map<std::string, std::string>> webhooks;
+  // [amqp.NAME] tables as text by key (events: comma-separated), for platform/notify's RabbitMQ channel.
+  std::map<std::string, std::map<std::string, std::string>> amqp;
   std::string config_path;  // where the settings came from, for messages
 };
 

@@ -10,9 +10,11 @@ const std::vector<std::string>& known_config_keys(std::string_view table) {
        {"repo", "passphrase_file", "log_level", "log_format", "write_only", "public_key", "limit_upload",
         "limit_download", "max_requests", "writer_key_file", "unsigned_backups", "lock_refresh_every",
         "lock_stale_after", "backup", "s3", "source", "entity",
-        "limits", "retention", "drill", "catalog", "webhook"}},
+        "limits", "retention", "drill", "catalog", "webhook", "amqp"}},
       // [webhook.NAME] (docs/CATALOG.md "Webhooks"): where the outbox's events are posted.
       {"webhook", {"url", "secret_file", "events", "timeout"}},
+      // [amqp.NAME] (docs/CATALOG.md "RabbitMQ"): an exchange the outbox's events are published to.
+      {"amqp", {"url", "password_file", "exchange", "routing_key", "events", "timeout"}},
       {"drill", {"scratch_dir", "disk_budget", "time_limit"}},
       {"backup", {"compression", "frame_size", "object_size", "threads", "io_threads", "fail_on_empty"}},
       {"s3",

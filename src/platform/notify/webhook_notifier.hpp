@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "platform/catalog/catalog.hpp"
+#include "platform/notify/outbox_notifier.hpp"
 
 namespace strata {
 
@@ -29,21 +30,11 @@ struct WebhookEndpoint {
   int64_t timeout_ms = 10000;
 };
 
-struct NotifyOptions {
-  int64_t backoff_base = 30;
-  int64_t backoff_max = 3600;
-  int64_t give_up_after = 86400;
-  int batch = 100;
-};
-
-struct NotifyStats {
-  size_t delivered = 0;
-  size_t failed = 0;     // attempts that will be retried
-  size_t given_up = 0;
-};
-
 // "t=<t>,sha256=<hex>" over "<t>.<body>".
 std::string webhook_signature(const std::string& secret, int64_t t, const std::string& body);
+
+// The endpoints as outbox channels (each POST signed at the moment it is sent).
+std::vector<NotifyChannel> webhook_channels(std::vector<WebhookEndpoint> endpoints);
 
 class WebhookNotifier {
  public:
@@ -53,10 +44,7 @@ class WebhookNotifier {
   NotifyStats pass();
 
  private:
-  bool wants(const WebhookEndpoint& e, const std::string& kind) const;
-  Catalog& cat_;
-  std::vector<WebhookEndpoint> endpoints_;
-  NotifyOptions opt_;
+  OutboxNotifier notifier_;
 };
 
 }  // namespace strata
