@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <cstdlib>
 #include <stdexcept>
 #include <utility>
@@ -81,6 +82,22 @@ class Validator {
     fail_at(n.source(), "'" + shown + "' must be a table ([" + shown + "])");
   }
 
+  // [webhook.NAME] / [amqp.NAME]: named channel tables whose secret must live in a file (<secret>_file), never in
+  // the config itself.
+  void channels(const toml::table& t, const std::string& kind, const std::string& secret) const {
+    auto* c = t.get(kind);
+    if (!c) return;
+    for (const auto& [name, node] : table(*c, kind)) {
+      std::string shown = kind + "." + std::string(name.str());
+      const toml::table& ct = table(node, shown);
+      if (auto* sec = ct.get(secret)) {
+        fail_at(sec->source(), "[" + shown + "] has its " + secret + " in the config; put it in a file and name it in " +
+                                   secret + "_file");
+      }
+      keys(ct, kind, shown);
+    }
+  }
+
   void validate(const toml::table& t) const {
     if (auto* p = t.get("passphrase")) {
       fail_at(p->source(), "the file contains a passphrase; use passphrase_file or STRATA_PASSPHRASE instead");
@@ -89,26 +106,8 @@ class Validator {
     if (auto* b = t.get("backup")) keys(table(*b, "backup"), "backup", "backup");
     if (auto* s3 = t.get("s3")) keys(table(*s3, "s3"), "s3", "s3");
     if (auto* d = t.get("drill")) keys(table(*d, "drill"), "drill", "drill");
-    if (auto* w = t.get("webhook")) {
-      for (const auto& [name, node] : table(*w, "webhook")) {
-        std::string shown = "webhook." + std::string(name.str());
-        const toml::table& wt = table(node, shown);
-        if (auto* sec = wt.get("secret")) {
-          fail_at(sec->source(), "[" + shown + "] has its secret in the config; put it in a file and name it in secret_file");
-        }
-        keys(wt, "webhook", shown);
-      }
-    }
-    if (auto* a = t.get("amqp")) {
-      for (const auto& [name, node] : table(*a, "amqp")) {
-        std::string shown = "amqp." + std::string(name.str());
-        const toml::table& at = table(node, shown);
-        if (auto* pw = at.get("password")) {
-          fail_at(pw->source(), "[" + shown + "] has its password in the config; put it in a file and name it in password_file");
-        }
-        keys(at, "amqp", shown);
-      }
-    }
+    channels(t, "webhook", "secret");
+    channels(t, "amqp", "password");
     if (auto* src = t.get("source")) {
       for (const auto& [name, node] : table(*src, "source")) {
         std::string shown = "source." + std::string(name.str());
@@ -197,6 +196,33 @@ bool bool_value(const toml::node_view<toml::node>& n, bool def, const std::strin
   fail(ErrorCode::kUsage, "config key '" + key + "' must be true or false");
 }
 
+// [webhook.NAME] / [amqp.NAME] tables as text by key, for platform/notify (which checks the values): the string keys
+// named, timeout (default 10s), and events joined with commas.
+void read_channels(toml::table& t, const std::string& kind, std::initializer_list<const char*> strings,
+                   std::map<std::string, std::map<std::string, std::string>>& into) {
+  auto* c = t[kind].as_table();
+  if (!c) return;
+  for (const auto& [name, node] : *c) {
+    auto* ct = node.as_table();
+    if (!ct) continue;
+    std::string key = kind + "." + std::string(name.str());
+    auto& out = into[std::string(name.str())];
+    for (const char* k : strings) out[k] = string_value((*ct)[k], "", key + "." + k);
+    out["timeout"] = string_value((*ct)["timeout"], "10s", key + ".timeout");
+    if (auto* ev = ct->get("events")) {
+      const toml::array* list = ev->as_array();
+      std::string joined;
+      for (size_t i = 0; list && i < list->size(); ++i) {
+        auto str = (*list)[i].value<std::string>();
+        if (!str || !(*list)[i].is_string()) list = nullptr;
+        else joined += (joined.empty() ? "" : ",") + *str;
+      }
+      if (!list) fail(ErrorCode::kUsage, "config key '" + key + ".events' must be a list of event kinds in quotes");
+      out["events"] = joined;
+    }
+  }
+}
+
 }  // namespace
 
 uint64_t parse_rate(std::string text) {
@@ -239,51 +265,8 @@ Settings load_settings(const std::string& explicit_path) {
     s.writer_key_file = string_value(t["writer_key_file"], s.writer_key_file, "writer_key_file");
     s.unsigned_backups = string_value(t["unsigned_backups"], s.unsigned_backups, "unsigned_backups");
     s.catalog = string_value(t["catalog"], s.catalog, "catalog");
-    if (auto a = t["amqp"].as_table()) {
-      for (const auto& [name, node] : *a) {
-        auto* at = node.as_table();
-        if (!at) continue;
-        std::string key = "amqp." + std::string(name.str());
-        auto& out = s.amqp[std::string(name.str())];
-        for (const char* k : {"url", "password_file", "exchange", "routing_key"}) {
-          out[k] = string_value((*at)[k], "", key + "." + k);
-        }
-        out["timeout"] = string_value((*at)["timeout"], "10s", key + ".timeout");
-        if (auto* ev = at->get("events")) {
-          const toml::array* list = ev->as_array();
-          std::string joined;
-          for (size_t i = 0; list && i < list->size(); ++i) {
-            auto str = (*list)[i].value<std::string>();
-            if (!str || !(*list)[i].is_string()) list = nullptr;
-            else joined += (joined.empty() ? "" : ",") + *str;
-          }
-          if (!list) fail(ErrorCode::kUsage, "config key '" + key + ".events' must be a list of event kinds in quotes");
-          out["events"] = joined;
-        }
-      }
-    }
-    if (auto w = t["webhook"].as_table()) {
-      for (const auto& [name, node] : *w) {
-        auto* wt = node.as_table();
-        if (!wt) continue;
-        std::string key = "webhook." + std::string(name.str());
-        auto& out = s.webhooks[std::string(name.str())];
-        out["url"] = string_value((*wt)["url"], "", key + ".url");
-        out["secret_file"] = string_value((*wt)["secret_file"], "", key + ".secret_file");
-        out["timeout"] = string_value((*wt)["timeout"], "10s", key + ".timeout");
-        if (auto* ev = wt->get("events")) {
-          const toml::array* list = ev->as_array();
-          std::string joined;
-          for (size_t i = 0; list && i < list->size(); ++i) {
-            auto str = (*list)[i].value<std::string>();
-            if (!str || !(*list)[i].is_string()) list = nullptr;
-            else joined += (joined.empty() ? "" : ",") + *str;
-          }
-          if (!list) fail(ErrorCode::kUsage, "config key '" + key + ".events' must be a list of event kinds in quotes");
-          out["events"] = joined;
-        }
-      }
-    }
+    read_channels(t, "amqp", {"url", "password_file", "exchange", "routing_key"}, s.amqp);
+    read_channels(t, "webhook", {"url", "secret_file"}, s.webhooks);
     auto b = t["backup"];
     s.compression = string_value(b["compression"], s.compression, "backup.compression");
     s.frame_size = size_value(b["frame_size"], s.frame_size, "backup.frame_size");

@@ -5,11 +5,10 @@
 #include <amqp_tcp_socket.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "common/duration.hpp"
 #include "common/error.hpp"
+#include "platform/notify/webhook_config.hpp"
 
 namespace strata {
 namespace {
@@ -178,7 +177,7 @@ std::vector<AmqpEndpoint> amqp_endpoints(const Settings& settings) {
     if (!path.empty()) {
       std::string v;  // %2F is "/", the default vhost's name in a URL
       for (size_t i = 0; i < path.size(); ++i) {
-        if (path[i] == '%' && i + 2 < path.size() + 0 && path.compare(i, 3, "%2F") == 0) {
+        if (path.compare(i, 3, "%2F") == 0) {
           v += '/';
           i += 2;
         } else {
@@ -188,22 +187,11 @@ std::vector<AmqpEndpoint> amqp_endpoints(const Settings& settings) {
       e.vhost = v;
     }
     if (std::string file = get("password_file"); !file.empty()) {
-      std::ifstream f(file, std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      e.password = ss.str();
-      while (!e.password.empty() && (e.password.back() == '\n' || e.password.back() == '\r')) e.password.pop_back();
-      if (!f) fail(ErrorCode::kUsage, where + ": password_file " + file + " cannot be read");
+      e.password = read_channel_secret(file, where, "password_file", "password");
     }
     e.exchange = get("exchange");
     e.routing_key = get("routing_key");
-    std::string events = get("events");
-    for (size_t start = 0; !events.empty();) {
-      size_t comma = events.find(',', start);
-      e.kinds.push_back(events.substr(start, comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+    e.kinds = split_kinds(get("events"));
     e.timeout_ms = parse_duration(get("timeout").empty() ? "10s" : get("timeout"), "amqp." + name + ".timeout") * 1000;
     out.push_back(std::move(e));
   }

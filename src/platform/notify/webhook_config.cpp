@@ -1,5 +1,6 @@
 #include "platform/notify/webhook_config.hpp"
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -23,27 +24,38 @@ std::vector<WebhookEndpoint> webhook_endpoints(const Settings& settings) {
       fail(ErrorCode::kUsage, where + ": url '" + e.url + "' is not an http:// or https:// URL; set url = \"https://...\"");
     }
     if (std::string file = get("secret_file"); !file.empty()) {
-      std::ifstream f(file, std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      e.secret = ss.str();
-      while (!e.secret.empty() && std::isspace(static_cast<unsigned char>(e.secret.back()))) e.secret.pop_back();
-      if (!f || e.secret.empty()) {
-        fail(ErrorCode::kUsage, where + ": secret_file " + file + " cannot be read or is empty; write the shared secret "
-                                "into it (mode 0600)");
-      }
+      e.secret = read_channel_secret(file, where, "secret_file", "shared secret");
     }
-    std::string events = get("events");
-    for (size_t start = 0; !events.empty();) {
-      size_t comma = events.find(',', start);
-      e.kinds.push_back(events.substr(start, comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+    e.kinds = split_kinds(get("events"));
     e.timeout_ms = parse_duration(get("timeout").empty() ? "10s" : get("timeout"), "webhook." + name + ".timeout") * 1000;
     out.push_back(std::move(e));
   }
   return out;
+}
+
+std::string read_channel_secret(const std::string& file, const std::string& where, const std::string& key,
+                                const std::string& what) {
+  std::ifstream f(file, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string secret = ss.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  if (!f || secret.empty()) {
+    fail(ErrorCode::kUsage, where + ": " + key + " " + file + " cannot be read or is empty; write the " + what +
+                                " into it (mode 0600)");
+  }
+  return secret;
+}
+
+std::vector<std::string> split_kinds(const std::string& events) {
+  std::vector<std::string> kinds;
+  for (size_t start = 0; !events.empty();) {
+    size_t comma = events.find(',', start);
+    kinds.push_back(events.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return kinds;
 }
 
 }  // namespace strata

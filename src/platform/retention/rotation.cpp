@@ -175,11 +175,19 @@ Invalidation invalidation_of(const char* kind, const std::string& source, const 
   return n;
 }
 
+// The tombstones of v, each read once per run (notices and phase 2 both need them); nullopt: gone since listed.
+using Tombstones = std::map<std::string, std::optional<Tombstone>>;
+Tombstones read_tombstones(Repository& repo, const SourceView& v) {
+  Tombstones out;
+  for (const auto& id : v.tombstones) out.emplace(id, read_tombstone(repo, id));
+  return out;
+}
+
 // Every backup of the source with a tombstone that counts (readable, and authentic where the repository can tell).
-std::vector<Invalidation> expired_notices(Repository& repo, const RotationRequest& req, const SourceView& v) {
+std::vector<Invalidation> expired_notices(Repository& repo, const RotationRequest& req, const SourceView& v,
+                                          const Tombstones& stones) {
   std::vector<Invalidation> out;
-  for (const auto& id : v.tombstones) {
-    auto t = read_tombstone(repo, id);
+  for (const auto& [id, t] : stones) {
     if (!t || !t->damaged.empty() || t->source != req.source) continue;
     if (repo.config().encrypted && !t->authentic) continue;  // forged: it deletes nothing, so it invalidates nothing
     Invalidation n = invalidation_of("backup.expired", req.source, id, v);
@@ -193,7 +201,8 @@ std::vector<Invalidation> expired_notices(Repository& repo, const RotationReques
 }
 
 // Phase 2 for one source: tombstones whose grace is over (or all, with delete_now) lose their backup.
-void purge(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
+void purge(Repository& repo, const RotationRequest& req, const SourceView& v, const Tombstones& stones,
+           RotationResult& r, bool apply) {
   std::map<std::string, std::string> parent_of;
   std::set<std::string> live_parents;
   for (const auto& m : v.live) {
@@ -201,8 +210,7 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, Ro
   }
   for (const auto& [id, m] : v.expired) parent_of[id] = m.parent;
   std::vector<std::string> due;
-  for (const auto& id : v.tombstones) {
-    auto t = read_tombstone(repo, id);
+  for (const auto& [id, t] : stones) {
     if (!t) continue;
     if (!t->damaged.empty()) {
       r.left_alone.push_back(id + " (damaged tombstone: " + t->damaged + ")");
@@ -245,36 +253,48 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, Ro
   }
 }
 
+// The backup still present after phase 2 (live, or expired and within its grace period, so an undo still finds its
+// logs) that starts at the smallest log position, as `position` reads it from a manifest's engine metadata (nullopt:
+// another engine's backup, or no readable position): what WAL and binlog expiry keep everything from.
+template <class Position, class Reader>
+std::optional<std::pair<Position, json>> oldest_present(const SourceView& v, const RotationResult& r, Reader position) {
+  std::set<std::string> gone(r.deleted.begin(), r.deleted.end());
+  std::optional<std::pair<Position, json>> oldest;
+  auto consider = [&](const Manifest& m) {
+    if (gone.count(m.id)) return;
+    json meta = json::parse(m.engine_json, nullptr, false);
+    if (!meta.is_object()) return;
+    std::optional<Position> p = position(meta);
+    if (p && (!oldest || *p < oldest->first)) oldest.emplace(*p, std::move(meta));
+  };
+  for (const auto& m : v.live) consider(m);
+  for (const auto& [id, m] : v.expired) consider(m);
+  return oldest;
+}
+
 // The WAL archive of a PostgreSQL source, after phase 2: a segment is needed by no restore once it ends at or before
 // the oldest start LSN of every base backup still present (kept, or expired and within its grace period, so an
 // undo still finds its WAL). LSNs grow along every timeline path, so one boundary holds for all timelines; history,
 // .backup and .partial files are never removed.
 void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
-  std::optional<uint64_t> oldest;
+  auto found = oldest_present<uint64_t>(v, r, [](const json& meta) -> std::optional<uint64_t> {
+    if (meta.value("engine", "") != "postgres" || !meta.contains("start_lsn") || !meta["start_lsn"].is_string()) return std::nullopt;
+    return parse_lsn(meta["start_lsn"].get<std::string>());
+  });
+  if (!found) return;
+  const uint64_t oldest = found->first;
   uint64_t seg_size = pg::kDefaultSegmentSize;
-  std::set<std::string> gone(r.deleted.begin(), r.deleted.end());
-  auto consider = [&](const Manifest& m) {
-    if (gone.count(m.id)) return;
-    json meta = json::parse(m.engine_json, nullptr, false);
-    if (!meta.is_object() || meta.value("engine", "") != "postgres" || !meta.contains("start_lsn") || !meta["start_lsn"].is_string()) return;
-    auto lsn = parse_lsn(meta["start_lsn"].get<std::string>());
-    if (!lsn) return;
-    if (!oldest || *lsn < *oldest) {
-      oldest = *lsn;
-      if (meta.contains("wal_segment_size") && meta["wal_segment_size"].is_number_unsigned()) seg_size = meta["wal_segment_size"].get<uint64_t>();
-    }
-  };
-  for (const auto& m : v.live) consider(m);
-  for (const auto& [id, m] : v.expired) consider(m);
-  if (!oldest || seg_size == 0) return;
-  r.wal_needed_from = pg::format_lsn(*oldest);
+  const json& meta = found->second;
+  if (meta.contains("wal_segment_size") && meta["wal_segment_size"].is_number_unsigned()) seg_size = meta["wal_segment_size"].get<uint64_t>();
+  if (seg_size == 0) return;
+  r.wal_needed_from = pg::format_lsn(oldest);
   const std::string catalog = pg::wal_catalog(req.source), prefix = req.source + ".";
   std::vector<std::pair<std::string, std::string>> due;  // (id, file name)
   for (const auto& id : repo.list_ids(catalog)) {
     if (id.compare(0, prefix.size(), prefix) != 0) continue;
     std::string name = id.substr(prefix.size());
     auto seg = pg::parse_segment_name(name, seg_size);
-    if (!seg || (seg->segno + 1) * seg_size > *oldest) continue;
+    if (!seg || (seg->segno + 1) * seg_size > oldest) continue;
     due.emplace_back(id, name);
   }
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
@@ -295,26 +315,18 @@ void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& 
 // restore. The file a backup starts in stays whole (replay begins at the backup's position inside it). Files of
 // another base name (log-bin renamed since) are left alone: their order against the backups is not known.
 void expire_binlogs(Repository& repo, const RotationRequest& req, const SourceView& v, RotationResult& r, bool apply) {
-  std::optional<std::pair<uint64_t, std::string>> oldest;  // (index, file)
-  std::set<std::string> gone(r.deleted.begin(), r.deleted.end());
-  auto consider = [&](const Manifest& m) {
-    if (gone.count(m.id)) return;
-    json meta = json::parse(m.engine_json, nullptr, false);
-    if (!meta.is_object() || meta.value("engine", "") != "mysql" || !meta.contains("binlog_file") || !meta["binlog_file"].is_string()) return;
-    std::string file = meta["binlog_file"].get<std::string>();
-    uint64_t index = 0;
+  auto found = oldest_present<uint64_t>(v, r, [](const json& meta) -> std::optional<uint64_t> {
+    if (meta.value("engine", "") != "mysql" || !meta.contains("binlog_file") || !meta["binlog_file"].is_string()) return std::nullopt;
     try {
-      index = binlog_index(file);
+      return binlog_index(meta["binlog_file"].get<std::string>());
     } catch (const StrataError&) {
-      return;
+      return std::nullopt;
     }
-    if (!oldest || index < oldest->first) oldest = std::make_pair(index, file);
-  };
-  for (const auto& m : v.live) consider(m);
-  for (const auto& [id, m] : v.expired) consider(m);
-  if (!oldest) return;
-  r.binlog_needed_from = oldest->second;
-  const std::string base = oldest->second.substr(0, oldest->second.rfind('.'));
+  });
+  if (!found) return;
+  const std::pair<uint64_t, std::string> oldest(found->first, found->second["binlog_file"].get<std::string>());  // (index, file)
+  r.binlog_needed_from = oldest.second;
+  const std::string base = oldest.second.substr(0, oldest.second.rfind('.'));
   const std::string catalog = binlog_catalog(req.source);
   std::vector<std::tuple<uint64_t, std::string, std::string>> due;  // (index, name, manifest id)
   for (const auto& m : repo.list(req.source, catalog)) {
@@ -327,7 +339,7 @@ void expire_binlogs(Repository& repo, const RotationRequest& req, const SourceVi
     } catch (const StrataError&) {
       continue;
     }
-    if (index < oldest->first) due.emplace_back(index, name, m.id);
+    if (index < oldest.first) due.emplace_back(index, name, m.id);
   }
   std::sort(due.begin(), due.end());
   for (const auto& [index, name, id] : due) {
@@ -350,7 +362,7 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
   r.revived = std::move(revived);
   if (r.plan.exceeds_max_share && !req.confirm) {
     r.stopped = true;
-    if (!apply) purge(repo, req, v, r, false);
+    if (!apply) purge(repo, req, v, read_tombstones(repo, v), r, false);
     return r;
   }
   std::vector<std::string> expire, order;
@@ -388,7 +400,7 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
   }
   if (!apply) {
     std::vector<std::string> now_due = req.delete_now ? r.expired_now : std::vector<std::string>{};
-    purge(repo, req, v, r, false);
+    purge(repo, req, v, read_tombstones(repo, v), r, false);
     if (req.delete_now) {
       // purge() cannot read tombstones a dry run never wrote: add them.
       for (const auto& id : now_due) {
@@ -401,8 +413,9 @@ RotationResult run(Repository& repo, const RotationRequest& req, bool apply) {
     return r;
   }
   // The notices are recorded before anything is deleted: a backup is never gone without the OPS platform told.
-  if (req.publish) req.publish(expired_notices(repo, req, v));
-  purge(repo, req, v, r, true);
+  Tombstones stones = read_tombstones(repo, v);
+  if (req.publish) req.publish(expired_notices(repo, req, v, stones));
+  purge(repo, req, v, stones, r, true);
   if (req.publish && !r.deleted.empty()) {
     std::vector<Invalidation> deleted;
     for (const auto& id : r.deleted) deleted.push_back(invalidation_of("backup.deleted", req.source, id, v));
