@@ -6,6 +6,9 @@
 #   - no "../" includes in src/ (they would step around the rule);
 #   - nothing outside src/cli includes cli/ or CLI11 (<CLI/...>): the CLI is the top, and CLI11 is expensive;
 #   - headers in src/ use <nlohmann/json_fwd.hpp>, never the full <nlohmann/json.hpp> (build time).
+#   - no file in src/ changes the process environment (setenv, putenv, unsetenv, clearenv): a secret meant for one
+#     child travels in that child's ChildEnv (common/process.hpp), or another job in the same agent process would
+#     see it, and another thread could read environ while it changes.
 # Why a scan and not per-library include roots: one include root (src/) keeps real paths in diagnostics and debug
 # info, and a scan also catches a header that only higher layers happen to compile.
 cmake_minimum_required(VERSION 3.25)
@@ -43,6 +46,16 @@ function(strata_scan file rel allowed forbid_relative)
   set(violations ${violations} PARENT_SCOPE)
 endfunction()
 
+function(strata_scan_env file rel)
+  file(STRINGS ${file} lines REGEX "(^|[^A-Za-z0-9_])(setenv|putenv|unsetenv|clearenv)[ \t]*\\(")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "(^|[^A-Za-z0-9_])(setenv|putenv|unsetenv|clearenv)[ \t]*\\(")
+      list(APPEND violations "${rel}: calls ${CMAKE_MATCH_2}(): pass the variable to that child in a ChildEnv (common/process.hpp)")
+    endif()
+  endforeach()
+  set(violations ${violations} PARENT_SCOPE)
+endfunction()
+
 set(patterns *.hpp *.cpp *.h *.cc *.in)
 foreach(layer IN LISTS STRATA_LAYERS)
   strata_layer_allowed(${layer} allowed)
@@ -54,6 +67,7 @@ foreach(layer IN LISTS STRATA_LAYERS)
   foreach(f IN LISTS files)
     file(RELATIVE_PATH rel ${STRATA_ROOT} ${f})
     strata_scan(${f} ${rel} "${allowed}" TRUE)
+    strata_scan_env(${f} ${rel})
   endforeach()
 endforeach()
 

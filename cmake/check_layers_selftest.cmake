@@ -15,6 +15,8 @@ file(WRITE ${WORK}/bad/src/repo/r.hpp
 file(WRITE ${WORK}/bad/src/engines/e.cpp "#include \"tiering/t.hpp\"\n#include \"cli/context.hpp\"\n")
 file(WRITE ${WORK}/bad/src/storage/s.cpp "#include \"io/pipeline.hpp\"\n#include <CLI/CLI.hpp>\n")
 file(WRITE ${WORK}/bad/src/surprise/x.cpp "\n")
+file(WRITE ${WORK}/bad/src/engines/env.cpp "void f() {\n  ::setenv(\"PGPASSWORD\", pw, 1);\n  unsetenv (\"X\");\n}\n")
+file(WRITE ${WORK}/good/src/common/env.cpp "const char* v = std::getenv(\"PATH\"); // a ChildEnv, never setenv\nmy_setenv_like(1);\n")
 file(WRITE ${WORK}/bad/src/platform/retention/p.cpp
   "#include \"platform/scheduler/s.hpp\"\n#include \"platform/plan.hpp\"\n")
 file(WRITE ${WORK}/bad/src/app/a.cpp "#include \"platform/retention/p.hpp\"\n")
@@ -33,7 +35,7 @@ if(rc EQUAL 0)
 endif()
 string(REGEX REPLACE "[ \t\r\n]+" " " err "${err}")
 foreach(expected
-    "dependency rule broken (14;"
+    "dependency rule broken (16;"
     "src/platform/retention/p.cpp: #include \"platform/scheduler/s.hpp\": this folder may include only platform/retention, app,"
     "src/platform/retention/p.cpp: #include \"platform/plan.hpp\": platform/ is a group of layers, name one of its folders"
     "src/app/a.cpp: #include \"platform/retention/p.hpp\": this folder may include only app, engines, tiering,"
@@ -47,7 +49,9 @@ foreach(expected
     "src/storage/s.cpp: #include \"io/pipeline.hpp\": this folder may include only storage, common"
     "src/storage/s.cpp: #include <CLI/CLI.hpp>: CLI11 belongs in src/cli only"
     "src/surprise/ is not a layer"
-    "tests/cli/c_test.cpp: #include \"cli/context.hpp\"")
+    "tests/cli/c_test.cpp: #include \"cli/context.hpp\""
+    "src/engines/env.cpp: calls setenv(): pass the variable to that child in a ChildEnv"
+    "src/engines/env.cpp: calls unsetenv(): pass")
   string(FIND "${err}" "${expected}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the checker's report lacks '${expected}':\n${err}")

@@ -52,6 +52,8 @@ PgClient::PgClient(const PgTarget& t) {
   add("port", t.port);
   add("user", t.user);
   add("dbname", t.dbname);
+  add("password", t.password);
+  add("passfile", t.passfile);
   add("application_name", t.application_name);
   keys.push_back(nullptr);
   values.push_back(nullptr);

@@ -1,7 +1,8 @@
 #pragma once
 // The one libpq wrapper, in common because the postgres engine and tiering both use it and neither depends on the other.
-// libpq's header stays in the .cpp so the rest of the build does not see it. Passwords reach libpq through PGPASSWORD,
-// PGPASSFILE or ~/.pgpass, never a conninfo we build, and no conninfo is ever put in a message.
+// libpq's header stays in the .cpp so the rest of the build does not see it. Passwords reach libpq as the password /
+// passfile parameters of a PgTarget (a source's password_file) or through the user's own PGPASSWORD, PGPASSFILE or
+// ~/.pgpass — never a conninfo we build, never our environment — and no conninfo or password is ever put in a message.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@ using PgRow = std::vector<PgValue>;
 struct PgTarget {
   std::string conninfo;                  // a libpq conninfo or URI, as a user wrote it (e.g. an entity's `database`)
   std::string host, port, user, dbname;  // given one by one (e.g. a source's config); these override the conninfo
+  std::string password, passfile;        // for this connection only (a source's password_file, passfile)
   std::string application_name = "strata";
   std::string hint;  // the next step a failed connection names ("check host/port/user in the source config ...")
 };

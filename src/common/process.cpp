@@ -143,7 +143,7 @@ int shell_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(
 struct EnvBlock {
   std::vector<std::string> strings;
   std::vector<char*> ptrs;
-  explicit EnvBlock(const std::vector<std::string>& keep) : strings(child_environment(keep)) {
+  explicit EnvBlock(const ChildEnv& env) : strings(env.entries()) {
     for (auto& s : strings) ptrs.push_back(s.data());
     ptrs.push_back(nullptr);
   }
@@ -186,6 +186,36 @@ std::vector<std::string> child_environment(const std::vector<std::string>& keep)
   return out;
 }
 
+ChildEnv& ChildEnv::keep(const std::string& name) {
+  keep_.push_back(name);
+  return *this;
+}
+
+ChildEnv& ChildEnv::set(const std::string& name, std::string value) {
+  changes_.emplace_back(name, std::move(value));
+  return *this;
+}
+
+ChildEnv& ChildEnv::unset(const std::string& name) {
+  changes_.emplace_back(name, std::nullopt);
+  return *this;
+}
+
+std::vector<std::string> ChildEnv::entries() const {
+  std::vector<std::string> out = child_environment(keep_);
+  // The last change of a name wins; a name set here is dropped from what we inherit and appended.
+  std::map<std::string, const std::optional<std::string>*> last;
+  for (const auto& [name, value] : changes_) last[name] = &value;
+  if (last.empty()) return out;
+  std::erase_if(out, [&](const std::string& kv) { return last.count(kv.substr(0, kv.find('='))) > 0; });
+  for (const auto& [name, value] : changes_) {
+    auto it = last.find(name);
+    if (it == last.end() || it->second != &value) continue;
+    if (value) out.push_back(name + "=" + *value);
+  }
+  return out;
+}
+
 void terminate_all_children() noexcept {
   std::lock_guard<std::mutex> lock(registry().mu);
   for (auto& [pid, deadline] : registry().live) {
@@ -197,7 +227,7 @@ void terminate_all_children() noexcept {
   }
 }
 
-Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stderr)
+Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stderr, const ChildEnv& child_env)
     : command_(command), forward_stderr_(forward_stderr), tail_(std::make_shared<TailBuffer>()) {
   int io[2] = {-1, -1}, err[2] = {-1, -1};
   if (pipe != Pipe::kNone && ::pipe2(io, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
@@ -209,7 +239,7 @@ Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stder
   if (pipe == Pipe::kStdin) posix_spawn_file_actions_adddup2(&fa, io[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
   SpawnAttr attr;
-  EnvBlock env({});
+  EnvBlock env(child_env);
 
   const char* argv[] = {"/bin/sh", "-c", command_.c_str(), nullptr};
   int rc;
@@ -294,8 +324,7 @@ std::string Subprocess::describe_failure(int status) const {
   return msg;
 }
 
-int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err,
-                const std::vector<std::string>& keep) {
+int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err, const ChildEnv& child_env) {
   int o[2], e[2];
   if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
   posix_spawn_file_actions_t fa;
@@ -306,7 +335,7 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   SpawnAttr attr;
-  EnvBlock env(keep);
+  EnvBlock env(child_env);
   std::atomic<int64_t> deadline{0};
   pid_t pid;
   int rc;

@@ -3,23 +3,48 @@
 // process group of its own; its stderr is forwarded to ours and the last few KiB are kept so a failure can quote
 // them. Children never see strata's own secrets (child_environment()), and every live child is known, so a signal
 // to strata ends them all (terminate_all_children(), common/cancel.hpp).
+// Strata never changes its own environment (check_layers.cmake refuses the calls that would, in src/): a secret
+// meant for one tool travels in that child's ChildEnv, so two jobs in one process never see each other's.
 #include <sys/types.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace strata {
+
+// The environment one child starts with: ours without strata's secrets (child_environment(keep)), then the
+// variables set or removed for this child alone — a tool's password (PGPASSWORD, REDISCLI_AUTH) goes here.
+class ChildEnv {
+ public:
+  ChildEnv() = default;
+  // Names of strata's secrets this child keeps after all: run_capture(argv, &out, &err, {"STRATA_PASSPHRASE"}).
+  ChildEnv(std::initializer_list<std::string> keep) : keep_(keep) {}  // NOLINT(google-explicit-constructor)
+
+  ChildEnv& keep(const std::string& name);
+  ChildEnv& set(const std::string& name, std::string value);  // replaces an inherited value
+  ChildEnv& unset(const std::string& name);
+  // "K=V" strings, in our environment's order; variables set here come last, in the order set.
+  std::vector<std::string> entries() const;
+
+ private:
+  std::vector<std::string> keep_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> changes_;  // nullopt: removed
+};
 
 class Subprocess {
  public:
   enum class Pipe { kStdout, kStdin, kNone };
 
-  // Starts `command` with the given pipe connected to us. Throws StrataError(kSourceFailed) if it cannot start.
-  Subprocess(const std::string& command, Pipe pipe, bool forward_stderr = true);
+  // Starts `command` with the given pipe connected to us and environment `env`. Throws StrataError(kSourceFailed)
+  // if it cannot start.
+  Subprocess(const std::string& command, Pipe pipe, bool forward_stderr = true, const ChildEnv& env = {});
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -56,10 +81,10 @@ class Subprocess {
   int status_ = 0;
 };
 
-// Runs a command to completion, capturing stdout. Returns exit status. `keep` names secret variables this one
-// child needs after all (a restored server's restore_command that reads STRATA_PASSPHRASE).
+// Runs a command to completion, capturing stdout. Returns exit status. `env` may keep a secret this one child needs
+// after all (a restored server's restore_command that reads STRATA_PASSPHRASE) or give it a tool's password.
 int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err = nullptr,
-                const std::vector<std::string>& keep = {});
+                const ChildEnv& env = {});
 
 // Whether an environment variable holds a credential of strata's own (repository passphrase, S3 keys): children
 // never get those. Database passwords meant for the tools (PGPASSWORD, a source's password_env) are not on it.

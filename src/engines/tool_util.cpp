@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "common/process.hpp"
+#include "engines/engine.hpp"
 #include "io/stream.hpp"
 
 namespace strata {
@@ -88,6 +89,22 @@ std::string read_text_file(const std::string& path) {
   return ss.str();
 }
 
+std::string source_password(const SourceConfig& source, const std::string& prefix) {
+  std::string password;
+  if (auto pf = source.get(prefix + "password_file"); !pf.empty()) {
+    password = read_text_file(pf);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+  } else if (auto pe = source.get(prefix + "password_env"); !pe.empty()) {
+    const char* v = std::getenv(pe.c_str());
+    if (!v) {
+      fail(ErrorCode::kUsage,
+           "source " + source.name + ": environment variable " + pe + " (" + prefix + "password_env) is not set");
+    }
+    password = v;
+  }
+  return password;
+}
+
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
@@ -95,9 +112,10 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string run_checked(const std::string& command, const std::string& what, const std::string& hint) {
+std::string run_checked(const std::string& command, const std::string& what, const std::string& hint,
+                        const ChildEnv& env) {
   std::string out, err;
-  int rc = run_capture({"/bin/sh", "-c", command}, &out, &err);
+  int rc = run_capture({"/bin/sh", "-c", command}, &out, &err, env);
   if (rc != 0) {
     std::string e = trim(err);
     auto nl = e.rfind('\n');
@@ -166,8 +184,8 @@ int64_t parse_target_time(const std::string& text, bool zone_required) {
 namespace {
 class QuietCommandSource final : public ByteSource {
  public:
-  QuietCommandSource(const std::string& command, std::string what, std::string hint)
-      : proc_(command, Subprocess::Pipe::kStdout, false), what_(std::move(what)), hint_(std::move(hint)) {}
+  QuietCommandSource(const std::string& command, std::string what, std::string hint, const ChildEnv& env)
+      : proc_(command, Subprocess::Pipe::kStdout, false, env), what_(std::move(what)), hint_(std::move(hint)) {}
   size_t read(uint8_t* buf, size_t n) override {
     for (;;) {
       ssize_t r = ::read(proc_.fd(), buf, n);
@@ -192,8 +210,8 @@ class QuietCommandSource final : public ByteSource {
 }  // namespace
 
 std::unique_ptr<ByteSource> open_quiet_command_source(const std::string& command, const std::string& what,
-                                                      const std::string& hint) {
-  return std::make_unique<QuietCommandSource>(command, what, hint);
+                                                      const std::string& hint, const ChildEnv& env) {
+  return std::make_unique<QuietCommandSource>(command, what, hint, env);
 }
 
 bool dir_is_empty_or_missing(const std::string& path) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/process.hpp"
+
 namespace strata {
 
 // 'text' with embedded quotes escaped, safe to paste into a /bin/sh command line.
@@ -34,11 +36,17 @@ class PrivateDir {
 };
 
 std::string read_text_file(const std::string& path);  // throws StrataError(kNotFound) naming the file
+
+struct SourceConfig;
+// The password of a tool-driven source (mysql, redis): the first line-ending-stripped content of
+// `<prefix>password_file`, else the variable named by `<prefix>password_env` (kUsage if it is unset), else "".
+std::string source_password(const SourceConfig& source, const std::string& prefix = "");
 std::string trim(const std::string& s);
 
-// Runs `command` under /bin/sh -c, capturing stdout; on a non-zero exit throws StrataError(code) with
-// "<what> failed: <last stderr line>; <hint>".
-std::string run_checked(const std::string& command, const std::string& what, const std::string& hint);
+// Runs `command` under /bin/sh -c with environment `env`, capturing stdout; on a non-zero exit throws
+// StrataError(code) with "<what> failed: <last stderr line>; <hint>".
+std::string run_checked(const std::string& command, const std::string& what, const std::string& hint,
+                        const ChildEnv& env = {});
 
 // Starts `command` in its own session with stdio redirected, so it outlives us (servers started by --start).
 void launch_detached(const std::string& command, const std::string& log_file);
@@ -55,7 +63,7 @@ class ByteSource;
 // Like open_command_source, but the tool's chatty stderr is kept (its tail quoted on failure) instead of forwarded;
 // `what` names the tool in errors ("mariadb-backup of source db1").
 std::unique_ptr<ByteSource> open_quiet_command_source(const std::string& command, const std::string& what,
-                                                      const std::string& hint);
+                                                      const std::string& hint, const ChildEnv& env = {});
 
 // When we are root: gives `path` (and everything below it) to OS user `user`, so a server started as that user can
 // use it; `whose` names the setting in the error ("run_as of source db1"). Not root: nothing to do (all is ours).

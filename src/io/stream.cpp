@@ -106,7 +106,7 @@ class CommandSource final : public ByteSource {
  public:
   // With --log-format json stderr carries JSON lines only: the child's stderr is not passed through (its tail is
   // still quoted in the error if it fails).
-  explicit CommandSource(const std::string& command) : command_(command) {}
+  CommandSource(const std::string& command, ChildEnv env) : command_(command), env_(std::move(env)) {}
   size_t read(uint8_t* buf, size_t n) override {
     if (!proc_) start();
     return read_fd(proc_->fd(), buf, n, "output of '" + command_ + "'");
@@ -129,9 +129,10 @@ class CommandSource final : public ByteSource {
   void start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (aborted_) fail(ErrorCode::kSourceFailed, "source command '" + command_ + "' was not started: the backup stopped");
-    proc_ = std::make_unique<Subprocess>(command_, Subprocess::Pipe::kStdout, log::format() == log::Format::kText);
+    proc_ = std::make_unique<Subprocess>(command_, Subprocess::Pipe::kStdout, log::format() == log::Format::kText, env_);
   }
   std::string command_;
+  ChildEnv env_;
   std::mutex mu_;  // start() against abort()
   bool aborted_ = false;
   std::unique_ptr<Subprocess> proc_;
@@ -214,8 +215,8 @@ class StdoutSink final : public ByteSink {
 
 class CommandSink final : public ByteSink {
  public:
-  explicit CommandSink(const std::string& command)
-      : proc_(command, Subprocess::Pipe::kStdin, log::format() == log::Format::kText) {}
+  CommandSink(const std::string& command, const ChildEnv& env)
+      : proc_(command, Subprocess::Pipe::kStdin, log::format() == log::Format::kText, env) {}
   void write(ByteView data) override {
     const uint8_t* p = data.data();
     size_t left = data.size();
@@ -263,8 +264,10 @@ std::unique_ptr<ByteSource> open_fd_source(int fd, std::string name) {
   return std::make_unique<FdSource>(fd, std::move(name), false);
 }
 
-std::unique_ptr<ByteSource> open_command_source(const std::string& command) {
-  return std::make_unique<CommandSource>(command);
+std::unique_ptr<ByteSource> open_command_source(const std::string& command) { return open_command_source(command, {}); }
+
+std::unique_ptr<ByteSource> open_command_source(const std::string& command, const ChildEnv& env) {
+  return std::make_unique<CommandSource>(command, env);
 }
 
 std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite) {
@@ -278,8 +281,10 @@ std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite
   return std::make_unique<FileSink>(path, overwrite);
 }
 
-std::unique_ptr<ByteSink> open_command_sink(const std::string& command) {
-  return std::make_unique<CommandSink>(command);
+std::unique_ptr<ByteSink> open_command_sink(const std::string& command) { return open_command_sink(command, {}); }
+
+std::unique_ptr<ByteSink> open_command_sink(const std::string& command, const ChildEnv& env) {
+  return std::make_unique<CommandSink>(command, env);
 }
 
 }  // namespace strata

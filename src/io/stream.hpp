@@ -7,6 +7,8 @@
 
 namespace strata {
 
+class ChildEnv;  // common/process.hpp
+
 class ByteSource {
  public:
   virtual ~ByteSource() = default;
@@ -39,11 +41,14 @@ class ByteSink {
 // "-" is stdin.
 std::unique_ptr<ByteSource> open_file_source(const std::string& path);
 std::unique_ptr<ByteSource> open_command_source(const std::string& command);
+// With the environment `env`: a tool's password reaches this child only.
+std::unique_ptr<ByteSource> open_command_source(const std::string& command, const ChildEnv& env);
 std::unique_ptr<ByteSource> open_fd_source(int fd, std::string name);  // does not own fd
 // "-" is stdout. A file is written as PATH.strata-partial and renamed to PATH only after verification; an existing
 // character device or FIFO is written into (never replaced), a block device only with `overwrite`; a directory is
 // refused (kUsage).
 std::unique_ptr<ByteSink> open_file_sink(const std::string& path, bool overwrite);
 std::unique_ptr<ByteSink> open_command_sink(const std::string& command);
+std::unique_ptr<ByteSink> open_command_sink(const std::string& command, const ChildEnv& env);
 
 }  // namespace strata

@@ -33,15 +33,7 @@ void MysqlConn::init(const SourceConfig& source, const MysqlEndpoint& ep, MysqlR
   const std::string prefix = own_restore_user ? "restore_" : "";
   std::string user = source.get(prefix + "user", "root");
   user_ = user;
-  std::string password;
-  if (auto pf = source.get(prefix + "password_file"); !pf.empty()) {
-    password = read_text_file(pf);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-  } else if (auto pe = source.get(prefix + "password_env"); !pe.empty()) {
-    const char* v = std::getenv(pe.c_str());
-    if (!v) fail(ErrorCode::kUsage, "source " + source.name + ": environment variable " + pe + " (" + prefix + "password_env) is not set");
-    password = v;
-  }
+  std::string password = source_password(source, prefix);
   std::ostringstream cnf;
   cnf << "[client]\n";
   if (auto df = source.get("defaults_file"); !df.empty() && !own_restore_user) {

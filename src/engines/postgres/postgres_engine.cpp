@@ -74,12 +74,45 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
+// The source's password settings: password_file (its content without the line end) and passfile (a .pgpass).
+// libpq in this process gets them as connection parameters (conn_target), each PostgreSQL tool we start as
+// PGPASSWORD / PGPASSFILE in its own environment (tool_env): never our environment, which another job shares, and
+// never a command line.
+struct Credentials {
+  std::string password, passfile;
+};
+
+Credentials credentials(const SourceConfig& src) {
+  if (!src.get("password").empty()) {
+    fail(ErrorCode::kUsage, "source '" + src.name + "' has a password in the config; use password_file, a .pgpass "
+                            "file (passfile) or PGPASSWORD instead");
+  }
+  Credentials c;
+  if (auto f = src.get("password_file"); !f.empty()) {
+    c.password = read_text(f);
+    while (!c.password.empty() && (c.password.back() == '\n' || c.password.back() == '\r')) c.password.pop_back();
+  }
+  c.passfile = src.get("passfile");
+  return c;
+}
+
+ChildEnv tool_env(const SourceConfig& src) {
+  Credentials c = credentials(src);
+  ChildEnv env;
+  if (!c.password.empty()) env.set("PGPASSWORD", c.password);
+  if (!c.passfile.empty()) env.set("PGPASSFILE", c.passfile);
+  return env;
+}
+
 PgTarget conn_target(const SourceConfig& src) {
+  Credentials c = credentials(src);
   PgTarget t;
   t.host = src.get("host");
   t.port = src.get("port");
   t.user = src.get("user");
   t.dbname = src.get("dbname", "postgres");
+  t.password = c.password;
+  t.passfile = c.passfile;
   t.hint = "check host/port/user in the source config and the password (PGPASSWORD, .pgpass or password_file)";
   return t;
 }
@@ -216,7 +249,7 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
                     " -D - -Ft -X " + wal_method + " --checkpoint=" + (src.get("checkpoint", "fast") == "spread" ? "spread" : "fast") +
                     " -l " + sh_quote("strata base backup");
   if (src.get("max_rate") != "") cmd += " --max-rate=" + sh_quote(src.get("max_rate"));
-  auto tool = open_command_source(cmd);
+  auto tool = open_command_source(cmd, tool_env(src));
   pg::TarObserver tar(*tool, {{"backup_label", 64u << 10}, {"backup_manifest", 64u << 10}, {"tablespace_map", 64u << 10}});
 
   BackupOptions o;
@@ -312,9 +345,10 @@ std::vector<Manifest> backup_dump(Repository& repo, const SourceConfig& src, con
   int version_num = std::atoi(conn.scalar("SHOW server_version_num").c_str());
   std::string server_version = conn.scalar("SHOW server_version");
   std::vector<Manifest> out;
+  const ChildEnv env = tool_env(src);
   for (const auto& db : dump_databases(src, conn)) {
     std::string cmd = sh_quote(pg_tool(src, "pg_dump", version_num / 10000)) + conn_args(src) + " -Fc --dbname=" + sh_quote(db);
-    auto tool = open_command_source(cmd);
+    auto tool = open_command_source(cmd, env);
     BackupOptions o;
     o.source = src.name;
     o.labels = req.labels;
@@ -656,13 +690,10 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
     argv.push_back("-p " + std::to_string(r.port));
   }
   std::string out, err;
-  // The server must not inherit the source's password: its archive/restore commands and extensions would see it.
-  std::string saved_pw = std::getenv("PGPASSWORD") ? std::getenv("PGPASSWORD") : "";
-  ::unsetenv("PGPASSWORD");
   // Its restore_command ('strata wal fetch') reads the repository passphrase from STRATA_PASSPHRASE when no
-  // --passphrase-file was given: the one child that keeps it (docs/CLI.md, "Child processes").
-  int rc = run_capture(argv, &out, &err, {"STRATA_PASSPHRASE"});
-  if (!saved_pw.empty()) ::setenv("PGPASSWORD", saved_pw.c_str(), 1);
+  // --passphrase-file was given: the one child that keeps it (docs/CLI.md, "Child processes"). The server must not
+  // inherit a database password: its archive/restore commands and extensions would see it.
+  int rc = run_capture(argv, &out, &err, ChildEnv().keep("STRATA_PASSPHRASE").unset("PGPASSWORD"));
   if (rc != 0) fail_recovery(r, "the restored server in " + dir + " did not start");
   ServerInfo where = read_postmaster_pid(dir, r.port);
   PgTarget cp = conn_target(src);
@@ -897,7 +928,7 @@ std::string restore_dump(Repository& repo, const SourceConfig& src, const Engine
   }
   std::string cmd = sh_quote(pg_tool(src, "pg_restore", major)) + conn_args(target) + " --exit-on-error --no-owner --dbname=" +
                     sh_quote(req.database);
-  auto sink = open_command_sink(cmd);
+  auto sink = open_command_sink(cmd, tool_env(target));
   repo.restore(m, *sink, req.pipeline, progress);
   return "restored dump " + m.id + " of database " + meta.value("database", "?") + " (source " + src.name + ") into database " +
          req.database;
@@ -907,7 +938,7 @@ std::string restore_dump(Repository& repo, const SourceConfig& src, const Engine
 
 std::vector<Manifest> PostgresEngine::backup(Repository& repo, const SourceConfig& source, const EngineBackupRequest& req,
                                              const ProgressFn& progress) {
-  pg::apply_password_env(source);
+  credentials(source);  // a password in the config is refused before anything connects
   std::string method = method_of(source);
   if (!req.type.empty() && req.type != "full" && req.type != method) {
     fail(ErrorCode::kUsage, "source '" + source.name + "' (method " + method + ") cannot take a '" + req.type +
@@ -918,24 +949,11 @@ std::vector<Manifest> PostgresEngine::backup(Repository& repo, const SourceConfi
 
 std::string PostgresEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                     const ProgressFn& progress) {
-  pg::apply_password_env(source);
+  credentials(source);
   return method_of(source) == "dump" ? restore_dump(repo, source, req, progress) : restore_physical(repo, source, req, progress);
 }
 
 namespace pg {
-
-void apply_password_env(const SourceConfig& source) {
-  if (auto f = source.get("password_file"); !f.empty()) {
-    std::string pw = read_text(f);
-    while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
-    ::setenv("PGPASSWORD", pw.c_str(), 1);
-  }
-  if (auto f = source.get("passfile"); !f.empty()) ::setenv("PGPASSFILE", f.c_str(), 1);
-  if (!source.get("password").empty()) {
-    fail(ErrorCode::kUsage, "source '" + source.name + "' has a password in the config; use password_file, a .pgpass "
-                            "file (passfile) or PGPASSWORD instead");
-  }
-}
 
 std::string wal_check_report(Repository& repo, const SourceConfig& source, const WalCheckOptions& options, bool* ok) {
   *ok = true;

@@ -18,10 +18,6 @@ class PostgresEngine final : public Engine {
 
 namespace pg {
 
-// Exports the source's password settings (password_file, passfile) as PGPASSWORD / PGPASSFILE for libpq and the
-// PostgreSQL tools we start, so no secret is ever on a command line.
-void apply_password_env(const SourceConfig& source);
-
 struct WalCheckOptions {
   bool read_data = false;  // read and verify every archived file (the repository must be unlocked)
   PipelineSettings pipeline;

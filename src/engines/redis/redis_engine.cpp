@@ -20,32 +20,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// redis-cli takes the password from REDISCLI_AUTH, so it never appears on a command line. Set only while our
-// children start.
-class AuthEnv {
- public:
-  explicit AuthEnv(const SourceConfig& source) {
-    std::string pw;
-    if (auto pf = source.get("password_file"); !pf.empty()) {
-      pw = read_text_file(pf);
-      while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
-    } else if (auto pe = source.get("password_env"); !pe.empty()) {
-      const char* v = std::getenv(pe.c_str());
-      if (!v) fail(ErrorCode::kUsage, "source " + source.name + ": environment variable " + pe + " (password_env) is not set");
-      pw = v;
-    }
-    if (!pw.empty()) {
-      ::setenv("REDISCLI_AUTH", pw.c_str(), 1);
-      set_ = true;
-    }
-  }
-  ~AuthEnv() {
-    if (set_) ::unsetenv("REDISCLI_AUTH");
-  }
-
- private:
-  bool set_ = false;
-};
+// redis-cli takes the password from REDISCLI_AUTH, so it never appears on a command line; only the children of this
+// backup get it.
+ChildEnv auth_env(const SourceConfig& source) {
+  ChildEnv env;
+  if (std::string pw = source_password(source); !pw.empty()) env.set("REDISCLI_AUTH", pw);
+  return env;
+}
 
 std::string cli_path() {
   std::string cli = find_tool({"redis-cli"});
@@ -80,15 +61,17 @@ std::vector<Manifest> RedisEngine::backup(Repository& repo, const SourceConfig& 
   if (!req.type.empty() && req.type != "rdb" && req.type != "full") {
     fail(ErrorCode::kUsage, "unknown --type '" + req.type + "' for redis source " + source.name + ": use rdb (the default)");
   }
-  AuthEnv auth(source);
+  const ChildEnv auth = auth_env(source);
   std::string cli = cli_path() + endpoint_args(source);
   std::string hint = "check host/port of [source." + source.name + "] and that the server answers";
-  std::string info = run_checked(cli + " --no-auth-warning INFO server", "redis-cli INFO on source " + source.name, hint);
+  std::string info =
+      run_checked(cli + " --no-auth-warning INFO server", "redis-cli INFO on source " + source.name, hint, auth);
   std::string version = info_field(info, "redis_version");
   if (version.empty()) fail(ErrorCode::kSourceFailed, "source " + source.name + " did not answer INFO: " + trim(info));
-  std::string keys = trim(run_checked(cli + " --no-auth-warning DBSIZE", "redis-cli DBSIZE on source " + source.name, hint));
+  std::string keys =
+      trim(run_checked(cli + " --no-auth-warning DBSIZE", "redis-cli DBSIZE on source " + source.name, hint, auth));
   auto src = open_quiet_command_source(cli + " --no-auth-warning --rdb -", "redis-cli --rdb of source " + source.name,
-                                       hint + "; the user needs the SYNC/PSYNC permission");
+                                       hint + "; the user needs the SYNC/PSYNC permission", auth);
   BackupOptions o;
   o.source = source.name;
   o.labels = req.labels;
@@ -98,8 +81,9 @@ std::vector<Manifest> RedisEngine::backup(Repository& repo, const SourceConfig& 
   o.engine_json = j.dump();
   // The fingerprint a drill compares with (docs/DRILLS.md): DBSIZE before and after the snapshot bound the keys the
   // RDB can hold (exactly, when nothing wrote meanwhile).
-  o.engine_json_after = [j, cli, hint, &source]() mutable {
-    j["keys_at_end"] = trim(run_checked(cli + " --no-auth-warning DBSIZE", "redis-cli DBSIZE on source " + source.name, hint));
+  o.engine_json_after = [j, cli, hint, auth, &source]() mutable {
+    j["keys_at_end"] =
+        trim(run_checked(cli + " --no-auth-warning DBSIZE", "redis-cli DBSIZE on source " + source.name, hint, auth));
     return j.dump();
   };
   return {repo.backup(*src, o, progress)};
