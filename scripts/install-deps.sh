@@ -14,6 +14,7 @@ BUILD_PKGS=(
   libssl-dev libsodium-dev libzstd-dev liblz4-dev libxxhash-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
   libsqlite3-dev libpq-dev libcurl4-openssl-dev
+  libboost1.81-dev   # Boost.Beast (header-only): the HTTP server of `strata server` (server/http)
   libgtest-dev libgmock-dev libbenchmark-dev
   librabbitmq-dev   # AMQP notices (platform/notify)
   libhowardhinnant-date-dev libdate-tz3 tzdata   # time zones for the scheduler (g++ 12 has no std::chrono tzdb)
@@ -22,6 +23,7 @@ BUILD_PKGS=(
 # Real components used by the end-to-end tests and by bench/ peers.
 TEST_PKGS=(
   zstd lz4 python3 procps util-linux
+  openssl   # the HTTPS test of strata server makes a self-signed certificate
   postgresql-15 postgresql-client-15
   mariadb-server mariadb-backup mariadb-client redis-server redis-tools sysbench
   rabbitmq-server   # started by tests/support/rabbitmq_fixture in a temp dir (the package's own service stays off)

@@ -87,5 +87,7 @@ void register_retention_commands(CLI::App& app, CliContext& ctx);  // forget, ho
 void register_drill(CLI::App& app, CliContext& ctx);  // also `status`
 void register_jobs(CLI::App& app, CliContext& ctx);   // cmd_jobs.cpp
 void register_agents(CLI::App& app, CliContext& ctx);  // cmd_jobs.cpp
+void register_server(CLI::App& app, CliContext& ctx);
+void register_agent_command(CLI::App& app, CliContext& ctx);  // `strata agent` (cmd_agent.cpp)
 
 }  // namespace strata

@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   strata::register_drill(app, ctx);
   strata::register_jobs(app, ctx);
   strata::register_agents(app, ctx);
+  strata::register_server(app, ctx);
+  strata::register_agent_command(app, ctx);
 
   // The format of the one error line: the flag, else the environment, else (once loaded) the config file.
   auto configure_errors = [&ctx] {

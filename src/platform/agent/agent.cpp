@@ -44,10 +44,11 @@ std::string Agent::id() {
 
 AgentRunResult Agent::run_once(const CancelToken* stop) {
   id();
-  auto asked = Steady::now();
   std::optional<AgentClaim> claim = link_.claim(opt_.claim_wait);
   if (!claim) return {};
-  return execute(*claim, asked, stop);
+  // The lease started when the server claimed, inside the (long) poll, a moment before its answer arrived: counted
+  // from the answer, not from the request, or a claim that waited would leave no time before fencing.
+  return execute(*claim, Steady::now(), stop);
 }
 
 AgentRunResult Agent::execute(const AgentClaim& c, Steady::time_point claimed_at, const CancelToken* stop) {
@@ -184,8 +185,7 @@ void Agent::run(const CancelToken& outer) {
       stop.cancel("another job slot of this agent failed");
     }
   };
-  id();
-  std::vector<std::thread> workers;
+  std::vector<std::thread> workers;  // each registers first (once for all): a server not up yet is waited for
   for (int i = 1; i < opt_.hello.max_jobs; ++i) workers.emplace_back(loop);
   loop();
   for (auto& t : workers) t.join();
