@@ -209,6 +209,23 @@ TEST_F(AgentServerE2E, AWrongTokenIsRefusedWithOneClearLine) {
   }, deadline_in(30s)));
 }
 
+TEST_F(AgentServerE2E, OnOneHostTheServersEmbeddedAgentRunsTheJobs) {
+  auto r = strata({"--config", cfg_, "server"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "strata: error: nothing would run the jobs: give --listen (remote agents) or --embedded-agent\n");
+
+  spawn({"--config", cfg_, "server", "--embedded-agent", "--tick", "1s"}, "server");
+  int64_t id = run("s2");
+  ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "succeeded"; }, deadline_in(60s))) << job(id).dump();
+  auto j = job(id);
+  EXPECT_EQ(j["agent"], "embedded");
+  auto list = backups();
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["id"], j["manifest"]);
+  r = strata({"--config", cfg_, "restore", j["manifest"].get<std::string>(), "--to", "-"});
+  EXPECT_EQ(r.out, "data-2");
+}
+
 TEST_F(AgentServerE2E, OverHttpsAnAgentThatTrustsTheServersCertificateRunsAJob) {
   auto r = run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-keyout", tmp_ / "key.pem", "-out", tmp_ / "cert.pem", "-days", "1", "-subj",

@@ -116,6 +116,32 @@ TEST_P(AgentTest, AReportWithAStaleEpochIsRefusedAndTheCurrentOneAccepted) {
   EXPECT_EQ(scalar("SELECT orphan FROM backups WHERE manifest = '20270115T080100Z-bbbb'"), "0");
 }
 
+TEST_P(AgentTest, TheUploadShareIsTheTightestEnclosingCapDividedAmongItsRunningJobs) {
+  queue_->set_limit("", std::nullopt, 1200);          // the fleet: 1200 B/s
+  queue_->set_limit("region-a", std::nullopt, 300);   // a group: 300 B/s
+  JobSpec a;
+  a.source = "a1";
+  a.group = "region-a/idc-1";
+  JobSpec b;
+  b.source = "b1";
+  b.group = "region-b";
+  queue_->enqueue(a);
+  queue_->enqueue(b);
+  auto cat = connect();
+  LocalAgentLink link(*cat);
+  link.register_agent({"x", {}, {}, 4});
+  auto c1 = link.claim(std::chrono::milliseconds(0));
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->job.source, "a1");
+  EXPECT_EQ(c1->upload, 300u);  // region-a's cap is tighter than the fleet's 1200 alone
+  auto c2 = link.claim(std::chrono::milliseconds(0));
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->upload, 600u);  // the fleet's 1200 shared by the two running jobs
+  EXPECT_EQ(link.heartbeat(c1->job.job_id, c1->job.epoch).upload, 300u);
+  ASSERT_EQ(link.report(c1->job.job_id, c1->job.epoch, {true, "", repo_, "m1"}), ReportResult::kAccepted);
+  EXPECT_EQ(link.heartbeat(c2->job.job_id, c2->job.epoch).upload, 1200u);  // alone now
+}
+
 // Opens the gate FIFO once the source command reads it: the backup is then running. Fails after a minute.
 int open_gate(const std::string& fifo) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
