@@ -1,14 +1,10 @@
-#include <sys/stat.h>
-
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 
+#include "app/backup.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
-#include "engines/engine.hpp"
-#include "io/stream.hpp"
-#include "repo/repository.hpp"
+#include "repo/manifest.hpp"
 
 namespace strata {
 
@@ -45,70 +41,42 @@ void register_backup(CLI::App& app, CliContext& ctx) {
       "  strata backup --config strata.toml --source pg1 --type full   # [source.pg1] engine = \"postgres\"");
   cmd->callback([&ctx, o] {
     ctx.finalize();
-    auto configured = ctx.settings.sources.find(o->source);
-    bool via_engine = o->from_command.empty() && o->from_file.empty();
-    if (via_engine && configured == ctx.settings.sources.end()) {
-      fail(ErrorCode::kUsage, "give --from-command or --from-file, or configure [source." + o->source + "] with an engine");
-    }
-    BackupOptions bo;
-    bo.source = o->source;
+    app::BackupRequest req;
+    req.source = o->source;
     for (const auto& l : o->labels) {
       auto eq = l.find('=');
       if (eq == std::string::npos || eq == 0) fail(ErrorCode::kUsage, "invalid label '" + l + "': use key=value");
-      bo.labels[l.substr(0, eq)] = l.substr(eq + 1);
+      req.labels[l.substr(0, eq)] = l.substr(eq + 1);
     }
-    bo.pipeline = ctx.pipeline(o->compression, o->frame_size, o->object_size, o->threads);
-    std::optional<bool> empty_policy = ctx.settings.fail_on_empty;
-    if (o->fail_on_empty) empty_policy = true;
-    if (o->allow_empty) empty_policy = false;
-    bool write_only = o->write_only || ctx.settings.write_only;
-    // Engines read earlier manifests (incremental parents) before they start, so they need the key first; a plain
-    // stream overlaps the passphrase check with its start (Repository::unlock_async).
-    auto repo = ctx.open_repo(!write_only && via_engine);
-    repo->set_fail_on_empty(empty_policy);
-    if (write_only && repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
-    if (!write_only && !via_engine && repo->config().encrypted) repo->unlock_async(ctx.passphrase());
-    if (via_engine) {
-      SourceConfig sc{o->source, configured->second};
-      auto engine = make_engine(sc.require("engine"));
-      EngineBackupRequest req{o->type, bo.labels, bo.pipeline};
-      std::vector<Manifest> made;
-      {
-        Progress progress("backup", 0, !ctx.quiet);
-        made = engine->backup(*repo, sc, req, progress.fn());
+    req.from_command = o->from_command;
+    req.from_file = o->from_file;
+    req.type = o->type;
+    if (auto c = ctx.settings.sources.find(o->source); c != ctx.settings.sources.end()) {
+      req.engine_source = SourceConfig{o->source, c->second};
+    }
+    req.pipeline = ctx.pipeline(o->compression, o->frame_size, o->object_size, o->threads);
+    req.fail_on_empty = ctx.settings.fail_on_empty;
+    if (o->fail_on_empty) req.fail_on_empty = true;
+    if (o->allow_empty) req.fail_on_empty = false;
+    req.write_only = o->write_only || ctx.settings.write_only;
+    req.public_key = ctx.settings.public_key;
+    app::Services services = ctx.services();
+    ProgressObserver progress(!ctx.quiet);
+    services.observer = &progress;
+    app::BackupResult r = app::backup(services, req);
+    for (const auto& m : r.manifests) {
+      if (o->json) {
+        std::printf("%s\n", manifest_to_json(m, false, 2).c_str());
+      } else if (ctx.quiet) {
+        std::printf("%s\n", m.id.c_str());
+      } else if (r.engine) {
+        std::printf("backup %s of %s (%s): %s -> %s stored\n", m.id.c_str(), m.source.c_str(), m.type.c_str(),
+                    format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str());
+      } else {
+        std::printf("backup %s of %s: %s -> %s stored (%s, %s) in %.1fs, %s\n", m.id.c_str(), m.source.c_str(),
+                    format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str(),
+                    m.compression.c_str(), m.cipher.c_str(), r.seconds, format_rate(m.stream.plain_bytes, r.seconds).c_str());
       }
-      for (const auto& m : made) {
-        if (o->json) std::printf("%s\n", manifest_to_json(m, false, 2).c_str());
-        else if (ctx.quiet) std::printf("%s\n", m.id.c_str());
-        else std::printf("backup %s of %s (%s): %s -> %s stored\n", m.id.c_str(), m.source.c_str(), m.type.c_str(),
-                         format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str());
-      }
-      return;
-    }
-    uint64_t total = 0;
-    std::unique_ptr<ByteSource> src;
-    if (!o->from_command.empty()) {
-      src = open_command_source(o->from_command);
-    } else {
-      struct stat st;
-      if (o->from_file != "-" && ::stat(o->from_file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total = st.st_size;
-      src = open_file_source(o->from_file);
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    Manifest m;
-    {
-      Progress progress("backup", total, !ctx.quiet);
-      m = repo->backup(*src, bo, progress.fn());
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o->json) {
-      std::printf("%s\n", manifest_to_json(m, false, 2).c_str());
-    } else if (!ctx.quiet) {
-      std::printf("backup %s of %s: %s -> %s stored (%s, %s) in %.1fs, %s\n", m.id.c_str(), m.source.c_str(),
-                  format_size(m.stream.plain_bytes).c_str(), format_size(m.stream.stored_bytes).c_str(),
-                  m.compression.c_str(), m.cipher.c_str(), secs, format_rate(m.stream.plain_bytes, secs).c_str());
-    } else {
-      std::printf("%s\n", m.id.c_str());
     }
   });
 }

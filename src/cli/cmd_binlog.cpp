@@ -3,29 +3,17 @@
 #include <cstdio>
 #include <thread>
 
+#include "app/binlog.hpp"
+#include "app/sources.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "common/bytes.hpp"
 #include "common/clock.hpp"
 #include "common/json_text.hpp"
 #include "common/log.hpp"
-#include "engines/engine.hpp"
-#include "engines/mysql/binlog_archive.hpp"
-#include "repo/repository.hpp"
 
 namespace strata {
 
-namespace {
-SourceConfig mysql_source(CliContext& ctx, const std::string& name) {
-  auto it = ctx.settings.sources.find(name);
-  if (it == ctx.settings.sources.end()) {
-    fail(ErrorCode::kUsage, "source '" + name + "' is not in the config: add [source." + name + "] with engine = \"mysql\"");
-  }
-  SourceConfig sc{name, it->second};
-  if (sc.get("engine") != "mysql") fail(ErrorCode::kUsage, "source '" + name + "' is not a mysql source (engine = \"mysql\")");
-  return sc;
-}
-}  // namespace
 
 void register_binlog(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("binlog", "Archive MySQL/MariaDB binary logs for point-in-time recovery");
@@ -53,12 +41,16 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
       "MariaDB only: MySQL 8 is not supported yet.");
   archive->callback([&ctx, o] {
     ctx.finalize();
-    SourceConfig sc = mysql_source(ctx, o->source);
-    auto repo = ctx.open_repo(!ctx.settings.write_only);
-    if (ctx.settings.write_only && repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
-    PipelineSettings ps = ctx.pipeline("", "", "", 0);
+    app::BinlogArchiveRequest req;
+    req.source = app::engine_source(ctx.settings, o->source, "mysql");
+    req.flush = !o->no_flush;
+    req.write_only = ctx.settings.write_only;
+    req.public_key = ctx.settings.public_key;
+    req.pipeline = ctx.pipeline("", "", "", 0);
+    const SourceConfig& sc = req.source;
+    app::Services services = ctx.services();
     for (;;) {
-      auto res = archive_binlogs(*repo, sc, ps, !o->no_flush, {});
+      auto [res, problem] = app::binlog_archive(services, req);
       if (!ctx.quiet) {
         std::printf("binlogs of %s: %zu shipped", sc.name.c_str(), res.archived.size());
         for (const auto& n : res.archived) std::printf(" %s", n.c_str());
@@ -67,13 +59,7 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
       for (const auto& n : res.notes) std::fprintf(stderr, "strata: note: binlogs of %s: %s\n", sc.name.c_str(), n.c_str());
       for (const auto& g : res.gaps) log::report_warning("binlog_gap", "binlog gap in " + sc.name + ": " + g, {{"source", sc.name}});
       if (o->interval == 0) {
-        if (!res.gaps.empty()) {
-          // Every file still on the server was shipped by this run, so what is missing is gone for good.
-          fail(ErrorCode::kProblemsFound, "the binlog archive of " + sc.name + " has " + std::to_string(res.gaps.size()) +
-                                              " gap(s) the server no longer holds: point-in-time recovery cannot cross them; "
-                                              "restores to times before a gap still work, and a full backup taken now "
-                                              "('strata backup --source " + sc.name + " --type full') starts a new recoverable range");
-        }
+        app::raise(problem);
         return;
       }
       std::fflush(stdout);
@@ -89,9 +75,7 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
                "Exit status 13 when the archive has gaps (GAP: lines); the listing is printed in full either way.");
   list->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(false);
-    auto files = list_archived_binlogs(*repo, o->source);
-    auto gaps = find_binlog_gaps(files);
+    auto [files, gaps, problem] = app::binlog_list(ctx.services(), o->source);
     if (o->json) {
       std::string out = "{\"binlogs\":[";
       for (size_t i = 0; i < files.size(); ++i) {
@@ -113,10 +97,7 @@ void register_binlog(CLI::App& app, CliContext& ctx) {
       if (!ctx.quiet) std::printf("%zu binlog%s, %zu gap%s\n", files.size(), files.size() == 1 ? "" : "s", gaps.size(), gaps.size() == 1 ? "" : "s");
     }
     std::fflush(stdout);
-    if (!gaps.empty()) {
-      fail(ErrorCode::kProblemsFound, "the binlog archive of " + o->source + " has " + std::to_string(gaps.size()) +
-                                          " gap(s): point-in-time recovery cannot cross them (see the GAP: lines)");
-    }
+    app::raise(problem);
   });
 }
 

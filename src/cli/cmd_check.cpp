@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "app/maintenance.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
@@ -94,8 +95,7 @@ void register_check(CLI::App& app, CliContext& ctx) {
       "  strata check --repo /backups/main --read-data-subset=3/7");
   cmd->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(!o->no_key);
-    CheckOptions co;
+    CheckOptions co;  // the flags' parsers fill the share or the subset
     co.read_fraction = parse_fraction(o->read_data, "--read-data");
     std::string how;
     if (!o->subset.empty()) {
@@ -104,16 +104,12 @@ void register_check(CLI::App& app, CliContext& ctx) {
     } else if (co.read_fraction > 0 && co.read_fraction < 1) {
       how = " (random " + o->read_data + ")";
     }
-    CheckReport r;
-    {
-      Progress progress("check", 0, !ctx.quiet && !o->json);
-      co.progress = [&progress](uint64_t done, uint64_t total) {
-        progress.set_total(total);
-        progress.update(done, 0);
-      };
-      r = repo->check(co);
-    }
-    bool read_any = co.read_fraction > 0 || co.subset_t > 0;
+    app::CheckRequest req{!o->no_key, co.read_fraction, co.subset_n, co.subset_t};
+    app::Services services = ctx.services();
+    ProgressObserver progress(!ctx.quiet && !o->json);
+    services.observer = &progress;
+    app::CheckResult res = app::check_repository(services, req);
+    const CheckReport& r = res.report;
     if (o->json) {
       nlohmann::json j = {{"backups", r.backups},
                           {"objects", r.objects},
@@ -121,10 +117,10 @@ void register_check(CLI::App& app, CliContext& ctx) {
                           {"bytes_read", r.bytes_read},
                           {"keys_used", r.keys_used},
                           {"verified",
-                           {{"manifests_authenticated", r.keys_used && repo->config().encrypted},
+                           {{"manifests_authenticated", r.keys_used && res.encrypted},
                             {"object_sizes", true},
-                            {"stored_digests", read_any},
-                            {"frames_authenticated", read_any && r.keys_used},
+                            {"stored_digests", res.read_any},
+                            {"frames_authenticated", res.read_any && r.keys_used},
                             {"backups_sha256", r.backups_verified}}},
                           {"errors", r.errors},
                           {"leftovers", r.leftovers},
@@ -141,16 +137,9 @@ void register_check(CLI::App& app, CliContext& ctx) {
       if (!r.leftovers.empty()) problems += (problems.empty() ? "" : ", ") + plural(r.leftovers.size(), "leftover", "leftovers");
       std::printf("checked %zu backups, %zu objects (%zu read, %s): %s\n", r.backups, r.objects, r.objects_read,
                   format_size(r.bytes_read).c_str(), problems.empty() ? "no errors" : problems.c_str());
-      std::printf("%s\n", verified_line(r, repo->config().encrypted, read_any, how).c_str());
+      std::printf("%s\n", verified_line(r, res.encrypted, res.read_any, how).c_str());
     }
-    if (!r.errors.empty()) {
-      fail(ErrorCode::kCorrupt, "check found " + std::to_string(r.errors.size()) + " damaged backups or objects in " +
-                                    repo->location() + "; see the ERROR lines above");
-    }
-    if (!r.leftovers.empty()) {
-      fail(ErrorCode::kProblemsFound, "check found " + plural(r.leftovers.size(), "leftover", "leftovers") + " in " +
-                                          repo->location() + " (objects of backups that never committed); 'strata cleanup' removes them");
-    }
+    app::raise(res.problem);
   });
 }
 

@@ -1,28 +1,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "app/maintenance.hpp"
 #include "cli/context.hpp"
-#include "common/error.hpp"
-#include "repo/repository.hpp"
+#include "common/duration.hpp"
 
 namespace strata {
-namespace {
-
-// "0", "90s", "30m", "1h", "2d" -> seconds.
-int64_t parse_age(const std::string& text) {
-  size_t used = 0;
-  long long n = -1;
-  try {
-    n = std::stoll(text, &used);
-  } catch (...) {
-  }
-  std::string unit = text.substr(used);
-  int64_t mult = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-  if (n < 0 || mult == 0) fail(ErrorCode::kUsage, "invalid --min-age '" + text + "': use e.g. 0, 30m, 1h or 2d");
-  return static_cast<int64_t>(n) * mult;
-}
-
-}  // namespace
 
 void register_cleanup(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("cleanup", "Remove leftovers of backups that failed or were interrupted");
@@ -35,10 +18,8 @@ void register_cleanup(CLI::App& app, CliContext& ctx) {
               "Example:\n  strata cleanup --repo /backups/main --dry-run");
   cmd->callback([&ctx, dry, min_age] {
     ctx.finalize();
-    int64_t age = parse_age(*min_age);
-    auto repo = ctx.open_repo(false);
-    std::vector<std::string> kept;
-    auto removed = repo->cleanup(*dry, age, &kept);
+    int64_t age = parse_duration(*min_age, "--min-age");
+    auto [removed, kept] = app::cleanup(ctx.services(), {*dry, age});
     for (const auto& k : removed) std::printf("%s %s\n", *dry ? "would remove" : "removed", k.c_str());
     if (!ctx.quiet) {
       std::printf("%zu leftover objects %s\n", removed.size(), *dry ? "found" : "removed");

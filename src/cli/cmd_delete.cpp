@@ -1,8 +1,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "app/maintenance.hpp"
 #include "cli/context.hpp"
-#include "repo/repository.hpp"
 
 namespace strata {
 
@@ -23,8 +23,7 @@ void register_delete(CLI::App& app, CliContext& ctx) {
       "  strata delete --repo /backups/main --dry-run 20261121T0533 20261122T0533");
   cmd->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(false);
-    auto order = repo->delete_backups(o->ids, o->dry_run);
+    auto order = app::delete_backups(ctx.services(), {o->ids, o->dry_run});
     if (ctx.quiet) return;
     for (const auto& id : order) std::printf("%s backup %s\n", o->dry_run ? "would delete" : "deleted", id.c_str());
   });

@@ -95,22 +95,15 @@ void register_drill_run(CLI::App& drill, CliContext& ctx) {
     req.pipeline = ctx.pipeline("", "", "", 0);
     req.config_path = ctx.settings.config_path;
     req.passphrase_file = ctx.settings.passphrase_file;
-    DrillRecord rec;
+    DrillOutcome out;
     {
       Progress progress("drill", 0, !ctx.quiet && !o->json);
-      rec = run_drill(*repo, req, progress.fn());
+      out = drill_and_record(*repo, req, progress.fn(), ctx.settings.catalog);
     }
-    store_drill_record(*repo, rec);
-    rec.auth = repo->config().encrypted ? "authentic" : "none";
-    if (o->json) std::printf("%s\n", record_json(rec).dump(2).c_str());
-    else if (!ctx.quiet) print_record(rec);
+    if (o->json) std::printf("%s\n", record_json(out.record).dump(2).c_str());
+    else if (!ctx.quiet) print_record(out.record);
     std::fflush(stdout);
-    if (rec.result == "stopped") fail(ErrorCode::kInterrupted, "drill " + rec.id + " of backup " + rec.backup_id + " stopped: " + rec.error);
-    if (!rec.passed()) {
-      announce_invalidation(rec, ctx.settings.catalog);
-      fail(ErrorCode::kProblemsFound, "backup " + rec.backup_id + " of " + rec.source + " failed its drill: " + rec.error +
-                                          "; restore an older backup if you need one now, and find out why (strata check --read-data)");
-    }
+    app::raise(out.problem);
   });
 }
 
@@ -184,25 +177,11 @@ void register_status_cmd(CLI::App& app, CliContext& ctx) {
         }
       }
       int64_t override_rpo = o->max_age.empty() ? 0 : parse_duration(o->max_age, "--max-age", BareNumber::kRefused);
-      std::map<std::string, int64_t> rpos;
-      for (const auto& [name, values] : ctx.settings.sources) {
-        auto it = values.find("rpo");
-        rpos[name] = override_rpo ? override_rpo : it == values.end() ? 0 : parse_duration(it->second, "rpo of source " + name);
-      }
       auto repo = ctx.open_repo(false);
       unlock_if_given(ctx, *repo);
-      std::vector<SourceStatus> all;
-      Freshness worst = Freshness::kOk;
-      for (auto& f : gather_freshness(*repo, rpos, o->source, now)) {
-        if (override_rpo) f.rpo_s = override_rpo;
-        all.push_back(assess(f, now));
-        if (static_cast<int>(all.back().state) > static_cast<int>(worst)) worst = all.back().state;
-      }
-      if (!o->source.empty() && all.empty()) {
-        fail(ErrorCode::kNotFound, "source " + o->source + " has no backups in " + repo->location() + " and is not in the config");
-      }
-      size_t bad = 0;
-      for (const auto& s : all) bad += s.state != Freshness::kOk;
+      StatusReport report = fleet_status(*repo, ctx.settings.sources, override_rpo, o->source, now);
+      const std::vector<SourceStatus>& all = report.sources;
+      const Freshness worst = report.worst;
       if (o->nagios) {
         std::string text;
         for (const auto& s : all) {
@@ -235,10 +214,7 @@ void register_status_cmd(CLI::App& app, CliContext& ctx) {
         for (const auto& s : all) std::printf("%-20s %-9s %s\n", s.facts.source.c_str(), freshness_name(s.state), s.summary.c_str());
       }
       std::fflush(stdout);
-      if (bad) {
-        fail(ErrorCode::kProblemsFound, std::to_string(bad) + " of " + std::to_string(all.size()) +
-                                            " sources need attention (see above); back them up, or drill and investigate");
-      }
+      app::raise(report.problem);
     } catch (const StrataError& e) {
       if (!o->nagios) throw;
       // A monitoring check that cannot look is UNKNOWN, never OK.

@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "cli/context.hpp"
 #include "cli/optional_unlock.hpp"
@@ -12,8 +11,8 @@
 #include "common/log.hpp"
 #include "platform/catalog/catalog.hpp"
 #include "platform/drill/freshness.hpp"
+#include "platform/retention/forget.hpp"
 #include "platform/retention/notices.hpp"
-#include "platform/retention/policy_config.hpp"
 #include "platform/retention/rotation.hpp"
 #include "repo/expiry.hpp"
 #include "repo/repository.hpp"
@@ -122,18 +121,6 @@ std::map<std::string, std::string> flag_table(const ForgetOpts& o) {
   return t;
 }
 
-// Every source with backups (expired ones included) or with tombstones left from a delete cut short.
-std::vector<std::string> repository_sources(Repository& repo) {
-  std::set<std::string> out;
-  repo.set_include_expired(true);
-  for (const auto& m : repo.list()) out.insert(m.source);
-  repo.set_include_expired(false);
-  for (const auto& t : list_tombstones(repo)) {
-    if (t.damaged.empty() && !t.source.empty()) out.insert(t.source);
-  }
-  return {out.begin(), out.end()};
-}
-
 void run_forget(CliContext& ctx, const ForgetOpts& o) {
   ctx.finalize();
   if (o.policy && o.any_keep()) {
@@ -151,106 +138,40 @@ void run_forget(CliContext& ctx, const ForgetOpts& o) {
   // A dry run needs no passphrase, but drill passes count only when their records can be authenticated.
   if (o.dry_run) unlock_if_given(ctx, *repo);
   const int64_t now = now_epoch();
+  rt::ForgetRequest req;
+  req.from_config = o.policy;
+  req.source = o.source;
+  req.flags = flag_table(o);
+  req.settings = &ctx.settings;
+  req.dry_run = o.dry_run;
+  req.confirm = o.confirm;
+  req.delete_now = o.now;
+  req.now = now;
   // Drill results decide which backups are good: a backup whose latest drill failed counts toward no rule.
-  std::map<std::string, rt::BackupState> states;
   for (const auto& [id, d] : latest_drills(*repo, now)) {
-    states[id] = d.passed() ? rt::BackupState::kVerified : rt::BackupState::kFailed;
+    req.states[id] = d.passed() ? rt::BackupState::kVerified : rt::BackupState::kFailed;
   }
   // With a catalog configured, every expired or deleted version is an outbox event for the webhooks (recorded before
   // anything is deleted); without one the notice is the backup_expired warn line.
   std::unique_ptr<Catalog> catalog;
   if (!o.dry_run && !ctx.settings.catalog.empty()) catalog = Catalog::open(ctx.settings.catalog);
-  std::function<void(const std::vector<rt::Invalidation>&)> publish;
   if (catalog) {
-    publish = [&](const std::vector<rt::Invalidation>& items) {
+    req.publish = [&](const std::vector<rt::Invalidation>& items) {
       size_t added = rt::publish_invalidations(*catalog, repo->config().id, repo->location(), items);
       if (added) log::info("invalidations_recorded", {{"events", uint64_t(added)}, {"catalog", catalog->describe()}});
     };
   }
-  std::vector<rt::RotationRequest> requests;
-  auto make = [&](const std::string& source, const std::vector<std::pair<std::string, const std::map<std::string, std::string>*>>& tables) {
-    rt::RotationRequest req;
-    req.source = source;
-    req.grace = rt::kDefaultGrace;
-    // Buckets are days of the source's wall clock: [source.NAME] timezone (docs/CONFIG.md), else UTC; --time-zone
-    // (in the flag table) overrides it.
-    if (auto s = ctx.settings.sources.find(source); s != ctx.settings.sources.end()) {
-      if (auto tz = s->second.find("timezone"); tz != s->second.end()) req.policy.time_zone = tz->second;
-    }
-    for (const auto& [where, t] : tables) rt::apply_policy_table(*t, where, req.policy, req.grace);
-    req.policy_text = rt::describe_policy(req.policy);
-    req.dry_run = o.dry_run;
-    req.confirm = o.confirm;
-    req.delete_now = o.now;
-    req.now = now;
-    req.states = states;
-    req.publish = publish;
-    return req;
-  };
-  const auto flags = flag_table(o);
-  if (!o.policy) {
-    requests.push_back(make(o.source, {{"command line", &flags}}));
-  } else {
-    std::vector<std::string> sources = o.source.empty() ? repository_sources(*repo) : std::vector<std::string>{o.source};
-    for (const auto& s : sources) {
-      std::vector<std::pair<std::string, const std::map<std::string, std::string>*>> tables;
-      if (!ctx.settings.retention_default.empty()) tables.emplace_back("[retention.default]", &ctx.settings.retention_default);
-      auto it = ctx.settings.retention_by_source.find(s);
-      if (it != ctx.settings.retention_by_source.end()) tables.emplace_back("[source." + s + ".retention]", &it->second);
-      // Flags that are not rules (--grace, --max-share, --min-good, --time-zone) still apply on top.
-      tables.emplace_back("command line", &flags);
-      rt::RotationRequest req = make(s, tables);
-      if (!req.policy.has_rule()) {
-        log::report_warning("retention_no_policy", "source " + s + " has no retention policy in the config ([retention.default] "
-                                                   "or [source." + s + ".retention]); its backups are left alone", {{"source", s}});
-        continue;
-      }
-      requests.push_back(std::move(req));
-    }
-    if (requests.empty() && ctx.settings.retention_default.empty() && ctx.settings.retention_by_source.empty()) {
-      fail(ErrorCode::kUsage, "--policy found no [retention.default] or [source.NAME.retention] table in the config"
-                              + (ctx.settings.config_path.empty() ? std::string(" (no config file)") : " " + ctx.settings.config_path));
-    }
-  }
-  // Every source is planned before any is changed: one source above the max share stops them all.
-  std::vector<rt::RotationResult> plans;
-  for (const auto& req : requests) plans.push_back(rt::plan_source(*repo, req));
-  std::vector<std::string> over;
-  for (const auto& p : plans) {
-    if (p.stopped) {
-      char share[32];
-      std::snprintf(share, sizeof share, "%.0f%%", 100.0 * static_cast<double>(p.plan.expired) /
-                                                       static_cast<double>(p.plan.expired + p.plan.kept));
-      over.push_back(std::to_string(p.plan.expired) + " of " + std::to_string(p.plan.expired + p.plan.kept) +
-                     " backups of source " + p.source + " (" + share + ")");
-    }
-  }
-  std::vector<rt::RotationResult> results;
-  if (o.dry_run || !over.empty()) {
-    results = std::move(plans);
-  } else {
-    for (const auto& req : requests) results.push_back(rt::rotate_source(*repo, req));
-  }
+  rt::ForgetResult r = rt::forget(*repo, req);
   if (o.json) {
     json all = json::array();
-    for (const auto& r : results) all.push_back(result_json(r));
+    for (const auto& x : r.results) all.push_back(result_json(x));
     std::printf("%s\n", json{{"dry_run", o.dry_run}, {"sources", all}}.dump(2).c_str());
   } else if (!ctx.quiet || o.dry_run) {
-    for (const auto& r : results) print_result(r, o.dry_run || !over.empty());
+    for (const auto& x : r.results) print_result(x, o.dry_run || r.stopped);
   }
   std::fflush(stdout);
-  if (!over.empty()) {
-    char limit[32];
-    std::snprintf(limit, sizeof limit, "%.0f%%", 100.0 * requests.front().policy.max_share);
-    std::string what = o.dry_run ? "the policy would expire " : "the policy would expire ";
-    if (o.dry_run) {
-      log::report_warning("retention_max_share", what + join(over, ", ") + ", more than the max share " + limit +
-                                                     ": a run without --dry-run stops unless --confirm is given");
-      return;
-    }
-    fail(ErrorCode::kUsage, what + join(over, ", ") + ", more than the max share " + limit +
-                                "; nothing was expired: check the plan (--dry-run) and run again with --confirm");
-  }
+  if (!r.warning.empty()) log::report_warning("retention_max_share", r.warning);
+  app::raise(r.problem);
 }
 
 void register_forget(CLI::App& app, CliContext& ctx) {

@@ -1,13 +1,11 @@
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 
+#include "app/restore.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "engines/engine.hpp"
-#include "io/stream.hpp"
-#include "repo/repository.hpp"
+#include "common/bytes.hpp"
 
 namespace strata {
 
@@ -55,58 +53,35 @@ void register_restore(CLI::App& app, CliContext& ctx) {
       "failed restore leaves --target-dir empty. MySQL 8 / Percona XtraBackup is not supported yet (MariaDB only).");
   cmd->callback([&ctx, o] {
     ctx.finalize();
-    if (o->id == "latest") {
-      o->id.clear();
-      o->latest = true;
+    app::RestoreRequest req;
+    req.id = o->id;
+    req.latest = o->latest;
+    req.source = o->source;
+    if (auto c = ctx.settings.sources.find(o->source); c != ctx.settings.sources.end()) {
+      req.engine_source = SourceConfig{o->source, c->second};
     }
-    // --target-time picks its own backup: the newest that finished before that time.
-    if (o->id.empty() && !o->latest && o->engine.target_time.empty()) {
-      fail(ErrorCode::kUsage, "give a backup ID, or 'latest' with --source");
-    }
-    if (o->latest && o->source.empty()) fail(ErrorCode::kUsage, "'latest' needs --source");
-    auto repo = ctx.open_repo(true);
-    PipelineSettings ps = ctx.pipeline("", "", "", o->threads);
-
-    auto configured = ctx.settings.sources.find(o->source);
-    bool plain_target = !o->to.empty() || !o->to_command.empty();
-    if (configured != ctx.settings.sources.end() && configured->second.count("engine") &&
-        (!plain_target || configured->second.at("engine") == "command")) {
-      SourceConfig sc{o->source, configured->second};
-      auto engine = make_engine(sc.require("engine"));
-      EngineRestoreRequest req = o->engine;
-      req.id = o->id;
-      req.to = o->to;
-      req.to_command = o->to_command;
-      req.force = o->force;
-      req.config_path = ctx.settings.config_path;
-      req.passphrase_file = ctx.settings.passphrase_file;
-      req.pipeline = ps;
-      std::string summary;
-      {
-        Progress progress("restore", 0, !ctx.quiet && o->to != "-");
-        summary = engine->restore(*repo, sc, req, progress.fn());
-      }
-      if (!ctx.quiet) log::report_summary("restore_summary", summary);
+    req.to = o->to;
+    req.to_command = o->to_command;
+    req.force = o->force;
+    req.engine = o->engine;
+    req.engine.config_path = ctx.settings.config_path;
+    req.engine.passphrase_file = ctx.settings.passphrase_file;
+    req.pipeline = ctx.pipeline("", "", "", o->threads);
+    app::Services services = ctx.services();
+    ProgressObserver progress(!ctx.quiet && o->to != "-");
+    services.observer = &progress;
+    app::RestoreResult r = app::restore(services, req);
+    if (ctx.quiet) return;
+    if (r.engine) {
+      log::report_summary("restore_summary", r.summary);
       return;
     }
-    if (!plain_target) fail(ErrorCode::kUsage, "give --to FILE, --to - or --to-command CMD");
-    std::string id = o->latest ? repo->latest_id(o->source) : repo->resolve_id(o->id);
-    Manifest m = repo->load(id, true);
-    auto sink = o->to_command.empty() ? open_file_sink(o->to, o->force) : open_command_sink(o->to_command);
-    auto t0 = std::chrono::steady_clock::now();
-    {
-      Progress progress("restore", m.stream.plain_bytes, !ctx.quiet && o->to != "-");
-      repo->restore(m, *sink, ps, progress.fn());
-    }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!ctx.quiet) {
-      // On stderr: stdout may be the restored data (--to -).
-      char took[32];
-      std::snprintf(took, sizeof took, "%.1fs", secs);
-      std::string line = "restored backup " + m.id + " (" + format_size(m.stream.plain_bytes) + ", sha256 verified) to " +
-                         sink->describe() + " in " + took + ", " + format_rate(m.stream.plain_bytes, secs);
-      log::report_summary("restore_summary", line, {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"seconds", secs}});
-    }
+    // On stderr: stdout may be the restored data (--to -).
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1fs", r.seconds);
+    std::string line = "restored backup " + r.id + " (" + format_size(r.plain_bytes) + ", sha256 verified) to " +
+                       r.target + " in " + took + ", " + format_rate(r.plain_bytes, r.seconds);
+    log::report_summary("restore_summary", line, {{"backup", r.id}, {"plain_bytes", r.plain_bytes}, {"seconds", r.seconds}});
   });
 }
 

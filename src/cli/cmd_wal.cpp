@@ -1,54 +1,19 @@
 // `strata wal push|fetch|check`: PostgreSQL's archive_command / restore_command, and the archive's health report.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
+#include "app/sources.hpp"
+#include "app/wal.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
-#include "common/log.hpp"
-#include "engines/engine.hpp"
-#include "engines/postgres/postgres_engine.hpp"
-#include "engines/postgres/wal.hpp"
-#include "io/stream.hpp"
-#include "repo/repository.hpp"
 
 namespace strata {
 namespace {
-
-SourceConfig postgres_source(const CliContext& ctx, const std::string& name) {
-  if (!name.empty()) {
-    auto it = ctx.settings.sources.find(name);
-    if (it == ctx.settings.sources.end()) {
-      fail(ErrorCode::kUsage, "no [source." + name + "] in the config" +
-                                  (ctx.settings.config_path.empty() ? "" : " (" + ctx.settings.config_path + ")") +
-                                  "; add it with engine = \"postgres\"");
-    }
-    SourceConfig sc{name, it->second};
-    if (sc.get("engine") != "postgres") fail(ErrorCode::kUsage, "source '" + name + "' is not engine = \"postgres\"");
-    return sc;
-  }
-  std::vector<std::string> found;
-  for (const auto& [n, values] : ctx.settings.sources) {
-    auto e = values.find("engine");
-    if (e != values.end() && e->second == "postgres") found.push_back(n);
-  }
-  if (found.size() != 1) {
-    fail(ErrorCode::kUsage, found.empty() ? "no source with engine = \"postgres\" in the config; give --config and --source"
-                                          : "several postgres sources in the config; give --source NAME");
-  }
-  return SourceConfig{found[0], ctx.settings.sources.at(found[0])};
-}
-
-// archive_command runs once per 16 MiB segment and postgres waits for it, so WAL gets a latency-first default
-// instead of the backups' zstd:3 (measured in docs/BENCHMARKS.md); the source can choose otherwise.
-std::string wal_compression(const SourceConfig& src) { return src.get("wal_compression", "zstd:1"); }
 
 std::string self_exe() {
   char buf[4096];
@@ -98,69 +63,11 @@ struct FetchArgs {
   bool read_data = false;
 };
 
-// Test hook: STRATA_PG_FAILPOINT=fetch-missing:<file> makes `wal fetch` answer "not in the archive" for that file,
-// so the tests can make PostgreSQL end recovery early the way a lost segment once did.
-bool failpoint_pretends_missing(const std::string& file) {
-  const char* fp = std::getenv("STRATA_PG_FAILPOINT");
-  return fp && std::string(fp) == "fetch-missing:" + file;
-}
-
-// Returns false when the file is not in the archive (checked before any key is derived: PostgreSQL asks for absent
-// files on every start and at every timeline probe). Throws for every other failure.
+// Returns false when the file is not in the archive. Throws for every other failure.
 bool run_fetch(CliContext& ctx, const FetchArgs& o) {
   ctx.finalize();
-  SourceConfig src = postgres_source(ctx, o.source);
-  // A file still waiting in the local spool is not in the repository yet but is the newest copy.
-  if (auto spool = src.get("spool_dir"); !spool.empty()) {
-    std::string spooled = spool + "/" + o.file;
-    struct stat st;
-    if (::stat(spooled.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      auto in = open_file_source(spooled);
-      auto out = open_file_sink(o.dest, true);
-      std::vector<uint8_t> buf(1u << 20);
-      for (size_t n; (n = in->read(buf.data(), buf.size())) > 0;) out->write(ByteView(buf.data(), n));
-      out->finish();
-      return true;
-    }
-  }
-  // Unlocking costs an Argon2id derivation per process, so each call that must unlock also fetches the next
-  // segments into a prefetch directory beside %p; postgres's next calls are then plain renames.
-  std::string dest_dir = o.dest.find('/') == std::string::npos ? "." : o.dest.substr(0, o.dest.rfind('/'));
-  std::string prefetch = dest_dir + "/.strata-prefetch";
-  if (::rename((prefetch + "/" + o.file).c_str(), o.dest.c_str()) == 0) return true;
-  uint64_t seg_size = pg::kDefaultSegmentSize;
-  if (auto v = src.get("wal_segment_size"); !v.empty()) seg_size = parse_size(v);
-  auto seg = pg::parse_segment_name(o.file, seg_size);
-  auto repo = ctx.open_repo(false);
-  if (failpoint_pretends_missing(o.file) || !repo->exists(pg::wal_id(src.name, o.file), pg::wal_catalog(src.name))) {
-    // The end of the archive: recovery is about to finish, so drop what was fetched ahead.
-    if (seg) std::filesystem::remove_all(prefetch);
-    log::info("wal_not_in_archive", {{"file", o.file}, {"source", src.name}});
-    return false;
-  }
-  if (repo->config().encrypted) repo->unlock(ctx.passphrase());
-  PipelineSettings ps = ctx.pipeline("", "", "", 0);
-  if (!pg::wal_fetch(*repo, src.name, o.file, o.dest, ps)) {
-    fail(ErrorCode::kNotFound, "WAL file " + o.file + " disappeared from the archive of " + src.name + " (" +
-                                   repo->location() + ") while it was being fetched; is a cleanup or delete running?");
-  }
-  unsigned ahead = static_cast<unsigned>(std::stoul(src.get("wal_prefetch", "8")));
-  if (!seg || ahead == 0) return true;
-  std::error_code ec;
-  std::filesystem::create_directories(prefetch, ec);
-  for (unsigned i = 1; i <= ahead && !ec; ++i) {
-    std::string next = pg::segment_name(seg->timeline, seg->segno + i, seg_size);
-    if (std::filesystem::exists(prefetch + "/" + next)) continue;
-    if (failpoint_pretends_missing(next)) break;
-    try {
-      if (!pg::wal_fetch(*repo, src.name, next, prefetch + "/" + next, ps)) break;
-    } catch (const StrataError& e) {
-      // Only an optimisation: postgres asks for the file itself later and gets the real error then.
-      log::warn("wal_prefetch_failed", {{"file", next}, {"error", e.what()}});
-      break;
-    }
-  }
-  return true;
+  app::WalFetchRequest req{app::postgres_source(ctx.settings, o.source), o.file, o.dest, ctx.pipeline("", "", "", 0)};
+  return app::wal_fetch(ctx.services(), req) != app::WalFetchOutcome::kNotInArchive;
 }
 
 }  // namespace
@@ -189,46 +96,15 @@ void register_wal(CLI::App& app, CliContext& ctx) {
       "content must be compared. Different content under the same name fails and is never overwritten.");
   push->callback([&ctx, o] {
     ctx.finalize();
-    auto t0 = std::chrono::steady_clock::now();
-    SourceConfig src = postgres_source(ctx, o->source);
-    std::string spool = src.get("spool_dir");
-    bool async = o->async || src.get("archive_async") == "true";
-    if ((async || o->drain) && spool.empty()) {
-      fail(ErrorCode::kUsage, "async WAL archiving needs spool_dir under [source." + src.name + "] (a local directory)");
-    }
-    if (!o->drain && o->path.empty()) fail(ErrorCode::kUsage, "give the WAL file to push (archive_command '... wal push %p')");
-    if (async && !o->drain) {
-      pg::spool_put(spool, o->path);
-      spawn_drainer(ctx, src.name, spool);
-      auto errors = pg::spool_errors(spool);
-      if (!errors.empty()) {
-        fail(ErrorCode::kStorage, "async WAL archiving of " + src.name + " is failing: " + errors.front() +
-                                      " (spooled files are kept in " + spool + "; run 'strata wal check --source " + src.name + "')");
-      }
-      return;
-    }
-    auto repo = ctx.open_repo(false);
-    if (repo->config().encrypted) repo->use_public_key_only(ctx.settings.public_key);
-    PipelineSettings ps = ctx.pipeline(wal_compression(src), "", "", 0);
-    bool unlocked = false;
-    auto unlock = [&](Repository& r) {
-      if (!unlocked && r.config().encrypted) r.unlock(ctx.passphrase());
-      unlocked = true;
-    };
-    if (o->drain) {
-      size_t n = pg::spool_drain(spool, [&](const std::string& p) {
-        pg::ensure_history_archived(*repo, src.name, p, ps, unlock);
-        pg::wal_push(*repo, src.name, p, ps, unlock);
-      });
-      log::info("wal_spool_drained", {{"source", src.name}, {"files", uint64_t(n)}});
-      return;
-    }
-    uint64_t stored = 0;
-    pg::ensure_history_archived(*repo, src.name, o->path, ps, unlock);
-    auto outcome = pg::wal_push(*repo, src.name, o->path, ps, unlock, &stored);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    log::info("wal_pushed", {{"source", src.name}, {"file", o->path}, {"stored_bytes", stored}, {"ms", ms},
-                             {"outcome", outcome == pg::PushOutcome::kStored ? "stored" : "already-archived"}});
+    app::WalPushRequest req;
+    req.source = app::postgres_source(ctx.settings, o->source);
+    req.path = o->path;
+    req.async = o->async;
+    req.drain = o->drain;
+    req.public_key = ctx.settings.public_key;
+    req.pipeline = ctx.pipeline(app::wal_compression(req.source), "", "", 0);
+    req.start_drainer = [&ctx, name = req.source.name](const std::string& spool) { spawn_drainer(ctx, name, spool); };
+    app::wal_push(ctx.services(), req);
   });
 
   auto* fetch = wal->add_subcommand("fetch", "Restore one archived WAL file (use as restore_command, with %f %p)");
@@ -269,19 +145,11 @@ void register_wal(CLI::App& app, CliContext& ctx) {
       "Exits 13 (problems found) when WAL is missing, a file is damaged (--read-data) or a backup is not restorable.");
   check->callback([&ctx, o] {
     ctx.finalize();
-    SourceConfig src = postgres_source(ctx, o->source);
-    auto repo = ctx.open_repo(o->read_data);
-    bool ok = true;
-    pg::WalCheckOptions opts;
-    opts.read_data = o->read_data;
-    opts.pipeline = ctx.pipeline("", "", "", 0);
-    std::string report = pg::wal_check_report(*repo, src, opts, &ok);
-    std::fputs(report.c_str(), stdout);
+    app::WalCheckRequest req{app::postgres_source(ctx.settings, o->source), o->read_data, ctx.pipeline("", "", "", 0)};
+    app::WalCheckResult r = app::wal_check(ctx.services(), req);
+    std::fputs(r.report.c_str(), stdout);
     std::fflush(stdout);
-    if (!ok) {
-      fail(ErrorCode::kProblemsFound, "the WAL archive of " + src.name + " has gaps, damaged files or unrestorable backups "
-                                      "(listed above); fix archive_command and take a new base backup");
-    }
+    app::raise(r.problem);
   });
 }
 

@@ -165,6 +165,26 @@ PipelineSettings CliContext::pipeline(const std::string& compression_flag, const
   return p;
 }
 
+app::Services CliContext::services() {
+  app::Services s;
+  s.open_repository = [this] { return open_repo(false); };
+  s.passphrase = [this] { return passphrase(); };
+  s.cancel = &CancelToken::process();
+  return s;
+}
+
+void ProgressObserver::begin(std::string_view phase, uint64_t total) {
+  line_ = std::make_unique<Progress>(std::string(phase), total, enabled_);
+}
+
+void ProgressObserver::progress(const app::Progress& p) {
+  if (!line_) return;
+  if (p.total) line_->set_total(p.total);
+  line_->update(p.bytes_in, p.bytes_out);
+}
+
+void ProgressObserver::end(std::string_view, bool, const app::PhaseTotals&) { line_.reset(); }
+
 std::string format_rate(uint64_t bytes, double seconds) {
   if (seconds <= 0) seconds = 1e-9;
   return format_size(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/progress.hpp"
 #include "io/pipeline.hpp"
@@ -46,6 +47,9 @@ struct CliContext {
   std::string new_passphrase(const std::string& file, bool for_init);
   PipelineSettings pipeline(const std::string& compression_flag, const std::string& frame_flag,
                             const std::string& object_flag, unsigned threads_flag) const;
+  // What an app:: use case gets from the command line: the repository opened (without its key) when the use case
+  // needs it, the passphrase from passphrase(), the process's cancel token (SIGINT/SIGTERM), the system clock.
+  app::Services services();
 };
 
 // A progress line on stderr when it is a terminal (and the log format is text); nothing when piped. total = 0 if
@@ -64,6 +68,19 @@ class Progress {
   int64_t start_ns_;
   int64_t last_ns_ = 0;
   bool printed_ = false;
+};
+
+// The terminal progress line as an app::Observer: a Progress while a phase runs (cleared when it ends).
+class ProgressObserver final : public app::Observer {
+ public:
+  explicit ProgressObserver(bool enabled) : enabled_(enabled) {}
+  void begin(std::string_view phase, uint64_t total) override;
+  void progress(const app::Progress& p) override;
+  void end(std::string_view phase, bool ok, const app::PhaseTotals& totals) override;
+
+ private:
+  bool enabled_;
+  std::unique_ptr<Progress> line_;
 };
 
 std::string format_rate(uint64_t bytes, double seconds);

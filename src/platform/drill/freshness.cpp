@@ -116,4 +116,30 @@ std::vector<SourceFacts> gather_freshness(Repository& repo, const std::map<std::
   return out;
 }
 
+StatusReport fleet_status(Repository& repo, const std::map<std::string, std::map<std::string, std::string>>& configured,
+                          int64_t override_rpo_s, const std::string& source_filter, int64_t as_of) {
+  std::map<std::string, int64_t> rpos;
+  for (const auto& [name, values] : configured) {
+    auto it = values.find("rpo");
+    rpos[name] = override_rpo_s ? override_rpo_s : it == values.end() ? 0 : parse_duration(it->second, "rpo of source " + name);
+  }
+  StatusReport report;
+  for (auto& f : gather_freshness(repo, rpos, source_filter, as_of)) {
+    if (override_rpo_s) f.rpo_s = override_rpo_s;
+    report.sources.push_back(assess(f, as_of));
+    if (static_cast<int>(report.sources.back().state) > static_cast<int>(report.worst)) report.worst = report.sources.back().state;
+  }
+  if (!source_filter.empty() && report.sources.empty()) {
+    fail(ErrorCode::kNotFound, "source " + source_filter + " has no backups in " + repo.location() + " and is not in the config");
+  }
+  size_t bad = 0;
+  for (const auto& s : report.sources) bad += s.state != Freshness::kOk;
+  if (bad) {
+    report.problem = app::Problem{ErrorCode::kProblemsFound,
+                                  std::to_string(bad) + " of " + std::to_string(report.sources.size()) +
+                                      " sources need attention (see above); back them up, or drill and investigate"};
+  }
+  return report;
+}
+
 }  // namespace strata

@@ -5,9 +5,11 @@
 // gather_freshness() reads the facts from a repository.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "app/problem.hpp"
 #include "platform/drill/record.hpp"
 
 namespace strata {
@@ -50,5 +52,17 @@ std::map<std::string, DrillRecord> latest_drills(Repository& repo, int64_t as_of
 // made for a past instant. Needs no passphrase.
 std::vector<SourceFacts> gather_freshness(Repository& repo, const std::map<std::string, int64_t>& rpo_by_source,
                                           const std::string& source_filter, int64_t as_of);
+
+// `strata status` as one use case: each source's rpo (`override_rpo_s` for all when > 0, else its config `rpo`),
+// every source gathered and assessed at `as_of`, and the worst state. Throws kNotFound for a `source_filter` that
+// neither has backups nor is configured, kUsage for a malformed rpo. The problem (kProblemsFound: sources that need
+// attention) is raised by the caller after it printed the report.
+struct StatusReport {
+  std::vector<SourceStatus> sources;
+  Freshness worst = Freshness::kOk;
+  std::optional<app::Problem> problem;
+};
+StatusReport fleet_status(Repository& repo, const std::map<std::string, std::map<std::string, std::string>>& configured,
+                          int64_t override_rpo_s, const std::string& source_filter, int64_t as_of);
 
 }  // namespace strata
