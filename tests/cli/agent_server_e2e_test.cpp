@@ -82,7 +82,7 @@ class AgentServerE2E : public LocalRepoTest {
   }
   void start_server(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--config", cfg_, "server", "--listen", "127.0.0.1:" + std::to_string(port_),
-                                     "--token-dir", tmp_ / "tokens", "--lease", "3", "--tick", "1s"};
+                                     "--token-dir", tmp_ / "tokens", "--lease", lease_, "--tick", "1s"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_t pid = spawn(args, "server");
     wait_for_port(port_, deadline_in(60s), "strata server", tmp_ / "server.log.err",
@@ -115,6 +115,7 @@ class AgentServerE2E : public LocalRepoTest {
   }
 
   std::string cfg_, gate_, url_;
+  std::string lease_ = "3";  // seconds: a lost agent's job is claimable again quickly
   int port_ = 0;
   int gate_fd_ = -1;
   std::vector<std::pair<pid_t, std::string>> procs_;
@@ -188,6 +189,35 @@ TEST_F(AgentServerE2E, AnAgentKilledMidBackupLosesTheJobToTheOtherAfterItsLease)
   EXPECT_EQ(list[0]["id"], j["manifest"]);
   auto r = strata({"--config", cfg_, "restore", j["manifest"].get<std::string>(), "--to", "-"});
   EXPECT_EQ(r.out, "second");
+}
+
+TEST_F(AgentServerE2E, AServerKilledMidBackupIsRestartedAndTheAgentsReportIsTaken) {
+  // A lease long enough to ride out the restart (the agent fences itself after half of it without a heartbeat).
+  lease_ = "20";
+  start_server();
+  start_agent("agent-a", tmp_ / "a.token");
+  int64_t id = run("slow");
+  ASSERT_TRUE(wait_until([&] {
+    gate_fd_ = ::open(gate_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    return gate_fd_ >= 0;
+  }, deadline_in(60s))) << "the slow backup never started";
+  kill_group(procs_[0].first, SIGKILL);
+  wait_pid(procs_[0].first);
+  procs_.erase(procs_.begin());
+  start_server();  // same catalog, same port
+
+  ASSERT_EQ(::write(gate_fd_, "first", 5), 5);  // the backup that outlived the server ends now
+  ::close(gate_fd_);
+  gate_fd_ = -1;
+  ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "succeeded"; }, deadline_in(60s))) << job(id).dump();
+  auto j = job(id);
+  EXPECT_EQ(j["attempts"].size(), 1u) << j.dump();  // not run twice
+  EXPECT_EQ(j["agent"], "agent-a");
+  auto list = backups();
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["id"], j["manifest"]);
+  auto r = strata({"--config", cfg_, "restore", j["manifest"].get<std::string>(), "--to", "-"});
+  EXPECT_EQ(r.out, "first");
 }
 
 TEST_F(AgentServerE2E, AWrongTokenIsRefusedWithOneClearLine) {
