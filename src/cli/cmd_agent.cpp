@@ -59,6 +59,7 @@ void register_agent_command(CLI::App& app, CliContext& ctx) {
     lo.token_file = o->token_file;
     lo.token = read_token_file(o->token_file);
     lo.ca_file = o->ca_file;
+    lo.cancel = &CancelToken::process();
     HttpAgentLink link(lo);
     ProcessRunnerOptions ro;
     if (!ctx.settings.config_path.empty()) ro.global_args = {"--config", ctx.settings.config_path};

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -89,8 +90,8 @@ class AgentServerE2E : public LocalRepoTest {
                   [pid] { return ::kill(pid, 0) == 0; });
   }
   pid_t start_agent(const std::string& name, const std::string& token_file, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--config", cfg_, "agent", "--server", url_, "--token-file", token_file,
-                                     "--claim-wait", "2s"};
+    std::vector<std::string> args = {"--config", cfg_, "agent", "--server", url_, "--token-file", token_file};
+    if (std::find(extra.begin(), extra.end(), "--claim-wait") == extra.end()) args.insert(args.end(), {"--claim-wait", "2s"});
     args.insert(args.end(), extra.begin(), extra.end());
     return spawn(args, name);
   }
@@ -237,6 +238,21 @@ TEST_F(AgentServerE2E, AWrongTokenIsRefusedWithOneClearLine) {
     auto l = strata({"--config", cfg_, "agents", "list", "--json"});
     return l.code == 0 && nlohmann::json::parse(l.out)["agents"].size() == 1;
   }, deadline_in(30s)));
+}
+
+TEST_F(AgentServerE2E, AnAgentStopsOnSigtermWithoutWaitingOutItsLongPoll) {
+  start_server();
+  pid_t pid = start_agent("agent-a", tmp_ / "a.token", {"--claim-wait", "60s"});
+  ASSERT_TRUE(wait_until([&] {
+    auto l = strata({"--config", cfg_, "agents", "list", "--json"});
+    return l.code == 0 && nlohmann::json::parse(l.out)["agents"].size() == 1;
+  }, deadline_in(30s)));
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_pid(pid), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // not the 60 s its claim would wait
+  procs_.erase(std::remove_if(procs_.begin(), procs_.end(), [&](auto& p) { return p.first == pid; }), procs_.end());
+  EXPECT_EQ(read_file(tmp_ / "agent-a.log.err"), "") << "a stop is not a failure to warn about";
 }
 
 TEST_F(AgentServerE2E, OnOneHostTheServersEmbeddedAgentRunsTheJobs) {

@@ -166,6 +166,7 @@ void Agent::run(const CancelToken& outer) {
             std::lock_guard lock(id_mu_);
             id_.clear();
           }
+          if (stop.cancelled()) break;  // the request was cut short by the stop itself
           log::warn("agent_claim_failed", {{"error", e.what()}});
           std::mutex m;
           std::condition_variable cv;

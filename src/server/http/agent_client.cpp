@@ -11,6 +11,11 @@ namespace strata {
 namespace ap = agent_protocol;
 namespace {
 
+// libcurl asks this a few times a second during a transfer: a stopping agent does not wait out its long poll.
+int abort_if_cancelled(void* token, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return token && static_cast<const CancelToken*>(token)->cancelled() ? 1 : 0;
+}
+
 size_t collect(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
@@ -45,7 +50,13 @@ HttpAgentLink::Answer HttpAgentLink::post(const char* path, const std::string& b
   curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>((opt_.timeout + extra).count()));
   if (!opt_.ca_file.empty()) curl_easy_setopt(h.get(), CURLOPT_CAINFO, opt_.ca_file.c_str());
+  if (opt_.cancel) {
+    curl_easy_setopt(h.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h.get(), CURLOPT_XFERINFOFUNCTION, abort_if_cancelled);
+    curl_easy_setopt(h.get(), CURLOPT_XFERINFODATA, const_cast<CancelToken*>(opt_.cancel));
+  }
   CURLcode rc = curl_easy_perform(h.get());
+  if (rc == CURLE_ABORTED_BY_CALLBACK) fail(ErrorCode::kInterrupted, "the agent is stopping");
   if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CERTPROBLEM ||
       rc == CURLE_SSL_CACERT_BADFILE) {
     // Not something waiting fixes: the agent stops and says what to change.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/cancel.hpp"
 #include "platform/agent/agent_link.hpp"
 
 namespace strata {
@@ -16,6 +17,7 @@ struct HttpAgentLinkOptions {
   std::string token_file;  // named in messages
   std::string ca_file;     // HTTPS: the CA that signed the server's certificate ("" = the system's)
   std::chrono::milliseconds timeout{15000};  // per request, on top of a claim's wait
+  const CancelToken* cancel = nullptr;       // ends a request in flight (a long poll) with kInterrupted
 };
 
 class HttpAgentLink final : public AgentLink {
