@@ -5,7 +5,9 @@
 #   - a file in src/<layer>/ includes "<other>/..." only if <other> is <layer> or below it;
 #   - no "../" includes in src/ (they would step around the rule);
 #   - nothing outside src/cli includes cli/ or CLI11 (<CLI/...>): the CLI is the top, and CLI11 is expensive;
-#   - headers in src/ use <nlohmann/json_fwd.hpp>, never the full <nlohmann/json.hpp> (build time).
+#   - headers in src/ use <nlohmann/json_fwd.hpp>, never the full <nlohmann/json.hpp> (build time);
+#   - no repository key prefix ("backups/", "data/", "locks/", ...) is spelled in src/ outside src/repo/layout.hpp,
+#     which owns the key layout (comments may name keys; code uses layout::);
 #   - no file in src/ changes the process environment (setenv, putenv, unsetenv, clearenv): a secret meant for one
 #     child travels in that child's ChildEnv (common/process.hpp), or another job in the same agent process would
 #     see it, and another thread could read environ while it changes.
@@ -46,6 +48,25 @@ function(strata_scan file rel allowed forbid_relative)
   set(violations ${violations} PARENT_SCOPE)
 endfunction()
 
+# A string literal that starts with a repository key prefix, outside comments: the layout belongs to repo/layout.hpp.
+set(STRATA_KEY_PREFIXES "keys|writers|locks|backups|streams|data|expired|holds|drills|tier|index|wal|binlog")
+function(strata_scan_keys file rel)
+  if(rel STREQUAL "src/repo/layout.hpp")
+    return()
+  endif()
+  file(STRINGS ${file} lines REGEX "\"(${STRATA_KEY_PREFIXES})/")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "(^|[ \t])//.*$" "" code "${line}")
+    if(code MATCHES "^[ \t]*#[ \t]*include")
+      continue()
+    endif()
+    if(code MATCHES "\"(${STRATA_KEY_PREFIXES})/")
+      list(APPEND violations "${rel}: the key prefix \"${CMAKE_MATCH_1}/\" is spelled here: use repo/layout.hpp")
+    endif()
+  endforeach()
+  set(violations ${violations} PARENT_SCOPE)
+endfunction()
+
 function(strata_scan_env file rel)
   file(STRINGS ${file} lines REGEX "(^|[^A-Za-z0-9_])(setenv|putenv|unsetenv|clearenv)[ \t]*\\(")
   foreach(line IN LISTS lines)
@@ -68,6 +89,7 @@ foreach(layer IN LISTS STRATA_LAYERS)
     file(RELATIVE_PATH rel ${STRATA_ROOT} ${f})
     strata_scan(${f} ${rel} "${allowed}" TRUE)
     strata_scan_env(${f} ${rel})
+    strata_scan_keys(${f} ${rel})
   endforeach()
 endforeach()
 

@@ -2,6 +2,9 @@
 # accept one that keeps them. Run as: cmake -DWORK=<empty dir> -P cmake/check_layers_selftest.cmake
 cmake_minimum_required(VERSION 3.25)
 file(REMOVE_RECURSE ${WORK})
+file(WRITE ${WORK}/good/src/repo/layout.hpp "inline constexpr const char* kData = \"data/\";\n")
+file(WRITE ${WORK}/good/src/repo/k.cpp "// a comment may name \"backups/<id>\"\nauto k = layout::kData;\n")
+file(WRITE ${WORK}/bad/src/tiering/k.cpp "auto k = \"tier/\" + name; // why\n")
 file(WRITE ${WORK}/good/src/common/a.hpp "#include \"common/b.hpp\"\n#include <nlohmann/json_fwd.hpp>\n")
 file(WRITE ${WORK}/good/src/repo/r.cpp
   "#include \"io/x.hpp\"\n#include \"storage/s.hpp\"\n#include <nlohmann/json.hpp>\n")
@@ -35,7 +38,8 @@ if(rc EQUAL 0)
 endif()
 string(REGEX REPLACE "[ \t\r\n]+" " " err "${err}")
 foreach(expected
-    "dependency rule broken (16;"
+    "dependency rule broken (17;"
+    "src/tiering/k.cpp: the key prefix \"tier/\" is spelled here: use repo/layout.hpp"
     "src/platform/retention/p.cpp: #include \"platform/scheduler/s.hpp\": this folder may include only platform/retention, app,"
     "src/platform/retention/p.cpp: #include \"platform/plan.hpp\": platform/ is a group of layers, name one of its folders"
     "src/app/a.cpp: #include \"platform/retention/p.hpp\": this folder may include only app, engines, tiering,"

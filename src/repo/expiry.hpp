@@ -13,13 +13,14 @@
 #include <set>
 #include <string>
 #include <vector>
+#include "repo/layout.hpp"
 
 namespace strata {
 
 class Repository;
 
-inline constexpr const char* kExpiredPrefix = "expired/";
-inline constexpr const char* kHoldsPrefix = "holds/";
+inline constexpr const char* kExpiredPrefix = layout::kExpired;
+inline constexpr const char* kHoldsPrefix = layout::kHolds;
 inline constexpr size_t kMaxRetentionRecordBytes = 64u << 10;
 
 struct Tombstone {

@@ -17,12 +17,13 @@
 #include "common/log.hpp"
 #include "common/proc_stat.hpp"
 #include "io/crypto.hpp"
+#include "repo/layout.hpp"
 #include "storage/storage.hpp"
 
 namespace strata {
 namespace {
 
-constexpr const char* kLocksPrefix = "locks/";
+using layout::kLocks;
 
 std::string first_line_of(const std::string& path) {
   std::ifstream f(path);
@@ -98,7 +99,7 @@ std::optional<LockInfo> read_lock(Storage& storage, const std::string& key, cons
                                   const LockTiming& timing) {
   LockInfo l;
   l.key = key;
-  l.id = key.substr(std::string(kLocksPrefix).size());
+  l.id = key.substr(std::string(kLocks).size());
   try {
     Bytes b = storage.get(key);
     l.raw.assign(b.begin(), b.end());
@@ -172,7 +173,7 @@ std::string LockInfo::describe() const {
 std::vector<LockInfo> RepoLock::list(Storage& storage, const LockTiming& timing) {
   std::vector<LockInfo> out;
   const LockHolder me = LockHolder::self();
-  for (const auto& o : storage.list(kLocksPrefix)) {
+  for (const auto& o : storage.list(kLocks)) {
     if (auto l = read_lock(storage, o.key, me, timing)) out.push_back(*l);
   }
   return out;
@@ -218,7 +219,7 @@ RepoLock::RepoLock(Storage& storage, LockKind kind, const std::string& command, 
   started_ = timing_.now_epoch();
   uint8_t rnd[8];
   random_bytes(rnd, sizeof rnd);
-  key_ = kLocksPrefix + compact_utc(started_) + "-" + hex_encode(ByteView(rnd, 8));
+  key_ = layout::lock_key(compact_utc(started_) + "-" + hex_encode(ByteView(rnd, 8)));
   std::string text = encode(started_);
   // Lock ids are random, so no create-only check is needed; and a lock matters only while its process lives, so
   // it need not survive a crash (saves two fsyncs on every command, which WAL push feels).

@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "io/frame.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/layout.hpp"
 
 namespace strata {
 namespace {
@@ -182,7 +183,7 @@ void validate_public(const Manifest& m, const std::string& where) {
     const auto& o = m.stream.objects[i];
     char seq[24];
     std::snprintf(seq, sizeof seq, "%06llu", static_cast<unsigned long long>(i));
-    if (o.key != "data/" + m.id + "/" + seq) bad("object " + std::to_string(i) + " has key '" + excerpt(o.key) + "'");
+    if (o.key != layout::data_prefix(m.id) + seq) bad("object " + std::to_string(i) + " has key '" + excerpt(o.key) + "'");
     // An object holds its header, then frames of at most 16 + frame_size + 16 (tag) bytes; small streams less.
     uint64_t frames_here = std::min<uint64_t>(m.frames_per_object, m.stream.frames - i * m.frames_per_object);
     uint64_t max_size = kObjectHeaderSize + frames_here * (kFrameHeaderSize + 2 * static_cast<uint64_t>(m.frame_size) + 1024);
@@ -206,7 +207,7 @@ void validate_layout(const Manifest& m, const std::string& where) {
   for (size_t i = 0; i < m.stream.objects.size(); ++i) {
     const auto& o = m.stream.objects[i];
     std::string n = std::to_string(i);
-    if ("data/" + o.name != o.key) bad("object " + n + " is named '" + excerpt(o.name) + "'");
+    if (layout::kData + o.name != o.key) bad("object " + n + " is named '" + excerpt(o.name) + "'");
     if (o.offset != kObjectHeaderSize) bad("object " + n + " offset " + std::to_string(o.offset));
     if (o.length != o.size - kObjectHeaderSize) bad("object " + n + " length " + std::to_string(o.length));
     uint64_t first = i * static_cast<uint64_t>(m.frames_per_object);

@@ -16,6 +16,7 @@
 #include "io/stream.hpp"
 #include "repo/bounded_json.hpp"
 #include "repo/expiry.hpp"
+#include "repo/layout.hpp"
 #include "repo/lock.hpp"
 #include "storage/storage.hpp"
 #include "strata_version.hpp"
@@ -24,13 +25,13 @@ namespace strata {
 namespace {
 
 using nlohmann::json;
-constexpr const char* kConfigKey = "config";
-constexpr const char* kBackupsPrefix = "backups/";
-constexpr const char* kStreamsPrefix = "streams/";
-constexpr const char* kDataPrefix = "data/";
-constexpr const char* kKeysPrefix = "keys/";
+using layout::kConfig;
+using layout::kBackups;
+using layout::kStreams;
+using layout::kData;
+using layout::kKeys;
 // Tiering archives (docs/TIERING.md) live beside the backup format; check and cleanup leave them alone.
-bool is_tier_key(const std::string& key) { return key.rfind("tier/", 0) == 0; }
+bool is_tier_key(const std::string& key) { return layout::has_prefix(key, layout::kTier); }
 
 class BackupKeying final : public ObjectKeying {
  public:
@@ -41,7 +42,7 @@ class BackupKeying final : public ObjectKeying {
     std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(seq));
     return id_ + "/" + buf;
   }
-  std::string storage_key(const std::string& name) const override { return kDataPrefix + name; }
+  std::string storage_key(const std::string& name) const override { return kData + name; }
   FrameContext frame_context(const std::string& name) const override {
     FrameContext ctx;
     ctx.cipher = cipher_;
@@ -56,9 +57,7 @@ class BackupKeying final : public ObjectKeying {
   Key32 data_key_;
 };
 
-std::string manifest_path(const std::string& catalog, const std::string& id) {
-  return catalog.empty() ? kBackupsPrefix + id : kStreamsPrefix + catalog + "/" + id;
-}
+std::string manifest_path(const std::string& catalog, const std::string& id) { return layout::manifest_key(catalog, id); }
 
 Key32 manifest_key(const Key32& data_key) { return derive_key(data_key, "strata/manifest/v1"); }
 
@@ -76,7 +75,7 @@ std::string new_backup_id() {
 }  // namespace
 
 void Repository::init(Storage& storage, const InitOptions& options) {
-  if (storage.stat(kConfigKey)) {
+  if (storage.stat(kConfig)) {
     fail(ErrorCode::kAlreadyExists, "a strata repository already exists at " + storage.describe());
   }
   uint8_t rnd[16];
@@ -93,7 +92,7 @@ void Repository::init(Storage& storage, const InitOptions& options) {
     w.created = cfg.created;
     w.host = hostname();
     w.label = options.key_label;
-    storage.put(kKeysPrefix + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
+    storage.put(kKeys + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
   }
   json j = {{"format", "strata-repository"},
             {"version", kRepoVersion},
@@ -103,13 +102,13 @@ void Repository::init(Storage& storage, const InitOptions& options) {
             {"public_key", cfg.encrypted ? hex_encode(ByteView(cfg.public_key.data(), 32)) : ""}};
   std::string text = j.dump(2) + "\n";
   // The config is written last and create-only: it is the commit point of init, and two inits cannot both win.
-  storage.put(kConfigKey, as_bytes(text), PutMode::kCreateOnly);
+  storage.put(kConfig, as_bytes(text), PutMode::kCreateOnly);
 }
 
 Repository::Repository(std::unique_ptr<Storage> storage) : storage_(std::move(storage)) {
   Bytes raw;
   try {
-    raw = storage_->get(kConfigKey);
+    raw = storage_->get(kConfig);
   } catch (const StrataError& e) {
     if (e.code() != ErrorCode::kNotFound) throw;
     fail(ErrorCode::kNotARepository, storage_->describe() + " is not a strata repository (no config object); create one with 'strata repo init --repo " + storage_->describe() + "'");
@@ -148,7 +147,7 @@ Repository::~Repository() = default;
 std::string Repository::location() const { return storage_->describe(); }
 
 Repository::OpenedKey Repository::open_secret(const std::string& passphrase) const {
-  auto list = storage_->list(kKeysPrefix);
+  auto list = storage_->list(kKeys);
   if (list.empty()) fail(ErrorCode::kWrongKey, "repository " + location() + " has no keys left; it cannot be opened");
   std::vector<std::string> damaged;
   for (const auto& o : list) {
@@ -404,7 +403,7 @@ bool Repository::exists(const std::string& id, const std::string& catalog) {
 
 std::vector<std::pair<std::string, std::string>> Repository::all_manifests() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const char* prefix : {kBackupsPrefix, kStreamsPrefix}) {
+  for (const char* prefix : {kBackups, kStreams}) {
     for (const auto& o : storage_->list(prefix)) {
       out.emplace_back(o.key, o.key.substr(o.key.rfind('/') + 1));
     }
@@ -460,9 +459,9 @@ std::string Repository::latest_id(const std::string& source) {
 
 std::string Repository::resolve_id(const std::string& id) {
   if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + id + "'");
-  if (storage_->stat(kBackupsPrefix + id)) return id;
+  if (storage_->stat(kBackups + id)) return id;
   std::vector<std::string> matches;
-  for (const auto& o : storage_->list(kBackupsPrefix + id)) matches.push_back(o.key.substr(8));
+  for (const auto& o : storage_->list(kBackups + id)) matches.push_back(o.key.substr(std::string(kBackups).size()));
   if (matches.size() == 1) return matches[0];
   if (matches.empty()) fail(ErrorCode::kNotFound, "backup " + id + " not found in " + location() + "; run 'strata list' to see backups");
   fail(ErrorCode::kUsage, "backup id prefix '" + id + "' is ambiguous (" + std::to_string(matches.size()) + " matches); give more characters");
@@ -506,6 +505,12 @@ void Repository::restore(const Manifest& m, ByteSink& sink, const PipelineSettin
   log::info("restore_start", {{"backup", m.id}, {"target", sink.describe()}});
   restore_stream(*storage_, *keying, m.stream, sink, settings, progress);
   log::info("restore_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}});
+}
+
+std::string Repository::object_problem(const ObjectRecord& o) {
+  auto st = storage_->stat(o.key);
+  if (!st) return "missing";
+  return st->size == o.size ? "" : "wrong size";
 }
 
 std::map<std::string, std::vector<std::string>> Repository::children_by_parent() {
@@ -616,7 +621,7 @@ void Repository::purge_backup(const std::string& id, const std::string& catalog)
     remove_unlocked(id, catalog);
     return;
   }
-  for (const auto& o : storage_->list(kDataPrefix + id + "/")) storage_->remove(o.key);
+  for (const auto& o : storage_->list(layout::data_prefix(id))) storage_->remove(o.key);
 }
 
 void Repository::remove_unlocked(const std::string& id, const std::string& catalog) {
@@ -633,7 +638,7 @@ void Repository::remove_unlocked(const std::string& id, const std::string& catal
   storage_->remove(key);
   // Only keys under this backup's own data prefix: the public part is not authenticated without keys, and a
   // tampered manifest must not be able to steer a delete at another backup's objects.
-  const std::string own = kDataPrefix + id + "/";
+  const std::string own = layout::data_prefix(id);
   for (const auto& o : m.stream.objects) {
     if (o.key.compare(0, own.size(), own) == 0) storage_->remove(o.key);
     else log::warn("delete_skipped_foreign_key", {{"backup", id}, {"key", o.key}});
@@ -816,8 +821,8 @@ CheckReport Repository::check(const CheckOptions& options) {
     report.notes.push_back("lock " + l.key + ": " + l.command + " (pid " + std::to_string(l.holder.pid) + " on " +
                            l.holder.host + ")" + (l.stale ? " is stale (" + l.stale_reason + ")" : ""));
   }
-  for (const auto& o : storage_->list(kDataPrefix)) {
-    std::string rest = o.key.substr(std::string(kDataPrefix).size());
+  for (const auto& o : storage_->list(kData)) {
+    std::string rest = o.key.substr(std::string(kData).size());
     std::string id = rest.substr(0, rest.find('/'));
     if (committed.count(id)) continue;
     if (writing.count(id)) {
@@ -836,10 +841,10 @@ CheckReport Repository::check(const CheckOptions& options) {
 
 void Repository::check_key_files(CheckReport& report) {
   if (!config_.encrypted) return;
-  for (const auto& o : storage_->list(kKeysPrefix)) {
+  for (const auto& o : storage_->list(kKeys)) {
     try {
       WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
-      if (kKeysPrefix + w.id != o.key) fail(ErrorCode::kCorrupt, o.key + " holds key " + excerpt(w.id) + " (renamed or replaced)");
+      if (kKeys + w.id != o.key) fail(ErrorCode::kCorrupt, o.key + " holds key " + excerpt(w.id) + " (renamed or replaced)");
     } catch (const StrataError& e) {
       if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kUnsupportedVersion) throw;
       report.errors.push_back("key " + o.key + " is damaged: " + e.what());
@@ -851,9 +856,9 @@ namespace {
 
 // The time a data object's backup started, from its key (data/<YYYYMMDDTHHMMSSZ-...>/...); 0 if it does not say.
 int64_t backup_epoch_of_key(const std::string& key) {
-  if (key.compare(0, std::string(kDataPrefix).size(), kDataPrefix) != 0) return 0;
+  if (key.compare(0, std::string(kData).size(), kData) != 0) return 0;
   std::tm tm{};
-  std::string id = key.substr(std::string(kDataPrefix).size(), 16);
+  std::string id = key.substr(std::string(kData).size(), 16);
   if (id.size() < 16 || !strptime(id.c_str(), "%Y%m%dT%H%M%SZ", &tm)) return 0;
   return ::timegm(&tm);
 }
@@ -876,8 +881,8 @@ std::vector<std::string> Repository::cleanup(bool dry_run, int64_t min_age_secon
   std::set<std::string> committed;
   for (const auto& entry : all_manifests()) committed.insert(entry.second);
   std::vector<std::string> removed;
-  for (const auto& o : storage_->list(kDataPrefix)) {
-    std::string rest = o.key.substr(std::string(kDataPrefix).size());
+  for (const auto& o : storage_->list(kData)) {
+    std::string rest = o.key.substr(std::string(kData).size());
     if (committed.count(rest.substr(0, rest.find('/')))) continue;
     if (young(o.key)) continue;
     if (!dry_run) storage_->remove(o.key);
@@ -1007,13 +1012,13 @@ void Repository::remove_writer(const std::string& id) {
 
 std::vector<KeyInfo> Repository::keys() {
   std::vector<KeyInfo> out;
-  for (const auto& o : storage_->list(kKeysPrefix)) {
+  for (const auto& o : storage_->list(kKeys)) {
     try {
       WrappedKey w = wrapped_key_from_json(to_string(storage_->get(o.key)), o.key);
       out.push_back({w.id, w.created, w.host, w.label, w.id == current_key_id_, ""});
     } catch (const StrataError& e) {
       if (e.code() != ErrorCode::kCorrupt) throw;
-      out.push_back({o.key.substr(std::string(kKeysPrefix).size()), "", "", "", false, e.what()});
+      out.push_back({o.key.substr(std::string(kKeys).size()), "", "", "", false, e.what()});
     }
   }
   return out;
@@ -1027,7 +1032,7 @@ std::string Repository::add_key(const std::string& passphrase, const std::string
   w.created = iso_utc(now_epoch());
   w.host = hostname();
   w.label = label;
-  storage_->put(kKeysPrefix + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
+  storage_->put(kKeys + w.id, as_bytes(wrapped_key_to_json(w)), PutMode::kCreateOnly);
   log::info("key_added", {{"key", w.id}});
   return w.id;
 }
@@ -1042,7 +1047,7 @@ void Repository::remove_key(const std::string& id) {
   if (id == current_key_id_) {
     fail(ErrorCode::kUsage, "key " + id + " is the one you unlocked with; unlock with another passphrase to remove it");
   }
-  storage_->remove(kKeysPrefix + id);
+  storage_->remove(kKeys + id);
   log::info("key_removed", {{"key", id}});
 }
 

@@ -138,6 +138,9 @@ class Repository {
   // Loads and, when keys are available, verifies the sealed part.
   Manifest load(const std::string& id, bool need_sealed, const std::string& catalog = "");
   void restore(const Manifest& m, ByteSink& sink, const PipelineSettings& settings, const ProgressFn& progress);
+  // Why an object of a manifest cannot be read as recorded ("missing", "wrong size"); empty when it is present with
+  // its recorded size. For engines that check a whole chain before they touch a target.
+  std::string object_problem(const ObjectRecord& o);
   // Deletes one backup under an exclusive lock; refuses one that other backups build on (kUsage, naming them).
   void remove_backup(const std::string& id, const std::string& catalog = "");
   // `strata delete`: resolves every id (or unique prefix) first, refuses the whole request if one is unknown or

@@ -11,6 +11,7 @@
 
 #include "common/bytes.hpp"
 #include "io/crypto.hpp"
+#include "repo/layout.hpp"
 
 namespace strata {
 
@@ -41,7 +42,7 @@ enum class WriterStatus {
 };
 const char* writer_status_name(WriterStatus s);
 
-inline constexpr const char* kWritersPrefix = "writers/";
+inline constexpr const char* kWritersPrefix = layout::kWriters;
 
 std::string writer_id_of(const SignPublicKey& pk);  // 16 hex digits of SHA-256(public key)
 // Names: 1-64 of letters, digits, '-', '_', '.'.

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "repo/layout.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 #include "tiering/failpoint.hpp"
@@ -89,7 +90,8 @@ void parse_location(const std::string& location, std::string& pack_id, uint32_t&
 }
 
 ArchiveStore::ArchiveStore(Repository& repo, std::string entity, Compression compression)
-    : repo_(repo), storage_(repo.storage()), entity_(std::move(entity)), prefix_("tier/" + entity_ + "/"),
+    : repo_(repo), storage_(repo.storage()), entity_(std::move(entity)), prefix_(layout::tier_prefix(entity_)),
+      packs_prefix_(layout::tier_packs_prefix(entity_)), index_prefix_(layout::tier_index_prefix(entity_)),
       compression_(compression) {}
 
 ArchiveStore::~ArchiveStore() {
@@ -452,7 +454,7 @@ size_t ArchiveStore::remove_incomplete_writes() {
 
 std::vector<std::string> ArchiveStore::pack_ids() {
   std::vector<std::string> out;
-  for (const auto& o : storage_.list(prefix_ + "index/")) out.push_back(o.key.substr(prefix_.size() + 6));
+  for (const auto& o : storage_.list(index_prefix_)) out.push_back(o.key.substr(index_prefix_.size()));
   return out;
 }
 
@@ -460,8 +462,8 @@ std::vector<std::string> ArchiveStore::orphan_data_objects() {
   std::vector<std::string> ids = pack_ids();
   std::set<std::string> indexed(ids.begin(), ids.end());
   std::vector<std::string> out;
-  for (const auto& o : storage_.list(prefix_ + "packs/")) {
-    std::string id = o.key.substr(prefix_.size() + 6);
+  for (const auto& o : storage_.list(packs_prefix_)) {
+    std::string id = o.key.substr(packs_prefix_.size());
     if (!indexed.count(id)) out.push_back(id);
   }
   return out;
@@ -483,8 +485,8 @@ std::vector<uint32_t> ArchiveStore::live_slots(const std::string& pack_id) {
 std::vector<std::string> ArchiveStore::find_all(const std::string& key) {
   std::vector<std::string> out;
   Digest32 kh = key_hash(key);
-  for (const auto& o : storage_.list(prefix_ + "index/")) {
-    std::string pack_id = o.key.substr(prefix_.size() + 6);
+  for (const auto& o : storage_.list(index_prefix_)) {
+    std::string pack_id = o.key.substr(index_prefix_.size());
     Bytes index = storage_.get(o.key);
     if (index.size() < kHeaderSize) continue;
     uint32_t count = get_u32le(index.data() + 12);
@@ -499,10 +501,10 @@ std::vector<std::string> ArchiveStore::find_all(const std::string& key) {
 std::vector<PackInfo> ArchiveStore::packs() {
   std::vector<PackInfo> out;
   std::map<std::string, uint64_t> sizes;
-  for (const auto& o : storage_.list(prefix_ + "packs/")) sizes[o.key.substr(prefix_.size() + 6)] = o.size;
-  for (const auto& o : storage_.list(prefix_ + "index/")) {
+  for (const auto& o : storage_.list(packs_prefix_)) sizes[o.key.substr(packs_prefix_.size())] = o.size;
+  for (const auto& o : storage_.list(index_prefix_)) {
     PackInfo p;
-    p.pack_id = o.key.substr(prefix_.size() + 6);
+    p.pack_id = o.key.substr(index_prefix_.size());
     Bytes index = storage_.get(o.key);
     if (index.size() < kHeaderSize) continue;
     p.entries = get_u32le(index.data() + 12);

@@ -16,6 +16,7 @@
 #include "common/bytes.hpp"
 #include "io/codec.hpp"
 #include "io/crypto.hpp"
+#include "repo/layout.hpp"
 
 namespace strata {
 class Repository;
@@ -84,8 +85,8 @@ class ArchiveStore {
   void remove_pack(const std::string& pack_id);
   std::string pack_of(const std::string& location) const;
 
-  std::string data_key(const std::string& pack_id) const { return prefix_ + "packs/" + pack_id; }
-  std::string index_key(const std::string& pack_id) const { return prefix_ + "index/" + pack_id; }
+  std::string data_key(const std::string& pack_id) const { return packs_prefix_ + pack_id; }
+  std::string index_key(const std::string& pack_id) const { return index_prefix_ + pack_id; }
   Digest32 key_hash(const std::string& key) const;
 
  private:
@@ -100,7 +101,7 @@ class ArchiveStore {
   Repository& repo_;
   Storage& storage_;
   std::string entity_;
-  std::string prefix_;
+  std::string prefix_, packs_prefix_, index_prefix_;  // repo/layout.hpp
   Compression compression_;
   std::mutex mu_;
   std::map<std::string, Key32> key_cache_;  // pack id -> opened data key (opening costs an X25519 operation)

@@ -6,6 +6,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "repo/layout.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 #include "tiering/failpoint.hpp"
@@ -55,7 +56,7 @@ size_t Tierer::Impl::erase(const std::string& key) {
   rec["key_sha256"] = kh_hex;
   rec["erased_at"] = iso_utc(now_epoch());
   rec["archives_destroyed"] = destroyed;
-  m.repo->storage().put("tier/" + m.cfg.name + "/erased/" + kh_hex, as_bytes(rec.dump()), PutMode::kOverwrite);
+  m.repo->storage().put(layout::tier_erased_key(m.cfg.name, kh_hex), as_bytes(rec.dump()), PutMode::kOverwrite);
   // Nothing in the database keeps the key either: releases waiting for reap (their entries were just destroyed),
   // and earlier events, whose key and text now carry the key's hash instead.
   m.conn->exec("DELETE FROM strata_tier_released WHERE entity = $1 AND key = $2", {m.cfg.name, key});

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_text.hpp"
+#include "repo/layout.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 
@@ -37,7 +38,7 @@ TierStatus Tierer::status() {
   s.failures_24h = std::stoull(*ev.rows[0][0]);
   s.erased_total = std::stoull(*ev.rows[0][1]);
   if (m.repo) {
-    for (const auto& o : m.repo->storage().list("tier/" + c.name + "/packs/")) {
+    for (const auto& o : m.repo->storage().list(layout::tier_packs_prefix(c.name))) {
       ++s.packs;
       s.pack_bytes += o.size;
     }

@@ -15,11 +15,12 @@
 #include "engines/tool_util.hpp"
 #include "io/crypto.hpp"
 #include "io/stream.hpp"
+#include "repo/layout.hpp"
 #include "repo/repository.hpp"
 
 namespace strata {
 
-std::string binlog_catalog(const std::string& source) { return "binlog/" + source; }
+std::string binlog_catalog(const std::string& source) { return layout::binlog_series(source); }
 
 uint64_t binlog_index(const std::string& name) {
   auto dot = name.rfind('.');

@@ -26,7 +26,6 @@
 #include "engines/tool_util.hpp"
 #include "io/stream.hpp"
 #include "repo/repository.hpp"
-#include "storage/storage.hpp"
 
 namespace strata {
 
@@ -261,10 +260,9 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
   }
   for (const auto& m : chain) {
     for (const auto& obj : m.stream.objects) {
-      auto st = repo.storage().stat(obj.key);
-      if (!st || st->size != obj.size) {
+      if (std::string why = repo.object_problem(obj); !why.empty()) {
         fail(ErrorCode::kCorrupt, "backup chain of " + chosen.id + " is broken: " + m.type + " backup " + m.id +
-                                      " lacks data object " + obj.key + " (" + (st ? "wrong size" : "missing") + ")" +
+                                      " lacks data object " + obj.key + " (" + why + ")" +
                                       nothing + "; run 'strata check'" + next);
       }
     }

@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "io/crypto.hpp"
 #include "io/stream.hpp"
+#include "repo/layout.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
@@ -75,7 +76,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // Objects of an uncommitted `id` (data/<id>/...), complete or not. Called only with no other writer of `id`
 // alive and its manifest absent, so everything there is what interrupted earlier attempts left.
 void remove_push_leftovers(Storage& storage, const std::string& id, const std::string& name) {
-  const std::string prefix = "data/" + id + "/";
+  const std::string prefix = layout::data_prefix(id);
   size_t removed = 0;
   for (const auto& o : storage.list(prefix)) {
     storage.remove(o.key);
@@ -124,7 +125,7 @@ std::string segment_name(uint32_t timeline, uint64_t segno, uint64_t segment_siz
   return buf;
 }
 
-std::string wal_catalog(const std::string& source) { return "wal/" + source; }
+std::string wal_catalog(const std::string& source) { return layout::wal_series(source); }
 std::string wal_id(const std::string& source, const std::string& file_name) { return source + "." + file_name; }
 
 PushOutcome wal_push(Repository& repo, const std::string& source, const std::string& path, const PipelineSettings& ps,

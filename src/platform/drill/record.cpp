@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/layout.hpp"
 #include "repo/record_mac.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
@@ -12,7 +13,6 @@
 namespace strata {
 
 namespace {
-constexpr const char* kDrillsPrefix = "drills/";
 constexpr const char* kMacDomain = "strata/drill/v1";
 constexpr size_t kMaxRecordBytes = 256u << 10;
 constexpr size_t kMaxDetail = 4096;
@@ -20,7 +20,7 @@ constexpr size_t kMaxDetail = 4096;
 std::string clip(const std::string& s) { return s.size() <= kMaxDetail ? s : s.substr(s.size() - kMaxDetail); }
 }  // namespace
 
-std::string drill_record_key(const DrillRecord& r) { return kDrillsPrefix + r.backup_id + "/" + r.id + ".json"; }
+std::string drill_record_key(const DrillRecord& r) { return layout::kDrills + r.backup_id + "/" + r.id + ".json"; }
 
 std::string encode_drill_record(const Repository& repo, const DrillRecord& r) {
   nlohmann::json checks = nlohmann::json::array();
@@ -100,7 +100,7 @@ void store_drill_record(Repository& repo, const DrillRecord& r) {
 std::vector<DrillRecord> list_drill_records(Repository& repo, const std::string& backup_id,
                                             std::vector<std::string>* damaged) {
   Storage& storage = repo.storage();
-  std::string prefix = std::string(kDrillsPrefix) + (backup_id.empty() ? "" : backup_id + "/");
+  std::string prefix = std::string(layout::kDrills) + (backup_id.empty() ? "" : backup_id + "/");
   std::vector<DrillRecord> out;
   for (const auto& o : storage.list(prefix)) {
     try {
