@@ -36,7 +36,11 @@ RestoreResult restore(const Services& services, RestoreRequest req) {
     er.pipeline = req.pipeline;
     result.engine = true;
     PhaseScope phase(services, "restore", 0);
-    result.summary = engine->restore(repo, *es, er, phase.fn());
+    EngineRestoreResult done = engine->restore(repo, *es, er, phase.fn());
+    result.summary = done.summary;
+    result.id = done.backup_id;
+    result.chain = done.chain;
+    result.point_reached = done.point_reached;
     result.seconds = phase.seconds();
     phase.finish({});
     return result;

@@ -32,7 +32,9 @@ struct RestoreRequest {
 
 struct RestoreResult {
   bool engine = false;
-  std::string id;       // the backup restored (plain restores)
+  std::string id;       // the backup restored
+  std::vector<std::string> chain;  // engine restores of incrementals: every backup applied, oldest first
+  std::string point_reached;       // engine restores that recovered to a point: where they ended
   std::string target;   // where it went (the sink's description)
   uint64_t plain_bytes = 0;
   double seconds = 0;

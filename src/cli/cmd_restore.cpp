@@ -73,7 +73,7 @@ void register_restore(CLI::App& app, CliContext& ctx) {
     app::RestoreResult r = app::restore(services, req);
     if (ctx.quiet) return;
     if (r.engine) {
-      log::report_summary("restore_summary", r.summary);
+      log::report_summary("restore_summary", r.summary, {{"backup", r.id}, {"point_reached", r.point_reached}});
       return;
     }
     // On stderr: stdout may be the restored data (--to -).

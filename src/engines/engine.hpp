@@ -54,14 +54,23 @@ struct EngineRestoreRequest {
   PipelineSettings pipeline;
 };
 
+// What an engine restore did, for the caller to show and to record (a drill's recovery point, a job's result).
+struct EngineRestoreResult {
+  std::string summary;    // for the user: what was restored, where, the point reached (a second line: the started server)
+  std::string backup_id;  // the backup restored (chosen by id, by latest or by a target time)
+  std::vector<std::string> chain;  // every backup applied, oldest first, when it is more than the one (incrementals)
+  // Where recovery ended, in the engine's terms ("LSN 0/5000028", "binlog.000004:1234"); empty when the restore did
+  // not recover to a point of its own (a copy not started, a dump, an RDB file).
+  std::string point_reached;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
   // Returns the manifests committed (usually one).
   virtual std::vector<Manifest> backup(Repository& repo, const SourceConfig& source, const EngineBackupRequest& req,
                                        const ProgressFn& progress) = 0;
-  // Returns a one-line summary for the user (what was restored, point reached).
-  virtual std::string restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+  virtual EngineRestoreResult restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                               const ProgressFn& progress) = 0;
 };
 

@@ -17,7 +17,7 @@ std::vector<Manifest> CommandEngine::backup(Repository& repo, const SourceConfig
   return {repo.backup(*src, o, progress)};
 }
 
-std::string CommandEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+EngineRestoreResult CommandEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                    const ProgressFn& progress) {
   std::string id = req.id.empty() ? repo.latest_id(source.name) : req.id;
   Manifest m = repo.load(repo.resolve_id(id), true);
@@ -29,7 +29,7 @@ std::string CommandEngine::restore(Repository& repo, const SourceConfig& source,
   else if (!req.to_command.empty()) sink = open_command_sink(req.to_command);
   else sink = open_command_sink(source.require("restore_command"));
   repo.restore(m, *sink, req.pipeline, progress);
-  return "restored backup " + m.id + " of " + source.name + " into " + sink->describe();
+  return {"restored backup " + m.id + " of " + source.name + " into " + sink->describe(), m.id, {}, ""};
 }
 
 }  // namespace strata

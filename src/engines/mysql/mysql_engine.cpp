@@ -211,7 +211,7 @@ std::string check_started(const SourceConfig& source, const std::string& target,
          ", socket " + socket + ") and answers queries";
 }
 
-std::string restore_physical(Repository& repo, const SourceConfig& source, const Manifest& chosen,
+EngineRestoreResult restore_physical(Repository& repo, const SourceConfig& source, const Manifest& chosen,
                              const EngineRestoreRequest& req) {
   if (req.target_dir.empty()) {
     fail(ErrorCode::kUsage, "restoring physical backup " + chosen.id + " needs --target-dir DIR (a new or empty datadir)");
@@ -330,6 +330,7 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
   for (const auto& m : chain) ids += (ids.empty() ? "" : " + ") + m.id;
   std::string summary = "restored " + chosen.type + " backup " + chosen.id + " of " + source.name + " (chain " + ids +
                         ") into " + target;
+  std::string point;  // where the restored server will stand: the replay's end, or the backup's binlog position
   try {
     if (!dir_is_empty_or_missing(target)) {
       for (const auto& e : fs::directory_iterator(target)) fs::remove_all(e.path());
@@ -339,7 +340,10 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
                     " --datadir=" + shell_quote(target),
                 "moving the prepared backup into " + target, "check free space and permissions of " + target);
     chown_tree_to(target, run_as, "run_as of source " + source.name);
-    if (replay) summary += "; " + apply_replay(source, *replay, target, run_as);
+    if (replay) {
+      point = apply_replay(source, *replay, target, run_as);
+      summary += "; " + point;
+    }
   } catch (const std::exception& e) {
     std::error_code ec;
     if (target_existed) {
@@ -355,8 +359,8 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
   }
   if (!replay) {
     if (auto j = engine_meta(chosen); j.contains("binlog_file")) {
-      summary += "; binlog position " + j.value("binlog_file", "") + ":" + std::to_string(j.value("binlog_pos", uint64_t{0})) +
-                 (j.value("gtid", "").empty() ? "" : " (GTID " + j.value("gtid", "") + ")");
+      point = j.value("binlog_file", "") + ":" + std::to_string(j.value("binlog_pos", uint64_t{0}));
+      summary += "; binlog position " + point + (j.value("gtid", "").empty() ? "" : " (GTID " + j.value("gtid", "") + ")");
     }
   }
   if (req.start) {
@@ -366,10 +370,14 @@ std::string restore_physical(Repository& repo, const SourceConfig& source, const
       fail(e.code(), summary + ", but --start failed: " + e.what());
     }
   }
-  return summary;
+  EngineRestoreResult result{summary, chosen.id, {}, point};
+  if (chain.size() > 1) {
+    for (const auto& m : chain) result.chain.push_back(m.id);
+  }
+  return result;
 }
 
-std::string restore_logical(Repository& repo, const SourceConfig& source, const Manifest& chosen,
+EngineRestoreResult restore_logical(Repository& repo, const SourceConfig& source, const Manifest& chosen,
                             const EngineRestoreRequest& req) {
   Manifest m = repo.load(chosen.id, true);
   std::vector<std::string> dbs = engine_meta(m).value("databases", std::vector<std::string>{});
@@ -391,7 +399,7 @@ std::string restore_logical(Repository& repo, const SourceConfig& source, const 
   }
   auto sink = open_command_sink(cmd);
   repo.restore(m, *sink, req.pipeline, {});
-  return "restored dump " + m.id + " of " + source.name + " into " + into;
+  return {"restored dump " + m.id + " of " + source.name + " into " + into, m.id, {}, ""};
 }
 
 }  // namespace
@@ -478,7 +486,7 @@ std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& 
   return {m};
 }
 
-std::string MysqlEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+EngineRestoreResult MysqlEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                  const ProgressFn& progress) {
   std::vector<Manifest> all;
   for (auto& m : repo.list(source.name)) {

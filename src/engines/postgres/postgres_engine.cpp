@@ -658,6 +658,7 @@ struct StartRequest {
   bool hold_archiving = false;
   // With --archive-mode on: whether the new timeline's history file has reached the archive.
   std::function<bool(const std::string& history)> archived;
+  std::string reached_lsn;  // set by start_and_wait: where recovery ended
 };
 
 // The server stopped by itself. When its log says recovery could not go on (a fetch failed fatally, the target is
@@ -671,7 +672,7 @@ struct StartRequest {
   fail(ErrorCode::kSourceFailed, what + ": " + log);
 }
 
-std::string start_and_wait(const SourceConfig& src, const Manifest& m, const StartRequest& r) {
+std::string start_and_wait(const SourceConfig& src, const Manifest& m, StartRequest& r) {
   json meta = engine_meta(m);
   int major = meta.value("server_version_num", 0) / 10000;
   const std::string& dir = r.dir;
@@ -725,6 +726,7 @@ std::string start_and_wait(const SourceConfig& src, const Manifest& m, const Sta
                    ", and PostgreSQL promoted it anyway; the server was stopped and its data is NOT the state asked for. "
                    "Check 'strata wal check --source " + src.name + " --read-data' and the server log " + r.log_path);
         }
+        r.reached_lsn = lsn;
         std::string summary = "recovery finished at LSN " + lsn + " (last replayed transaction committed at " + last_xact +
                               "), new timeline " + tli + "; server running on port " + where.port;
         if (r.hold_archiving) {
@@ -774,7 +776,7 @@ void create_log_file(const std::string& path) {
   ::close(fd);
 }
 
-std::string restore_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
+EngineRestoreResult restore_physical(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
                              const ProgressFn& progress) {
   if (req.target_dir.empty()) fail(ErrorCode::kUsage, "give --target-dir: the empty directory to restore the data directory into");
   const std::string run_as = !req.run_as.empty() ? req.run_as : src.get("run_as");
@@ -890,8 +892,9 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
                         target_tl.conf_value() + (path.size() > 1 ? " (" + pg::describe_path(path) + ")" : "") + "; " +
                         wal.note + "; archive_mode " + archive_mode;
   if (!req.start) {
-    return summary + (archive_mode == "on" ? " (it archives into " + src.name + " from its first start, unchecked)" : "") +
-           "; start it with: pg_ctl -D " + dir + " -l " + log_path + " start";
+    return {summary + (archive_mode == "on" ? " (it archives into " + src.name + " from its first start, unchecked)" : "") +
+                "; start it with: pg_ctl -D " + dir + " -l " + log_path + " start",
+            m.id, {}, ""};
   }
   StartRequest start;
   start.dir = dir;
@@ -909,10 +912,11 @@ std::string restore_physical(Repository& repo, const SourceConfig& src, const En
       return repo.exists(pg::wal_id(src.name, history), pg::wal_catalog(src.name));
     };
   }
-  return summary + "\n" + start_and_wait(src, m, start);
+  std::string started = start_and_wait(src, m, start);
+  return {summary + "\n" + started, m.id, {}, "LSN " + start.reached_lsn};
 }
 
-std::string restore_dump(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
+EngineRestoreResult restore_dump(Repository& repo, const SourceConfig& src, const EngineRestoreRequest& req,
                          const ProgressFn& progress) {
   if (req.database.empty()) fail(ErrorCode::kUsage, "give --database: the database to pg_restore the dump into");
   Manifest m = choose_backup(repo, src, req, false);
@@ -930,8 +934,9 @@ std::string restore_dump(Repository& repo, const SourceConfig& src, const Engine
                     sh_quote(req.database);
   auto sink = open_command_sink(cmd, tool_env(target));
   repo.restore(m, *sink, req.pipeline, progress);
-  return "restored dump " + m.id + " of database " + meta.value("database", "?") + " (source " + src.name + ") into database " +
-         req.database;
+  return {"restored dump " + m.id + " of database " + meta.value("database", "?") + " (source " + src.name + ") into database " +
+              req.database,
+          m.id, {}, ""};
 }
 
 }  // namespace
@@ -947,7 +952,7 @@ std::vector<Manifest> PostgresEngine::backup(Repository& repo, const SourceConfi
   return method == "dump" ? backup_dump(repo, source, req, progress) : backup_physical(repo, source, req, progress);
 }
 
-std::string PostgresEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+EngineRestoreResult PostgresEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                     const ProgressFn& progress) {
   credentials(source);
   return method_of(source) == "dump" ? restore_dump(repo, source, req, progress) : restore_physical(repo, source, req, progress);

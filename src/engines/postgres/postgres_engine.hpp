@@ -12,7 +12,7 @@ class PostgresEngine final : public Engine {
  public:
   std::vector<Manifest> backup(Repository& repo, const SourceConfig& source, const EngineBackupRequest& req,
                                const ProgressFn& progress) override;
-  std::string restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+  EngineRestoreResult restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                       const ProgressFn& progress) override;
 };
 

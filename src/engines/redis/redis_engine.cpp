@@ -89,7 +89,7 @@ std::vector<Manifest> RedisEngine::backup(Repository& repo, const SourceConfig& 
   return {repo.backup(*src, o, progress)};
 }
 
-std::string RedisEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
+EngineRestoreResult RedisEngine::restore(Repository& repo, const SourceConfig& source, const EngineRestoreRequest& req,
                                  const ProgressFn& progress) {
   std::string id = req.id.empty() ? repo.latest_id(source.name) : req.id;
   Manifest m = repo.load(repo.resolve_id(id), true);
@@ -104,7 +104,7 @@ std::string RedisEngine::restore(Repository& repo, const SourceConfig& source, c
     repo.restore(m, *sink, req.pipeline, progress);
   }
   std::string summary = "restored rdb " + m.id + " of " + source.name + " to " + rdb;
-  if (!req.start) return summary;
+  if (!req.start) return {summary, m.id, {}, ""};
   if (req.port <= 0) fail(ErrorCode::kUsage, "--start needs --port P (redis-server listens on 127.0.0.1:P)");
   std::string server = find_tool({source.get("server"), "redis-server"});
   if (server.empty()) fail(ErrorCode::kNotFound, "no redis-server in PATH: install redis-server");
@@ -132,7 +132,7 @@ std::string RedisEngine::restore(Repository& repo, const SourceConfig& source, c
   std::ifstream pf(pid_file);
   std::string pid;
   pf >> pid;
-  return summary + "; redis-server started on 127.0.0.1:" + port + " (pid " + pid + ") with " + keys + " keys";
+  return {summary + "; redis-server started on 127.0.0.1:" + port + " (pid " + pid + ") with " + keys + " keys", m.id, {}, ""};
 }
 
 }  // namespace strata

@@ -114,7 +114,7 @@ void drill_redis(Repository& repo, const Manifest& m, const DrillRequest& req, D
     last_byte = SteadyClock::now();
     if (progress) progress(plain, stored);
   };
-  std::string summary = make_engine("redis")->restore(repo, req.source, er, timed);
+  std::string summary = make_engine("redis")->restore(repo, req.source, er, timed).summary;
   rec.rto_seconds = seconds_since(t0);
   rec.restore_seconds = std::chrono::duration<double>(last_byte - t0).count();
   rec.start_seconds = rec.rto_seconds - rec.restore_seconds;

@@ -60,7 +60,7 @@ void drill_mysql(Repository& repo, const Manifest& m, const DrillRequest& req, D
   er.pipeline = req.pipeline;
   auto t0 = SteadyClock::now();
   // restore_seconds includes mariadb-backup --prepare: the restore is not usable before it.
-  std::string summary = make_engine("mysql")->restore(repo, src, er, progress);
+  std::string summary = make_engine("mysql")->restore(repo, src, er, progress).summary;
   deadline.check("the restore");
   fs::create_directories(tmp);
   ::chmod(tmp.c_str(), 0700);

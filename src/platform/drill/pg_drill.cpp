@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "common/error.hpp"
 #include "common/pg_client.hpp"
@@ -131,13 +130,13 @@ void drill_postgres(Repository& repo, const Manifest& m, const DrillRequest& req
     last_byte = SteadyClock::now();
     if (progress) progress(plain, stored);
   };
-  std::string summary = make_engine("postgres")->restore(repo, src, er, timed);
+  EngineRestoreResult restored = make_engine("postgres")->restore(repo, src, er, timed);
   rec.rto_seconds = seconds_since(t0);
   rec.restore_seconds = std::chrono::duration<double>(last_byte - t0).count();
   rec.start_seconds = rec.rto_seconds - rec.restore_seconds;
-  std::smatch lsn;
-  std::string reached = std::regex_search(summary, lsn, std::regex("recovery finished at LSN ([0-9A-F]+/[0-9A-F]+)")) ? std::string(lsn[1]) : "";
-  rec.recovery_point = reached.empty() ? "" : "LSN " + reached;
+  // "LSN X/Y" once the copy was started and promoted.
+  const std::string reached = restored.point_reached.empty() ? "" : restored.point_reached.substr(4);
+  rec.recovery_point = restored.point_reached;
   if (pitr) {
     add_check(rec, "point-in-time", true, "recovered through the archive to the random target LSN " + er.target_lsn +
                                              " (backup end " + meta.value("stop_lsn", "?") + "), reached LSN " + reached);
