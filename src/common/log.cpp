@@ -1,4 +1,5 @@
 #include "common/log.hpp"
+#include "common/logger.hpp"
 
 #include <unistd.h>
 
@@ -79,16 +80,13 @@ void emit(const std::string& line) {
   (void)unused;
 }
 
-std::string json_line(Level level, std::string_view event, const std::string* message,
-                      std::initializer_list<Field> fields, std::initializer_list<Field> more = {}) {
+std::string json_line(Level level, std::string_view event, const std::string* message, const std::vector<Field>& fields) {
   std::string line = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(level) + "\",\"event\":\"" +
                      json_escape(event) + "\"";
   if (message) line += ",\"message\":\"" + json_escape(*message) + "\"";
-  for (auto list : {more, fields}) {
-    for (const auto& f : list) {
-      line += ",\"" + json_escape(f.key) + "\":";
-      line += f.quoted ? "\"" + json_escape(f.value) + "\"" : f.value;
-    }
+  for (const auto& f : fields) {
+    line += ",\"" + json_escape(f.key) + "\":";
+    line += f.quoted ? "\"" + json_escape(f.value) + "\"" : f.value;
   }
   return line + "}\n";
 }
@@ -98,7 +96,7 @@ std::string json_line(Level level, std::string_view event, const std::string* me
 void report_error(std::string_view code, int exit_code, std::string_view message) {
   std::string m(message);
   if (g_format == Format::kJson) {
-    emit(json_line(Level::kError, "command_failed", &m, {}, {{"code", code}, {"exit_code", exit_code}}));
+    emit(json_line(Level::kError, "command_failed", &m, {{"code", code}, {"exit_code", exit_code}}));
   } else {
     emit("strata: error: " + m + "\n");
   }
@@ -115,24 +113,63 @@ void report_summary(std::string_view event, std::string_view message, std::initi
   emit(g_format == Format::kJson ? json_line(Level::kInfo, event, &m, fields) : m + "\n");
 }
 
+namespace {
+
+// One line of a log record: `context` (a Logger's own fields) after the event, then the call's `fields`; a
+// context field whose key the call gives too is left out, so no line carries a key twice.
+std::string record_line(Level level, std::string_view event, const std::vector<Field>& context,
+                        std::initializer_list<Field> fields) {
+  std::vector<Field> all;
+  all.reserve(context.size() + fields.size());
+  for (const auto& c : context) {
+    if (std::none_of(fields.begin(), fields.end(), [&](const Field& f) { return f.key == c.key; })) all.push_back(c);
+  }
+  all.insert(all.end(), fields.begin(), fields.end());
+  if (g_format == Format::kJson) return json_line(level, event, nullptr, all);
+  std::string line = timestamp() + " " + level_name(level) + " " + std::string(event);
+  for (const auto& f : all) {
+    line += " " + f.key + "=";
+    // Control characters are quoted (and so escaped) too: a raw newline would forge a second log line.
+    bool needs_quotes = f.quoted && (f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos ||
+                                     std::any_of(f.value.begin(), f.value.end(),
+                                                 [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+    line += needs_quotes ? "\"" + json_escape(f.value) + "\"" : f.value;
+  }
+  return line + "\n";
+}
+
+}  // namespace
+
 void write(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
-  std::string line;
-  if (g_format == Format::kJson) {
-    line = json_line(level, event, nullptr, fields);
-  } else {
-    line = timestamp() + " " + level_name(level) + " " + std::string(event);
-    for (const auto& f : fields) {
-      line += " " + f.key + "=";
-      // Control characters are quoted (and so escaped) too: a raw newline would forge a second log line.
-      bool needs_quotes = f.quoted && (f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos ||
-                                       std::any_of(f.value.begin(), f.value.end(),
-                                                   [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
-      line += needs_quotes ? "\"" + json_escape(f.value) + "\"" : f.value;
-    }
-    line += "\n";
-  }
-  emit(line);
+  emit(record_line(level, event, {}, fields));
 }
 
 }  // namespace strata::log
+
+namespace strata {
+
+Logger::Logger(Sink sink) : sink_(std::make_shared<const Sink>(std::move(sink))) {}
+
+Logger Logger::with(std::string_view key, std::string_view value) const { return with(log::Field(key, value)); }
+
+Logger Logger::with(log::Field field) const {
+  Logger copy = *this;
+  std::erase_if(copy.fields_, [&](const log::Field& f) { return f.key == field.key; });
+  copy.fields_.push_back(std::move(field));
+  return copy;
+}
+
+const Logger& logger_or_default(const Logger* given) {
+  static const Logger* plain = new Logger();  // never destroyed: threads may log during exit
+  return given ? *given : *plain;
+}
+
+void Logger::write(log::Level level, std::string_view event, std::initializer_list<log::Field> fields) const {
+  if (!log::enabled(level)) return;
+  std::string line = log::record_line(level, event, fields_, fields);
+  if (sink_) (*sink_)(line);
+  else log::emit(line);
+}
+
+}  // namespace strata

@@ -14,6 +14,7 @@ namespace strata {
 
 class Storage;
 class CancelToken;
+class Logger;
 class ByteSource;
 class ByteSink;
 
@@ -27,6 +28,9 @@ struct PipelineSettings {
   // Set: a cancelled token stops the stream (the source's process group, the queues) and the call throws
   // StrataError(kInterrupted); nothing half-done is reported as a result.
   const CancelToken* cancel = nullptr;
+  // The job's logger (common/logger.hpp): what the repository and the engines log for this stream carries its
+  // fields. Null: the process's logger (logger_or_default).
+  const Logger* log = nullptr;
   unsigned worker_count() const;
 };
 

@@ -13,6 +13,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/logger.hpp"
 #include "io/stream.hpp"
 #include "repo/bounded_json.hpp"
 #include "repo/expiry.hpp"
@@ -329,7 +330,8 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   m.started_epoch = m.started_us / 1000000;
   m.started = iso_utc(m.started_epoch);
   const auto t0 = std::chrono::steady_clock::now();
-  log::info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
+  const Logger& logger = logger_or_default(options.pipeline.log);
+  logger.info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
   auto keying = keying_for(m, data_key);
   std::vector<std::string> written;
   WriteGate gate;
@@ -366,7 +368,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     }
     storage_->put(manifest_path(options.catalog, m.id), encoded, PutMode::kCreateOnly);
   } catch (const StrataError& e) {
-    log::info("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
+    logger.info("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
     if (e.code() == ErrorCode::kAlreadyExists) {
       // Another writer committed this id: its objects are the same keys as ours. Leave them alone.
       fail(ErrorCode::kAlreadyExists, "backup id " + m.id + " was committed by another writer; nothing of this run was kept");
@@ -381,9 +383,9 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
     throw;
   }
   m.sealed_loaded = true;
-  log::info("backup_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"stored_bytes", m.stream.stored_bytes},
-                            {"objects", uint64_t(m.stream.objects.size())},
-                            {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+  logger.info("backup_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}, {"stored_bytes", m.stream.stored_bytes},
+                              {"objects", uint64_t(m.stream.objects.size())},
+                              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   return m;
 }
 
@@ -502,9 +504,10 @@ void Repository::restore(const Manifest& m, ByteSink& sink, const PipelineSettin
                                     std::to_string(st->size) + " bytes, the manifest records " + std::to_string(o.size));
     }
   }
-  log::info("restore_start", {{"backup", m.id}, {"target", sink.describe()}});
+  const Logger& logger = logger_or_default(settings.log);
+  logger.info("restore_start", {{"backup", m.id}, {"target", sink.describe()}});
   restore_stream(*storage_, *keying, m.stream, sink, settings, progress);
-  log::info("restore_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}});
+  logger.info("restore_done", {{"backup", m.id}, {"plain_bytes", m.stream.plain_bytes}});
 }
 
 std::string Repository::object_problem(const ObjectRecord& o) {

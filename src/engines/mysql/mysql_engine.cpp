@@ -17,6 +17,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/logger.hpp"
 #include "common/process.hpp"
 #include "engines/mysql/binlog_archive.hpp"
 #include "engines/mysql/binlog_replay.hpp"
@@ -406,6 +407,7 @@ EngineRestoreResult restore_logical(Repository& repo, const SourceConfig& source
 
 std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& source, const EngineBackupRequest& req,
                                           const ProgressFn& progress) {
+  const Logger& logger = logger_or_default(req.pipeline.log);
   std::string type = req.type.empty() ? source.get("default_type", "full") : req.type;
   if (type == "dump" || type == "logical") return {backup_logical(repo, source, req, progress)};
   if (type != "full" && type != "incremental") {
@@ -465,8 +467,8 @@ std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& 
     try {
       fp_start = mysql::take_fingerprint(conn, fp_max, 500);
     } catch (const StrataError& e) {
-      log::warn("mysql_fingerprint_failed", {{"source", source.name}, {"error", e.what()},
-                                             {"hint", "grant SELECT to the backup user, or set fingerprint = \"off\""}});
+      logger.warn("mysql_fingerprint_failed", {{"source", source.name}, {"error", e.what()},
+                                               {"hint", "grant SELECT to the backup user, or set fingerprint = \"off\""}});
       fp_mode = "off";
     }
   }
@@ -476,13 +478,13 @@ std::vector<Manifest> MysqlEngine::backup(Repository& repo, const SourceConfig& 
       try {
         j["fingerprint"] = {{"start", fp_start}, {"end", mysql::take_fingerprint(conn, fp_max, 500)}};
       } catch (const StrataError& e) {
-        log::warn("mysql_fingerprint_failed", {{"source", source.name}, {"error", e.what()}});
+        logger.warn("mysql_fingerprint_failed", {{"source", source.name}, {"error", e.what()}});
       }
     }
     return j.dump();
   };
   Manifest m = repo.backup(*src, o, progress);
-  log::info("mysql_backup_done", {{"backup", m.id}, {"type", m.type}, {"parent", m.parent}});
+  logger.info("mysql_backup_done", {{"backup", m.id}, {"type", m.type}, {"parent", m.parent}});
   return {m};
 }
 

@@ -22,6 +22,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/logger.hpp"
 #include "common/pg_client.hpp"
 #include "common/process.hpp"
 #include "engines/tool_util.hpp"
@@ -183,6 +184,7 @@ bool is_dump(const Manifest& m) { return m.type == "dump" && engine_meta(m).valu
 
 std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src, const EngineBackupRequest& req,
                                       const ProgressFn& progress) {
+  const Logger& logger = logger_or_default(req.pipeline.log);
   std::string wal_method = src.get("wal_method", "fetch");
   if (wal_method != "fetch" && wal_method != "none") {
     fail(ErrorCode::kUsage, "source '" + src.name + "': wal_method = \"" + wal_method + "\" is unknown; use \"fetch\" or \"none\"");
@@ -214,8 +216,8 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
                                        src.name + " %p' or use wal_method = \"fetch\"");
   }
   if (archive_mode == "off") {
-    log::warn("pg_archiving_off", {{"source", src.name},
-                                   {"hint", "point-in-time restore needs archive_command = 'strata wal push %p'"}});
+    logger.warn("pg_archiving_off", {{"source", src.name},
+                                     {"hint", "point-in-time restore needs archive_command = 'strata wal push %p'"}});
   }
 
   // The fingerprint a restore drill compares the restored copy with (docs/DRILLS.md): row counts just before and
@@ -239,8 +241,8 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
     try {
       fp_start = pg::take_fingerprint(conn_target(src), fp_limits);
     } catch (const StrataError& e) {
-      log::warn("pg_fingerprint_failed", {{"source", src.name}, {"error", e.what()},
-                                          {"hint", "grant pg_read_all_data to the backup user, or set fingerprint = \"off\""}});
+      logger.warn("pg_fingerprint_failed", {{"source", src.name}, {"error", e.what()},
+                                            {"hint", "grant pg_read_all_data to the backup user, or set fingerprint = \"off\""}});
       fp_mode = "off";
     }
   }
@@ -314,10 +316,10 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
         j["fingerprint"] = {{"start", fp_start}, {"end", pg::take_fingerprint(conn_target(src), fp_limits)}};
       } catch (const StrataError& e) {
         // The backup itself is complete: keep it, without what a drill would compare it with.
-        log::warn("pg_fingerprint_failed", {{"source", src.name}, {"error", e.what()}});
+        logger.warn("pg_fingerprint_failed", {{"source", src.name}, {"error", e.what()}});
       }
     }
-    log::info("pg_backup_done", {{"source", src.name}, {"start_lsn", start_lsn}, {"stop_lsn", stop_lsn}});
+    logger.info("pg_backup_done", {{"source", src.name}, {"start_lsn", start_lsn}, {"stop_lsn", stop_lsn}});
     return j.dump();
   };
   return {repo.backup(tar, o, progress)};
