@@ -3,7 +3,10 @@
 // interleave with another's — and a busy timeout instead of an immediate SQLITE_BUSY.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <map>
 
 #include "common/error.hpp"
@@ -36,8 +39,8 @@ class SqliteConnection final : public SqlConnection {
       fail(ErrorCode::kGeneric, "catalog sqlite " + path + " cannot be opened: " + why +
                                     "; check the path in `catalog` and that its directory is writable");
     }
-    sqlite3_busy_timeout(db_, 10000);
-    exec("PRAGMA journal_mode=WAL", {});
+    sqlite3_busy_timeout(db_, kBusyMs);
+    enter_wal();
     exec("PRAGMA synchronous=NORMAL", {});  // WAL + NORMAL: a commit survives a process crash; a power loss may lose the last
     exec("PRAGMA foreign_keys=ON", {});
   }
@@ -99,6 +102,24 @@ class SqliteConnection final : public SqlConnection {
   }
 
  private:
+  static constexpr int kBusyMs = 10000;
+
+  // Switching a file to WAL takes the exclusive lock. Two connections switching a new file at once (a server and a
+  // `strata jobs run` starting together) each hold a shared lock and want the exclusive one: SQLite answers that
+  // deadlock with SQLITE_BUSY at once, without its busy handler, so the switch is retried here within the same
+  // budget the busy timeout gives every other statement.
+  void enter_wal() {
+    for (int waited_ms = 0, step = 1;; waited_ms += step, step = std::min(step * 2, 50)) {
+      char* msg = nullptr;
+      int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &msg);
+      std::string why = msg ? msg : sqlite3_errstr(rc);
+      sqlite3_free(msg);
+      if (rc == SQLITE_OK) return;
+      if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= kBusyMs) error("PRAGMA journal_mode=WAL", why);
+      std::this_thread::sleep_for(std::chrono::milliseconds(step));
+    }
+  }
+
   sqlite3_stmt* prepare(const std::string& sql) {
     if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
     sqlite3_stmt* st = nullptr;
