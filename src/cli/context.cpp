@@ -9,12 +9,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "common/cancel.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/secret_file.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
@@ -30,18 +29,14 @@ std::string trim_newline(std::string s) {
 
 // A passphrase file that is missing, unreadable or empty is a missing passphrase (exit 4, docs/CLI.md), like an
 // unset STRATA_PASSPHRASE: the command line is fine, the secret is not there.
-std::string read_secret_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) {
-    int err = errno;
-    fail(ErrorCode::kWrongKey, "cannot read passphrase file " + path + " (" + std::strerror(err) +
+std::string read_passphrase_file(const std::string& path) {
+  SecretFile f = read_secret_file(path);
+  if (!f.read) {
+    fail(ErrorCode::kWrongKey, "cannot read passphrase file " + path + " (" + std::strerror(f.error) +
                                    "); check --passphrase-file / STRATA_PASSPHRASE_FILE / passphrase_file");
   }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = trim_newline(ss.str());
-  if (s.empty()) fail(ErrorCode::kWrongKey, "passphrase file " + path + " is empty; write the passphrase into it");
-  return s;
+  if (f.value.empty()) fail(ErrorCode::kWrongKey, "passphrase file " + path + " is empty; write the passphrase into it");
+  return f.value;
 }
 
 std::string prompt_tty(const char* prompt) {
@@ -102,7 +97,7 @@ bool CliContext::passphrase_available() const {
 
 std::string CliContext::passphrase(const char* prompt) {
   if (const char* p = std::getenv("STRATA_PASSPHRASE"); p && *p) return p;
-  if (!settings.passphrase_file.empty()) return read_secret_file(settings.passphrase_file);
+  if (!settings.passphrase_file.empty()) return read_passphrase_file(settings.passphrase_file);
   std::string s = prompt_tty(prompt);
   if (s.empty()) {
     fail(ErrorCode::kWrongKey, "no passphrase given: set STRATA_PASSPHRASE, pass --passphrase-file, or run on a terminal");
@@ -111,11 +106,11 @@ std::string CliContext::passphrase(const char* prompt) {
 }
 
 std::string CliContext::new_passphrase(const std::string& file, bool for_init) {
-  if (!file.empty()) return read_secret_file(file);
+  if (!file.empty()) return read_passphrase_file(file);
   if (const char* p = std::getenv("STRATA_NEW_PASSPHRASE"); p && *p) return p;
   if (for_init) {
     if (const char* p = std::getenv("STRATA_PASSPHRASE"); p && *p) return p;
-    if (!settings.passphrase_file.empty()) return read_secret_file(settings.passphrase_file);
+    if (!settings.passphrase_file.empty()) return read_passphrase_file(settings.passphrase_file);
   }
   std::string a = prompt_tty("New passphrase: ");
   if (a.empty()) {

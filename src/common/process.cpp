@@ -138,6 +138,17 @@ int reap(pid_t pid, std::atomic<int64_t>* deadline) {
   return st;
 }
 
+// Appends everything `fd` yields until EOF (or a read error) to *into, or drops it when into is null.
+void read_to_eof(int fd, std::string* into) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    if (into) into->append(buf, static_cast<size_t>(n));
+  }
+}
+
 int shell_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1; }
 
 struct EnvBlock {
@@ -166,6 +177,15 @@ struct SpawnAttr {
 };
 
 }  // namespace
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
 
 bool is_strata_secret_env(const std::string& name) {
   static const std::set<std::string> kSecrets = {
@@ -353,26 +373,8 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
     return 127;
   }
   std::string errbuf;
-  std::thread t([&] {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(e[0], buf, sizeof buf)) != 0) {
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      errbuf.append(buf, static_cast<size_t>(n));
-    }
-  });
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(o[0], buf, sizeof buf)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (out) out->append(buf, static_cast<size_t>(n));
-  }
+  std::thread t([&] { read_to_eof(e[0], &errbuf); });
+  read_to_eof(o[0], out);
   t.join();
   ::close(o[0]);
   ::close(e[0]);

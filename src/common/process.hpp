@@ -92,6 +92,10 @@ bool is_strata_secret_env(const std::string& name);
 // Our environment without strata's secrets (except those in `keep`), as "K=V" strings.
 std::vector<std::string> child_environment(const std::vector<std::string>& keep = {});
 
+// 'text' with embedded quotes escaped, safe to paste into a /bin/sh command line: the one shell-quoting function
+// (every command strata builds for /bin/sh -c goes through it).
+std::string shell_quote(const std::string& s);
+
 // SIGTERM to the process group of every child strata started and has not reaped yet (Subprocess, run_capture).
 // Async-signal-unsafe; called by the signal watcher thread. Idempotent.
 void terminate_all_children() noexcept;

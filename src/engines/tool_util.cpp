@@ -15,21 +15,13 @@
 
 #include "common/error.hpp"
 #include "common/process.hpp"
+#include "common/secret_file.hpp"
 #include "engines/engine.hpp"
 #include "io/stream.hpp"
 
 namespace strata {
 
 namespace fs = std::filesystem;
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
 
 std::string find_tool(const std::vector<std::string>& names) {
   for (const auto& n : names) {
@@ -92,8 +84,9 @@ std::string read_text_file(const std::string& path) {
 std::string source_password(const SourceConfig& source, const std::string& prefix) {
   std::string password;
   if (auto pf = source.get(prefix + "password_file"); !pf.empty()) {
-    password = read_text_file(pf);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    SecretFile f = read_secret_file(pf);
+    if (!f.read) fail(ErrorCode::kNotFound, "cannot read " + pf + ": check the path and its permissions");
+    password = f.value;
   } else if (auto pe = source.get(prefix + "password_env"); !pe.empty()) {
     const char* v = std::getenv(pe.c_str());
     if (!v) {

@@ -12,9 +12,6 @@
 
 namespace strata {
 
-// 'text' with embedded quotes escaped, safe to paste into a /bin/sh command line.
-std::string shell_quote(const std::string& s);
-
 // First executable of `names` found in PATH (or an absolute path that exists); empty if none.
 std::string find_tool(const std::vector<std::string>& names);
 

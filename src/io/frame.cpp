@@ -104,6 +104,45 @@ Bytes object_header() {
   return h;
 }
 
+FrameSplitter::Status FrameSplitter::feed(std::shared_ptr<const Bytes> block, const OnFrame& on_frame) {
+  const uint8_t* p = block->data();
+  size_t left = block->size();
+  // Moves bytes into carry_ until it holds `want`; true once it does.
+  auto fill_carry = [&](size_t want) {
+    size_t take = std::min(want - carry_.size(), left);
+    carry_.insert(carry_.end(), p, p + take);
+    p += take;
+    left -= take;
+    return carry_.size() == want;
+  };
+  if (!header_seen_) {
+    if (!fill_carry(kObjectHeaderSize)) return Status::kMore;
+    if (!is_object_header(carry_)) return Status::kBadObjectHeader;
+    carry_.clear();
+    header_seen_ = true;
+  }
+  if (!carry_.empty()) {
+    if (carry_.size() < kFrameHeaderSize && !fill_carry(kFrameHeaderSize)) return Status::kMore;
+    auto h = parse_frame_header(carry_.data());
+    if (!h) return Status::kDamagedFrameHeader;
+    if (!fill_carry(kFrameHeaderSize + h->stored_len)) return Status::kMore;
+    auto whole = std::make_shared<const Bytes>(std::move(carry_));
+    carry_ = Bytes();
+    if (!on_frame(Frame{whole, whole->data(), *h})) return Status::kStopped;
+  }
+  while (left >= kFrameHeaderSize) {
+    auto h = parse_frame_header(p);
+    if (!h) return Status::kDamagedFrameHeader;
+    size_t total = kFrameHeaderSize + h->stored_len;
+    if (left < total) break;
+    if (!on_frame(Frame{block, p, *h})) return Status::kStopped;
+    p += total;
+    left -= total;
+  }
+  carry_.assign(p, p + left);
+  return Status::kMore;
+}
+
 bool is_object_header(ByteView b) {
   // The reserved word must be zero (docs/FORMAT.md), as in frame headers: the object header is not authenticated.
   return b.size() >= kObjectHeaderSize && std::memcmp(b.data(), kObjectMagic, 8) == 0 && get_u32le(b.data() + 8) == 1 &&

@@ -1,6 +1,8 @@
 #pragma once
 // The frame: Strata's unit of compression, encryption and parallelism. Byte layout is in docs/FORMAT.md.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -51,5 +53,36 @@ std::optional<FrameHeader> parse_frame_header(const uint8_t* p);
 
 Bytes object_header();
 bool is_object_header(ByteView b);
+
+// The one reader of a data object's frames (restore and `check --read-data` both use it): the object's stored bytes
+// go in, in order, in blocks of any size; its header is checked and each whole frame comes out. A frame inside one
+// block comes out in place, owned by that block (no copy: a decoder on another thread keeps the block alive); one
+// that spans blocks is assembled first. One splitter per object.
+class FrameSplitter {
+ public:
+  struct Frame {
+    std::shared_ptr<const Bytes> owner;  // keeps `bytes` alive
+    const uint8_t* bytes = nullptr;      // the header, then header.stored_len bytes of payload
+    FrameHeader header;
+    size_t size() const { return kFrameHeaderSize + header.stored_len; }
+    ByteView payload() const { return ByteView(bytes + kFrameHeaderSize, header.stored_len); }
+  };
+  enum class Status {
+    kMore,                // every byte taken: feed the next block
+    kStopped,             // on_frame returned false
+    kBadObjectHeader,     // the object does not start with the object header
+    kDamagedFrameHeader,  // the next frame's header is impossible
+  };
+  // Returns false to stop (a cancelled decoder, a frame that failed to verify).
+  using OnFrame = std::function<bool(const Frame&)>;
+
+  Status feed(std::shared_ptr<const Bytes> block, const OnFrame& on_frame);
+  // Bytes taken that are not part of a whole frame yet; at the end of the object, a truncated header or frame.
+  bool has_partial() const { return !carry_.empty(); }
+
+ private:
+  Bytes carry_;  // the start of the object header or of a frame that continues in the next block
+  bool header_seen_ = false;
+};
 
 }  // namespace strata

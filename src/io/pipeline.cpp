@@ -385,31 +385,25 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
   std::exception_ptr parser_error;
   std::thread parser([&] {
     try {
-      Bytes carry;  // the start of an object header or frame that continues in the next block
+      FrameSplitter split;  // of the current object
       size_t obj_index = 0;
       uint64_t consumed = 0;  // bytes of the current object consumed, including its header
       uint64_t frame = objects.empty() ? 0 : objects[0].first_frame;
       uint64_t frames_in_obj = 0;
-      bool header_seen = false;  // a read block may be shorter than the object header
       auto end_of_object = [&] {
         const ObjectRecord& obj = objects[obj_index];
-        if (!carry.empty() || frames_in_obj != obj.frame_count) {
+        if (split.has_partial() || frames_in_obj != obj.frame_count) {
           corrupt(obj, "it holds " + std::to_string(frames_in_obj) + " whole frames where the manifest records " +
                            std::to_string(obj.frame_count));
         }
       };
-      auto header_of = [&](const uint8_t* p) {
-        auto h = parse_frame_header(p);
-        if (!h) corrupt(objects[obj_index], "frame " + std::to_string(frame) + " has a damaged header");
-        return *h;
-      };
-      // Hands on the frame at p (header included), whose header reads h. Returns false once the decoders are cancelled.
-      auto emit = [&](std::shared_ptr<const Bytes> owner, const uint8_t* p, const FrameHeader& h) {
+      // Hands a whole frame on to the decoders. Returns false once they are cancelled.
+      auto emit = [&](const FrameSplitter::Frame& f) {
         ++frames_in_obj;
         if (frames_in_obj > objects[obj_index].frame_count) {
           corrupt(objects[obj_index], "it holds more frames than the manifest records");
         }
-        return decode.submit(FrameJob{obj_index, frame++, h, std::move(owner), p, kFrameHeaderSize + h.stored_len});
+        return decode.submit(FrameJob{obj_index, frame++, f.header, f.owner, f.bytes, f.size()});
       };
       while (auto fetched = fetch.next()) {
         // Blocks arrive in order; a block at offset 0 starts the next object.
@@ -418,45 +412,18 @@ void restore_stream(Storage& storage, const ObjectKeying& keying, const StreamRe
           ++obj_index;
           consumed = 0;
           frames_in_obj = 0;
-          header_seen = false;
+          split = FrameSplitter();
           frame = objects[obj_index].first_frame;
         }
         const ObjectRecord& obj = objects[obj_index];
-        auto blk = std::make_shared<const Bytes>(std::move(*fetched));
-        consumed += blk->size();
-        const uint8_t* p = blk->data();
-        size_t left = blk->size();
-        // Moves up to `want` bytes in total into `carry`; true once it holds them all.
-        auto fill_carry = [&](size_t want) {
-          size_t take = std::min(want - carry.size(), left);
-          carry.insert(carry.end(), p, p + take);
-          p += take;
-          left -= take;
-          return carry.size() == want;
-        };
-        if (!header_seen) {
-          if (!fill_carry(kObjectHeaderSize)) continue;  // wait for the rest of the header
-          if (!is_object_header(carry)) corrupt(obj, "bad object header");
-          carry.clear();
-          header_seen = true;
+        consumed += fetched->size();
+        switch (split.feed(std::make_shared<const Bytes>(std::move(*fetched)), emit)) {
+          case FrameSplitter::Status::kMore: break;
+          case FrameSplitter::Status::kStopped: return;
+          case FrameSplitter::Status::kBadObjectHeader: corrupt(obj, "bad object header");
+          case FrameSplitter::Status::kDamagedFrameHeader:
+            corrupt(obj, "frame " + std::to_string(frame) + " has a damaged header");
         }
-        if (!carry.empty()) {
-          if (carry.size() < kFrameHeaderSize && !fill_carry(kFrameHeaderSize)) continue;
-          FrameHeader h = header_of(carry.data());
-          if (!fill_carry(kFrameHeaderSize + h.stored_len)) continue;
-          auto whole = std::make_shared<const Bytes>(std::move(carry));
-          carry = Bytes();
-          if (!emit(whole, whole->data(), h)) return;
-        }
-        while (left >= kFrameHeaderSize) {
-          FrameHeader h = header_of(p);
-          size_t total = kFrameHeaderSize + h.stored_len;
-          if (left < total) break;
-          if (!emit(blk, p, h)) return;
-          p += total;
-          left -= total;
-        }
-        carry.assign(p, p + left);
       }
       if (!objects.empty()) end_of_object();
     } catch (...) {

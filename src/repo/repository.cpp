@@ -657,12 +657,27 @@ std::string verify_object(Storage& storage, const ObjectRecord& obj, const Objec
                           Sha256* plain_hash, uint64_t* bytes_read) {
   constexpr uint64_t kBlock = 8u << 20;
   Xxh128 stored;
-  Bytes pending;
+  FrameSplitter split;
   uint64_t offset = 0, frame = obj.first_frame, frames = 0;
   std::optional<FrameContext> ctx;
   if (keying) ctx = keying->frame_context(obj.name);
-  bool header_checked = false;
   Bytes plain;
+  std::string problem;  // why a frame failed to verify
+  auto verify_frame = [&](const FrameSplitter::Frame& f) {
+    if (!decode_frame(*ctx, frame, f.bytes, f.payload(), plain)) {
+      problem = "object " + obj.key + ": frame " + std::to_string(frame) + " failed authentication";
+      return false;
+    }
+    bool expect_last = last_object && frames + 1 == obj.frame_count;
+    if (f.header.last() != expect_last) {
+      problem = "object " + obj.key + ": frame " + std::to_string(frame) + " has a wrong last-frame flag";
+      return false;
+    }
+    if (plain_hash) plain_hash->update(plain);
+    ++frame;
+    ++frames;
+    return true;
+  };
   while (offset < obj.size) {
     Bytes b;
     try {
@@ -675,36 +690,18 @@ std::string verify_object(Storage& storage, const ObjectRecord& obj, const Objec
     offset += b.size();
     *bytes_read += b.size();
     if (!keying) continue;
-    pending.insert(pending.end(), b.begin(), b.end());
-    size_t pos = 0;
-    if (!header_checked) {
-      if (pending.size() < kObjectHeaderSize) continue;
-      if (!is_object_header(pending)) return "object " + obj.key + " has a bad header";
-      // The manifest's layout was validated (frames start right after the header); never index past the buffer.
-      if (obj.offset > pending.size()) return "object " + obj.key + " has an impossible layout offset";
-      pos = obj.offset;
-      header_checked = true;
+    // The manifest's layout was validated: frames start right after the object header (validate_layout).
+    switch (split.feed(std::make_shared<const Bytes>(std::move(b)), verify_frame)) {
+      case FrameSplitter::Status::kMore: break;
+      case FrameSplitter::Status::kStopped: return problem;
+      case FrameSplitter::Status::kBadObjectHeader: return "object " + obj.key + " has a bad header";
+      case FrameSplitter::Status::kDamagedFrameHeader:
+        return "object " + obj.key + ": frame " + std::to_string(frame) + " has a damaged header";
     }
-    while (pending.size() - pos >= kFrameHeaderSize) {
-      auto h = parse_frame_header(pending.data() + pos);
-      if (!h) return "object " + obj.key + ": frame " + std::to_string(frame) + " has a damaged header";
-      size_t total = kFrameHeaderSize + h->stored_len;
-      if (pending.size() - pos < total) break;
-      if (!decode_frame(*ctx, frame, pending.data() + pos, ByteView(pending).subspan(pos + kFrameHeaderSize, h->stored_len), plain)) {
-        return "object " + obj.key + ": frame " + std::to_string(frame) + " failed authentication";
-      }
-      bool expect_last = last_object && frames + 1 == obj.frame_count;
-      if (h->last() != expect_last) return "object " + obj.key + ": frame " + std::to_string(frame) + " has a wrong last-frame flag";
-      if (plain_hash) plain_hash->update(plain);
-      ++frame;
-      ++frames;
-      pos += total;
-    }
-    pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(pos));
   }
   Digest16 d = stored.finish();
   if (d != obj.digest) return "object " + obj.key + " does not match its recorded digest (stored bytes damaged)";
-  if (keying && (frames != obj.frame_count || !pending.empty())) {
+  if (keying && (frames != obj.frame_count || split.has_partial())) {
     return "object " + obj.key + " holds " + std::to_string(frames) + " whole frames where the manifest records " +
            std::to_string(obj.frame_count);
   }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "../common/test_helpers.hpp"
 
@@ -185,6 +187,87 @@ TEST(ObjectHeader, MagicAndVersion) {
   bad = h;
   put_u32le(bad.data() + 8, 2);  // a newer object format
   EXPECT_FALSE(is_object_header(bad));
+}
+
+// An object of three frames (an object header, then the frames back to back), as backup_stream writes it.
+struct ObjectBytes {
+  FrameContext ctx = context(Cipher::kChaCha20Poly1305, 4, "backup-9/000000");
+  std::vector<Bytes> plains = {testing::compressible(5000), testing::pseudo_random(300, 1), testing::compressible(70)};
+  Bytes bytes = object_header();
+  ObjectBytes() {
+    for (size_t i = 0; i < plains.size(); ++i) {
+      Encoded e = encode(ctx, 10 + i, i + 1 == plains.size(), plains[i]);
+      bytes.insert(bytes.end(), e.bytes.begin(), e.bytes.end());
+    }
+  }
+};
+
+// Feeds `bytes` in blocks of `block` bytes; returns the frames' plaintexts and how many came out of a block in place.
+std::vector<Bytes> split_all(const ObjectBytes& o, size_t block, size_t* in_place, FrameSplitter::Status* last_status,
+                             bool* partial) {
+  FrameSplitter split;
+  std::vector<Bytes> out;
+  *in_place = 0;
+  *last_status = FrameSplitter::Status::kMore;
+  for (size_t at = 0; at < o.bytes.size() && *last_status == FrameSplitter::Status::kMore; at += block) {
+    auto blk = std::make_shared<const Bytes>(o.bytes.begin() + static_cast<ptrdiff_t>(at),
+                                             o.bytes.begin() + static_cast<ptrdiff_t>(std::min(at + block, o.bytes.size())));
+    *last_status = split.feed(blk, [&](const FrameSplitter::Frame& f) {
+      if (f.owner == blk) ++*in_place;
+      Bytes plain;
+      EXPECT_TRUE(decode_frame(o.ctx, 10 + out.size(), f.bytes, f.payload(), plain));
+      EXPECT_EQ(f.header.last(), out.size() + 1 == o.plains.size());
+      out.push_back(std::move(plain));
+      return true;
+    });
+  }
+  *partial = split.has_partial();
+  return out;
+}
+
+TEST(FrameSplitter, SameFramesWhateverTheBlockSize) {
+  ObjectBytes o;
+  for (size_t block : {size_t{1}, size_t{7}, size_t{16}, size_t{17}, size_t{1000}, o.bytes.size()}) {
+    size_t in_place = 0;
+    FrameSplitter::Status st;
+    bool partial = true;
+    auto frames = split_all(o, block, &in_place, &st, &partial);
+    EXPECT_EQ(st, FrameSplitter::Status::kMore) << block;
+    EXPECT_FALSE(partial) << block;
+    EXPECT_EQ(frames, o.plains) << "block " << block;
+    if (block == o.bytes.size()) EXPECT_EQ(in_place, 3u) << "frames inside one block are not copied";
+    if (block == 1) EXPECT_EQ(in_place, 0u);
+  }
+}
+
+TEST(FrameSplitter, DamageIsNamedAndATruncatedObjectLeavesAPartialFrame) {
+  ObjectBytes o;
+  size_t in_place;
+  FrameSplitter::Status st;
+  bool partial;
+  ObjectBytes bad_object;
+  bad_object.bytes[0] ^= 1;
+  split_all(bad_object, 100, &in_place, &st, &partial);
+  EXPECT_EQ(st, FrameSplitter::Status::kBadObjectHeader);
+
+  ObjectBytes bad_frame;
+  bad_frame.bytes[kObjectHeaderSize] ^= 1;  // the first frame's magic
+  auto frames = split_all(bad_frame, 100, &in_place, &st, &partial);
+  EXPECT_EQ(st, FrameSplitter::Status::kDamagedFrameHeader);
+  EXPECT_TRUE(frames.empty());
+
+  ObjectBytes truncated;
+  truncated.bytes.resize(truncated.bytes.size() - 5);
+  frames = split_all(truncated, 64, &in_place, &st, &partial);
+  EXPECT_EQ(st, FrameSplitter::Status::kMore);
+  EXPECT_EQ(frames.size(), 2u);
+  EXPECT_TRUE(partial);
+
+  FrameSplitter stop;
+  int calls = 0;
+  EXPECT_EQ(stop.feed(std::make_shared<const Bytes>(o.bytes), [&](const FrameSplitter::Frame&) { return ++calls < 2; }),
+            FrameSplitter::Status::kStopped);
+  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "common/logger.hpp"
 #include "common/pg_client.hpp"
 #include "common/process.hpp"
+#include "common/secret_file.hpp"
 #include "engines/tool_util.hpp"
 #include "engines/postgres/fingerprint.hpp"
 #include "engines/postgres/tar_extract.hpp"
@@ -40,15 +41,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string sh_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
 
 // A value inside single quotes in postgresql.conf.
 std::string conf_quote(const std::string& s) {
@@ -90,8 +82,9 @@ Credentials credentials(const SourceConfig& src) {
   }
   Credentials c;
   if (auto f = src.get("password_file"); !f.empty()) {
-    c.password = read_text(f);
-    while (!c.password.empty() && (c.password.back() == '\n' || c.password.back() == '\r')) c.password.pop_back();
+    SecretFile file = read_secret_file(f);
+    if (!file.read) fail(ErrorCode::kUsage, "cannot read " + f + ": check the path and its permissions");
+    c.password = file.value;
   }
   c.passfile = src.get("passfile");
   return c;
@@ -121,9 +114,9 @@ PgTarget conn_target(const SourceConfig& src) {
 // -h/-p/-U for the client tools; -w so a missing password fails instead of prompting.
 std::string conn_args(const SourceConfig& src) {
   std::string a;
-  if (!src.get("host").empty()) a += " -h " + sh_quote(src.get("host"));
-  if (!src.get("port").empty()) a += " -p " + sh_quote(src.get("port"));
-  if (!src.get("user").empty()) a += " -U " + sh_quote(src.get("user"));
+  if (!src.get("host").empty()) a += " -h " + shell_quote(src.get("host"));
+  if (!src.get("port").empty()) a += " -p " + shell_quote(src.get("port"));
+  if (!src.get("user").empty()) a += " -U " + shell_quote(src.get("user"));
   return a + " -w";
 }
 
@@ -247,10 +240,10 @@ std::vector<Manifest> backup_physical(Repository& repo, const SourceConfig& src,
     }
   }
 
-  std::string cmd = sh_quote(pg_tool(src, "pg_basebackup", version_num / 10000)) + conn_args(src) +
+  std::string cmd = shell_quote(pg_tool(src, "pg_basebackup", version_num / 10000)) + conn_args(src) +
                     " -D - -Ft -X " + wal_method + " --checkpoint=" + (src.get("checkpoint", "fast") == "spread" ? "spread" : "fast") +
-                    " -l " + sh_quote("strata base backup");
-  if (src.get("max_rate") != "") cmd += " --max-rate=" + sh_quote(src.get("max_rate"));
+                    " -l " + shell_quote("strata base backup");
+  if (src.get("max_rate") != "") cmd += " --max-rate=" + shell_quote(src.get("max_rate"));
   auto tool = open_command_source(cmd, tool_env(src));
   pg::TarObserver tar(*tool, {{"backup_label", 64u << 10}, {"backup_manifest", 64u << 10}, {"tablespace_map", 64u << 10}});
 
@@ -349,7 +342,7 @@ std::vector<Manifest> backup_dump(Repository& repo, const SourceConfig& src, con
   std::vector<Manifest> out;
   const ChildEnv env = tool_env(src);
   for (const auto& db : dump_databases(src, conn)) {
-    std::string cmd = sh_quote(pg_tool(src, "pg_dump", version_num / 10000)) + conn_args(src) + " -Fc --dbname=" + sh_quote(db);
+    std::string cmd = shell_quote(pg_tool(src, "pg_dump", version_num / 10000)) + conn_args(src) + " -Fc --dbname=" + shell_quote(db);
     auto tool = open_command_source(cmd, env);
     BackupOptions o;
     o.source = src.name;
@@ -842,11 +835,11 @@ EngineRestoreResult restore_physical(Repository& repo, const SourceConfig& src, 
     throw;
   }
 
-  std::string fetch = sh_quote(self_exe());
-  if (!req.config_path.empty()) fetch += " --config " + sh_quote(fs::absolute(req.config_path).string());
-  fetch += " --repo " + sh_quote(repo.location());
-  if (!req.passphrase_file.empty()) fetch += " --passphrase-file " + sh_quote(fs::absolute(req.passphrase_file).string());
-  fetch += " wal fetch --source " + sh_quote(src.name) + " %f %p";
+  std::string fetch = shell_quote(self_exe());
+  if (!req.config_path.empty()) fetch += " --config " + shell_quote(fs::absolute(req.config_path).string());
+  fetch += " --repo " + shell_quote(repo.location());
+  if (!req.passphrase_file.empty()) fetch += " --passphrase-file " + shell_quote(fs::absolute(req.passphrase_file).string());
+  fetch += " wal fetch --source " + shell_quote(src.name) + " %f %p";
   std::string conf = "\n# Added by strata restore of backup " + m.id + " (source " + src.name + ").\n";
   // Without the archive (a drill of a backup that carries its WAL): every fetch says "not archived", so recovery
   // reads pg_wal only and the copy never needs the repository.
@@ -932,8 +925,8 @@ EngineRestoreResult restore_dump(Repository& repo, const SourceConfig& src, cons
       conn.exec("CREATE DATABASE " + quote_ident(req.database));
     }
   }
-  std::string cmd = sh_quote(pg_tool(src, "pg_restore", major)) + conn_args(target) + " --exit-on-error --no-owner --dbname=" +
-                    sh_quote(req.database);
+  std::string cmd = shell_quote(pg_tool(src, "pg_restore", major)) + conn_args(target) + " --exit-on-error --no-owner --dbname=" +
+                    shell_quote(req.database);
   auto sink = open_command_sink(cmd, tool_env(target));
   repo.restore(m, *sink, req.pipeline, progress);
   return {"restored dump " + m.id + " of database " + meta.value("database", "?") + " (source " + src.name + ") into database " +

@@ -1,11 +1,9 @@
 #include "platform/notify/webhook_config.hpp"
 
-#include <cctype>
-#include <fstream>
-#include <sstream>
 
 #include "common/duration.hpp"
 #include "common/error.hpp"
+#include "common/secret_file.hpp"
 
 namespace strata {
 
@@ -35,16 +33,12 @@ std::vector<WebhookEndpoint> webhook_endpoints(const Settings& settings) {
 
 std::string read_channel_secret(const std::string& file, const std::string& where, const std::string& key,
                                 const std::string& what) {
-  std::ifstream f(file, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string secret = ss.str();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
-  if (!f || secret.empty()) {
+  SecretFile f = read_secret_file(file, SecretTrim::kWhitespace);
+  if (!f.read || f.value.empty()) {
     fail(ErrorCode::kUsage, where + ": " + key + " " + file + " cannot be read or is empty; write the " + what +
                                 " into it (mode 0600)");
   }
-  return secret;
+  return f.value;
 }
 
 std::vector<std::string> split_kinds(const std::string& events) {

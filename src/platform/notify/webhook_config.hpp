@@ -13,8 +13,8 @@ namespace strata {
 // malformed timeout.
 std::vector<WebhookEndpoint> webhook_endpoints(const Settings& settings);
 
-// What every channel table ([webhook.NAME], [amqp.NAME]) shares. The secret file's content without the whitespace
-// at its end; throws StrataError(kUsage) "<where>: <key> <file> cannot be read or is empty; write the <what> into it"
+// What every channel table ([webhook.NAME], [amqp.NAME]) shares. The secret file's content without whitespace
+// around it (common/secret_file.hpp); throws StrataError(kUsage) "<where>: <key> <file> cannot be read or is empty; write the <what> into it"
 // (an empty secret is never meant).
 std::string read_channel_secret(const std::string& file, const std::string& where, const std::string& key,
                                 const std::string& what);

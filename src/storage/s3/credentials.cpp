@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/secret_file.hpp"
 #include "storage/s3/s3_client.hpp"
 
 namespace strata::s3 {
@@ -169,11 +170,9 @@ class ContainerProvider final : public CredentialProvider {
     std::vector<std::string> headers;
     std::string token = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     if (auto file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); !file.empty()) {
-      std::ifstream f(file);
-      if (!f) fail(ErrorCode::kUsage, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + file + " for " + name() + "; fix the path");
-      std::stringstream ss;
-      ss << f.rdbuf();
-      token = trim(ss.str());
+      SecretFile f = read_secret_file(file, SecretTrim::kWhitespace);
+      if (!f.read) fail(ErrorCode::kUsage, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + file + " for " + name() + "; fix the path");
+      token = f.value;
     }
     if (token.find_first_of("\r\n") != std::string::npos) {
       fail(ErrorCode::kUsage, "the container authorization token for " + name() + " contains a line break; fix the token");
@@ -258,12 +257,12 @@ class WebIdentityProvider final : public CredentialProvider {
       : token_file_(std::move(token_file)), role_arn_(std::move(role_arn)), session_(std::move(session)), endpoint_(std::move(endpoint)) {}
   std::string name() const override { return "web identity (role " + role_arn_ + " via " + endpoint_ + ")"; }
   TimedCredentials fetch() override {
-    std::ifstream f(token_file_);
-    if (!f) fail(ErrorCode::kUsage, "cannot read the web identity token file " + token_file_ + " for " + name() + "; fix AWS_WEB_IDENTITY_TOKEN_FILE");
-    std::stringstream ss;
-    ss << f.rdbuf();
+    SecretFile token = read_secret_file(token_file_, SecretTrim::kWhitespace);
+    if (!token.read) {
+      fail(ErrorCode::kUsage, "cannot read the web identity token file " + token_file_ + " for " + name() + "; fix AWS_WEB_IDENTITY_TOKEN_FILE");
+    }
     std::string body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + url_encode_form(role_arn_) +
-                       "&RoleSessionName=" + url_encode_form(session_) + "&WebIdentityToken=" + url_encode_form(trim(ss.str()));
+                       "&RoleSessionName=" + url_encode_form(session_) + "&WebIdentityToken=" + url_encode_form(token.value);
     HttpResult r;
     for (int attempt = 0; attempt < 3; ++attempt) {
       r = http("POST", endpoint_ + "/", {"Content-Type: application/x-www-form-urlencoded"}, body, 10000);
