@@ -70,6 +70,13 @@ class Storage {
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
   // Removing an absent key is not an error.
   virtual void remove(const std::string& key) = 0;
+  // Removes every key, absent ones included, in as few requests as the backend allows (S3: up to 1,000 keys per
+  // DeleteObjects request, so a rotation of 10,000 objects is ten requests, not 10,000). Throws on the first key
+  // that could not be removed; keys before it in the list may already be gone — callers order keys so that a
+  // partial run leaves leftovers, never a listed backup without its data.
+  virtual void remove_many(const std::vector<std::string>& keys) {
+    for (const auto& k : keys) remove(k);
+  }
 
   // Writes that were started but never committed or aborted: a crashed writer's temp file, an S3 multipart
   // upload left open. `check` reports them and `cleanup` removes them. Drivers that cannot leave any keep the
@@ -101,6 +108,7 @@ class StorageWrapper : public Storage {
   std::optional<ObjectInfo> stat(const std::string& key) override { return target_->stat(key); }
   std::vector<ObjectInfo> list(const std::string& prefix) override { return target_->list(prefix); }
   void remove(const std::string& key) override { target_->remove(key); }
+  void remove_many(const std::vector<std::string>& keys) override { target_->remove_many(keys); }
   std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override {
     return target_->list_incomplete(prefix);
   }

@@ -53,6 +53,11 @@ class RecordingStorage final : public Storage {
     return {{prefix + "one", 1}};
   }
   void remove(const std::string& key) override { calls_->push_back("remove " + key); }
+  void remove_many(const std::vector<std::string>& keys) override {
+    std::string line = "remove_many";
+    for (const auto& k : keys) line += " " + k;
+    calls_->push_back(line);
+  }
   std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override {
     calls_->push_back("list_incomplete " + prefix);
     return {{prefix + "half-written", 7}};
@@ -102,6 +107,7 @@ TEST_P(Forwarding, EveryOperationReachesTheDriverAndItsAnswerComesBack) {
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].key, "data/one");
   s->remove("data/a");
+  s->remove_many({"data/b", "data/c"});
   auto incomplete = s->list_incomplete("data/");
   ASSERT_EQ(incomplete.size(), 1u) << "the driver's incomplete writes must not be hidden by " << GetParam().name;
   EXPECT_EQ(incomplete[0].key, "data/half-written");
@@ -110,7 +116,7 @@ TEST_P(Forwarding, EveryOperationReachesTheDriverAndItsAnswerComesBack) {
 
   EXPECT_EQ(calls, (std::vector<std::string>{"capabilities", "object_size_hint", "describe", "open_write data/a create-only",
                                              "write data/a 5", "commit data/a", "get data/a 2 9", "stat data/a",
-                                             "list data/", "remove data/a", "list_incomplete data/",
+                                             "list data/", "remove data/a", "remove_many data/b data/c", "list_incomplete data/",
                                              "remove_incomplete data/half-written"}));
 }
 
@@ -129,6 +135,23 @@ INSTANTIATE_TEST_SUITE_P(
                     return std::make_unique<ThrottledStorage>(std::move(s), limits);
                   }}),
     [](const ::testing::TestParamInfo<Decorator>& info) { return info.param.name; });
+
+// A fault on the third of five keys: the two before it are removed (as a driver that stops there would), the rest
+// are not, and the caller gets the fault.
+TEST(FaultStorage, RemoveManyStopsAtTheFailingKey) {
+  testing::TempDir dir;
+  FaultPlan plan;
+  plan.fail_nth = 3;
+  plan.ops = {StorageOp::kRemove};
+  FaultStorage faulty(std::make_unique<LocalStorage>(dir.path()), plan);
+  for (const char* k : {"k1", "k2", "k3", "k4", "k5"}) faulty.put(k, as_bytes("x"));
+  EXPECT_THROW(faulty.remove_many({"k1", "k2", "k3", "k4", "k5"}), StrataError);
+  std::vector<std::string> left;
+  for (const auto& o : faulty.list("")) left.push_back(o.key);
+  EXPECT_EQ(left, (std::vector<std::string>{"k3", "k4", "k5"}));
+  faulty.remove_many({"k3", "k4", "k5", "absent"});
+  EXPECT_TRUE(faulty.list("").empty());
+}
 
 // The same through a real driver: a crashed writer's temp file on disk is seen and removed through a decorator.
 TEST(FaultStorage, ShowsAndRemovesTheDriversIncompleteWrites) {

@@ -95,4 +95,16 @@ void FaultStorage::remove(const std::string& key) {
   target().remove(key);
 }
 
+void FaultStorage::remove_many(const std::vector<std::string>& keys) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    try {
+      maybe_fail(StorageOp::kRemove, keys[i]);
+    } catch (...) {
+      target().remove_many(std::vector<std::string>(keys.begin(), keys.begin() + static_cast<ptrdiff_t>(i)));
+      throw;
+    }
+  }
+  target().remove_many(keys);
+}
+
 }  // namespace strata

@@ -48,6 +48,8 @@ class FaultStorage final : public StorageWrapper {
   std::optional<ObjectInfo> stat(const std::string& key) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
+  // Each key is one matching kRemove call: the keys before a failing one are removed, as a driver would.
+  void remove_many(const std::vector<std::string>& keys) override;
 
   uint64_t injected() const { return injected_.load(); }
   Storage& inner() { return target(); }

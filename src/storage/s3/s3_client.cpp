@@ -154,6 +154,22 @@ std::string crc32_base64(ByteView data) {
   return base64_encode(ByteView(be, 4));
 }
 
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 std::string xml_value(const std::string& xml, const std::string& tag, size_t* from) {
   size_t start = from ? *from : 0;
   std::string open = "<" + tag + ">", close = "</" + tag + ">";

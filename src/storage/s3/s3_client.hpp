@@ -55,6 +55,8 @@ Outcome classify(const S3Config& config, const Call& call, int curl_code, const 
 
 // "<Code>x</Code>" -> "x" from an S3 XML document; "" if absent. Entities decoded.
 std::string xml_value(const std::string& xml, const std::string& tag, size_t* from = nullptr);
+// Text for an XML element's content: & < > " ' as entities.
+std::string xml_escape(const std::string& s);
 
 class Client {
  public:

@@ -493,6 +493,63 @@ void S3Storage::remove(const std::string& key) {
   client_.execute(c);
 }
 
+std::string delete_objects_xml(const std::vector<std::string>& full_keys) {
+  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
+  for (const auto& k : full_keys) xml += "<Object><Key>" + xml_escape(k) + "</Key></Object>";
+  return xml + "</Delete>";
+}
+
+std::vector<DeleteFailure> delete_failures(const std::string& answer) {
+  std::vector<DeleteFailure> out;
+  for (size_t pos = 0;;) {
+    size_t at = answer.find("<Error>", pos);
+    if (at == std::string::npos) break;
+    size_t end = answer.find("</Error>", at);
+    if (end == std::string::npos) end = answer.size();
+    std::string one = answer.substr(at, end - at);
+    out.push_back({xml_value(one, "Key"), xml_value(one, "Code"), xml_value(one, "Message")});
+    pos = end;
+  }
+  return out;
+}
+
+void S3Storage::remove_many(const std::vector<std::string>& keys) {
+  constexpr size_t kPerRequest = 1000;  // the S3 API's limit
+  const std::string& root = client_.config().prefix;
+  for (size_t from = 0; from < keys.size(); from += kPerRequest) {
+    size_t to = std::min(keys.size(), from + kPerRequest);
+    if (no_multi_delete_.load() || to - from == 1) {
+      for (size_t i = from; i < to; ++i) remove(keys[i]);
+      continue;
+    }
+    std::vector<std::string> full;
+    full.reserve(to - from);
+    for (size_t i = from; i < to; ++i) full.push_back(root + keys[i]);
+    std::string xml = delete_objects_xml(full);
+    Call c;
+    c.method = "POST";
+    c.query = {{"delete", ""}};
+    c.body = as_bytes(xml);  // Content-MD5 comes with it: the API requires one
+    c.accept = {501};
+    c.what = "removal of " + std::to_string(to - from) + " objects from " + describe();
+    Response r = client_.execute(c);
+    if (r.status == 501) {
+      log::warn("s3_multi_delete_unsupported", {{"storage", describe()}, {"fallback", "one DELETE per object"}});
+      no_multi_delete_.store(true);
+      for (size_t i = from; i < to; ++i) remove(keys[i]);
+      continue;
+    }
+    auto failed = delete_failures(r.body);
+    if (!failed.empty()) {
+      const auto& f = failed.front();
+      fail(ErrorCode::kStorage, "removal of s3://" + client_.config().bucket + "/" + f.key + " failed (" + f.code +
+                                    (f.message.empty() ? "" : ": " + f.message) + ")" +
+                                    (failed.size() > 1 ? " with " + std::to_string(failed.size() - 1) + " more" : "") +
+                                    "; check that the credentials may delete objects in this bucket, then run it again");
+    }
+  }
+}
+
 std::vector<ObjectInfo> S3Storage::list_incomplete(const std::string& prefix) {
   std::vector<ObjectInfo> out;
   const std::string& root = client_.config().prefix;

@@ -52,6 +52,14 @@ uint64_t part_size_for(uint64_t base, uint64_t part_number);
 // --object-size = part_size, whose frame headers and tags make them a few KiB larger than the round size.
 uint64_t part_tail_allowance(uint64_t part_size);
 
+// The body of a quiet DeleteObjects request for these full keys (the answer then lists only the failures), and the
+// failures of an answer. Pure, so both are unit-tested without a server.
+std::string delete_objects_xml(const std::vector<std::string>& full_keys);
+struct DeleteFailure {
+  std::string key, code, message;
+};
+std::vector<DeleteFailure> delete_failures(const std::string& answer);
+
 class S3Storage final : public Storage {
  public:
   explicit S3Storage(S3Config config);
@@ -66,6 +74,9 @@ class S3Storage final : public Storage {
   std::optional<ObjectInfo> stat(const std::string& key) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
+  // DeleteObjects, 1,000 keys a request; a service that answers it with 501 (some S3-compatible stores) gets one
+  // DELETE per key from then on.
+  void remove_many(const std::vector<std::string>& keys) override;
   // Multipart uploads never completed nor aborted. The key reads "KEY?uploadId=ID" so that remove_incomplete()
   // can abort exactly that upload.
   std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override;
@@ -78,6 +89,7 @@ class S3Storage final : public Storage {
 
  private:
   Client client_;
+  std::atomic<bool> no_multi_delete_{false};
   BufferBudget budget_;
   TaskPool pool_;
 };

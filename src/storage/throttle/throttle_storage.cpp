@@ -128,6 +128,11 @@ void ThrottledStorage::remove(const std::string& key) {
   target().remove(key);
 }
 
+void ThrottledStorage::remove_many(const std::vector<std::string>& keys) {
+  GateHold hold(gate_.get());
+  target().remove_many(keys);
+}
+
 std::vector<ObjectInfo> ThrottledStorage::list_incomplete(const std::string& prefix) {
   GateHold hold(gate_.get());
   return target().list_incomplete(prefix);

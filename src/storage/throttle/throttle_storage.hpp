@@ -56,6 +56,7 @@ class ThrottledStorage final : public StorageWrapper {
   std::optional<ObjectInfo> stat(const std::string& key) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
+  void remove_many(const std::vector<std::string>& keys) override;
   std::vector<ObjectInfo> list_incomplete(const std::string& prefix) override;
   void remove_incomplete(const ObjectInfo& info) override;
 

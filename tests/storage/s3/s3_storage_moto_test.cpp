@@ -151,6 +151,45 @@ TEST_F(S3StorageTest, ListingPagesPastOneThousandKeys) {
   EXPECT_EQ(s->list("").size(), static_cast<size_t>(n + 1));
 }
 
+// 2,345 keys in three DeleteObjects requests: every listed one is gone, absent ones are no error, keys that need
+// XML escaping are deleted by their exact name, and keys not named stay.
+TEST_F(S3StorageTest, RemoveManyDeletesExactlyTheNamedKeysInBatches) {
+  auto s = open();
+  const int n = 2340;
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        char key[32];
+        std::snprintf(key, sizeof key, "gone/%05d", i);
+        s->put(key, as_bytes("x"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::vector<std::string> odd = {"gone/a&b", "gone/<c>", "gone/it's \"quoted\"", "gone/sp ace+plus"};
+  for (const auto& k : odd) s->put(k, as_bytes("y"));
+  s->put("stay/1", as_bytes("kept"));
+  s->put("gone-not/1", as_bytes("kept"));
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "gone/%05d", i);
+    keys.push_back(key);
+  }
+  keys.insert(keys.end(), odd.begin(), odd.end());
+  keys.push_back("gone/never-written");
+  s->remove_many(keys);
+  EXPECT_TRUE(s->list("gone/").empty());
+  auto left = s->list("");
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].key, "gone-not/1");
+  EXPECT_EQ(left[1].key, "stay/1");
+  s->remove_many({});
+  EXPECT_EQ(s->list("").size(), 2u);
+}
+
 TEST_F(S3StorageTest, AbortedAndOrphanedUploads) {
   auto s = open();
   {

@@ -305,6 +305,27 @@ TEST(S3Xml, ValuesAndEntities) {
   EXPECT_EQ(s3::crc32_base64(as_bytes(long_text)), s3::crc32_base64(as_bytes(std::string(long_text))));
 }
 
+TEST(S3Xml, DeleteObjectsBodyAndFailures) {
+  EXPECT_EQ(s3::delete_objects_xml({"p/a&b", "p/<c>'\""}),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>"
+            "<Object><Key>p/a&amp;b</Key></Object><Object><Key>p/&lt;c&gt;&apos;&quot;</Key></Object></Delete>");
+  EXPECT_EQ(s3::xml_value(s3::delete_objects_xml({"x&<y"}), "Key"), "x&<y");  // what the server will read
+  // A quiet answer lists only what failed; Deleted entries (there are none in quiet mode) are not failures.
+  std::string answer =
+      "<?xml version=\"1.0\"?><DeleteResult><Deleted><Key>p/ok</Key></Deleted>"
+      "<Error><Key>p/a&amp;b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+      "<Error><Key>p/c</Key><Code>InternalError</Code></Error></DeleteResult>";
+  auto f = s3::delete_failures(answer);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].key, "p/a&b");
+  EXPECT_EQ(f[0].code, "AccessDenied");
+  EXPECT_EQ(f[0].message, "Access Denied");
+  EXPECT_EQ(f[1].key, "p/c");
+  EXPECT_EQ(f[1].code, "InternalError");
+  EXPECT_EQ(f[1].message, "");
+  EXPECT_TRUE(s3::delete_failures("<DeleteResult></DeleteResult>").empty());
+}
+
 TEST(Throttle, RateLimiterHoldsTheRate) {
   RateLimiter r(8u << 20, std::chrono::milliseconds(100));  // 8 MiB/s
   auto t0 = std::chrono::steady_clock::now();
