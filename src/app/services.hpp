@@ -22,7 +22,8 @@ struct Progress {
   std::string_view phase;
   uint64_t bytes_in = 0;   // plaintext read from the source (backup) / verified and written (restore)
   uint64_t bytes_out = 0;  // stored bytes written (backup) / read (restore); 0 when not known
-  uint64_t total = 0;      // expected bytes_in, 0 = unknown
+  uint64_t total = 0;      // expected bytes_in (tiering: entities), 0 = unknown
+  uint64_t objects = 0;    // items done so far where a phase counts them (tiering: entities); 0 = not counted
   double seconds = 0;      // since the phase began
   double rate() const { return seconds > 0 ? static_cast<double>(bytes_in) / seconds : 0; }
 };

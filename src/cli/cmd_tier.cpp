@@ -1,23 +1,18 @@
 // `strata tier setup|demo|cooldown|freeze|thaw|reap|gc|erase|status`: data tiering of database entities (docs/TIERING.md).
+// The work is in app/tier.hpp; the demo generator (not a use case) is called from here.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <chrono>
-#include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <thread>
 
+#include "app/tier.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
-#include "tiering/entity.hpp"
 #include "tiering/pg.hpp"
-#include "tiering/schema.hpp"
-#include "tiering/serve.hpp"
 #include "tiering/support/crash_failpoint.hpp"
 #include "tiering/support/demo.hpp"
-#include "tiering/tiering.hpp"
 
 namespace strata {
 namespace {
@@ -49,86 +44,18 @@ std::atomic<bool> g_serve_stop{false};
 void on_serve_signal(int) { g_serve_stop = true; }
 
 tiering::EntityConfig entity_config(const CliContext& ctx, const std::string& name) {
-  const std::string& path = ctx.settings.config_path;
-  if (!name.empty()) return tiering::load_entity(path, name);
-  auto all = tiering::load_entities(path);
-  if (all.size() != 1) {
-    fail(ErrorCode::kUsage, all.empty() ? "no [entity.NAME] in the config; give --config (docs/TIERING.md)"
-                                        : "several entities in the config; give --entity NAME");
-  }
-  return tiering::load_entity(path, all.begin()->first);
+  return app::tier_entity(ctx.settings.config_path, name);
+}
+
+// The tier commands' services: the repository opened with its key (archives are sealed) when first needed.
+app::Services tier_services(CliContext& ctx, bool need_key = true) {
+  app::Services s = ctx.services();
+  s.open_repository = [&ctx, need_key] { return ctx.open_repo(need_key); };
+  return s;
 }
 
 double elapsed(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// `tier thaw --keys-from F [--callers N] [--via SOCKET] [--rate R]`: logins as a game server makes them, timed from
-// request to answer. N callers split the keys; each thaws in-process with a Tierer of its own (its own connection)
-// or asks the thaw service on SOCKET over a connection of its own. With --rate, logins are spread at R per second in
-// total instead of each caller sending the next as soon as it has an answer.
-void thaw_latency(tiering::Tierer& first, Repository& repo, const TierOpts& o) {
-  std::ifstream in(o.keys_from);
-  if (!in) fail(ErrorCode::kUsage, "cannot read " + o.keys_from);
-  std::vector<std::string> keys;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) keys.push_back(line);
-  }
-  size_t n = std::max<size_t>(1, o.callers);
-  std::vector<std::vector<double>> ms(n);
-  std::vector<size_t> thawed(n, 0), errors(n, 0);
-  std::vector<std::string> first_error(n);
-  auto start = std::chrono::steady_clock::now();
-  auto caller = [&](size_t c) {
-    std::unique_ptr<tiering::Tierer> own;
-    std::unique_ptr<tiering::ThawClient> client;
-    if (!o.via.empty()) client = std::make_unique<tiering::ThawClient>(o.via);
-    else if (c > 0) own = std::make_unique<tiering::Tierer>(first.config(), &repo);
-    tiering::Tierer& t = own ? *own : first;
-    if (!client) t.prepare();  // as the service does at start: the timed logins are steady state, on both paths
-    auto gap = o.rate > 0 ? std::chrono::duration<double>(static_cast<double>(n) / o.rate) : std::chrono::duration<double>(0);
-    auto next = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * (static_cast<double>(c) / n));
-    for (size_t i = c; i < keys.size(); i += n) {
-      if (o.rate > 0) {
-        std::this_thread::sleep_until(next);  // pacing the load, not synchronisation
-        next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap);
-      }
-      auto t0 = std::chrono::steady_clock::now();
-      try {
-        if (client) {
-          std::string r = client->request("THAW " + keys[i]);
-          if (r.rfind("OK ", 0) != 0) fail(ErrorCode::kGeneric, r);
-          if (r.rfind("OK thawed", 0) == 0) ++thawed[c];
-        } else if (t.thaw(keys[i]) == tiering::ThawOutcome::kThawed) {
-          ++thawed[c];
-        }
-        ms[c].push_back(elapsed(t0) * 1000);
-      } catch (const StrataError& e) {
-        if (!errors[c]++) first_error[c] = e.what();
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t c = 0; c < n; ++c) threads.emplace_back(caller, c);
-  for (auto& th : threads) th.join();
-  double wall = elapsed(start);
-  std::vector<double> all;
-  size_t total_thawed = 0, total_errors = 0;
-  std::string err;
-  for (size_t c = 0; c < n; ++c) {
-    all.insert(all.end(), ms[c].begin(), ms[c].end());
-    total_thawed += thawed[c];
-    total_errors += errors[c];
-    if (err.empty()) err = first_error[c];
-  }
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
-  std::printf("%zu on-demand thaws (%zu thawed) by %zu caller(s) %s%s in %.1f s (%.0f/s): p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms\n",
-              all.size(), total_thawed, n, o.via.empty() ? "in-process" : "through the thaw service",
-              o.rate > 0 ? (", paced at " + std::to_string(static_cast<int>(o.rate)) + "/s").c_str() : "", wall,
-              wall > 0 ? all.size() / wall : 0.0, pct(0.5), pct(0.95), pct(0.99), all.empty() ? 0.0 : all.back());
-  if (total_errors) fail(ErrorCode::kProblemsFound, std::to_string(total_errors) + " thaws failed; the first: " + err);
 }
 
 }  // namespace
@@ -152,19 +79,17 @@ void register_tier(CLI::App& app, CliContext& ctx) {
   setup->add_flag("--apply", o->apply, "Run the DDL instead of printing it");
   setup->callback([&ctx, o] {
     ctx.finalize();
-    tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
+    auto entity = entity_config(ctx, o->entity);
+    auto r = app::tier_setup(tier_services(ctx), {entity, o->apply});
     if (!o->apply) {
-      std::printf("%s", t.setup_ddl().c_str());
-      // What the database's foreign keys say the entity is, to compare with (or paste into) the config.
-      tiering::PgConn conn(t.config().database);
-      std::printf("-- child tables reached from %s through foreign keys, as [[entity.%s.child]] entries:\n", t.config().root.c_str(),
-                  t.config().name.c_str());
-      for (const auto& c : tiering::derive_children(conn, t.config())) std::printf("--   %s\n", tiering::child_toml(t.config(), c).c_str());
-      t.check_schema();  // a definition that a freeze would refuse fails here already, naming what to change
+      std::printf("%s", r.ddl.c_str());
+      std::printf("-- child tables reached from %s through foreign keys, as [[entity.%s.child]] entries:\n", entity.root.c_str(),
+                  entity.name.c_str());
+      for (const auto& c : r.children) std::printf("--   %s\n", c.c_str());
+      app::raise(r.problem);  // a definition that a freeze would refuse fails here already, naming what to change
       return;
     }
-    t.apply_setup();
-    if (!ctx.quiet) std::printf("tiering columns and indexes are in place for entity %s\n", t.config().name.c_str());
+    if (!ctx.quiet) std::printf("tiering columns and indexes are in place for entity %s\n", entity.name.c_str());
   });
 
   auto* demo = tier->add_subcommand("demo", "Create the demo game schema (players, stats, equipment, bank, friends) and fill it");
@@ -191,8 +116,7 @@ void register_tier(CLI::App& app, CliContext& ctx) {
   cool->add_option("--limit", o->limit, "At most this many entities");
   cool->callback([&ctx, o] {
     ctx.finalize();
-    tiering::Tierer t(entity_config(ctx, o->entity), nullptr);
-    auto st = t.cooldown(o->limit);
+    auto st = app::tier_cooldown(tier_services(ctx), {entity_config(ctx, o->entity), o->limit});
     if (!ctx.quiet) {
       std::printf("%zu entities hot -> warm, %zu warm -> hot in %.2f s (%.0f/s)\n", st.warmed, st.rewarmed, st.seconds,
                   st.seconds > 0 ? st.warmed / st.seconds : 0.0);
@@ -204,17 +128,13 @@ void register_tier(CLI::App& app, CliContext& ctx) {
   freeze->add_option("--key", o->keys, "Only these keys (must be warm)");
   freeze->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(true);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
-    auto st = o->keys.empty() ? t.freeze(o->limit) : t.freeze_keys(o->keys);
+    auto r = app::tier_freeze(tier_services(ctx), {entity_config(ctx, o->entity), o->limit, o->keys});
+    const auto& st = r.stats;
     if (!ctx.quiet) {
       std::printf("%zu entities frozen into %zu pack(s), %zu left in place (changed meanwhile) in %.2f s (%.0f/s)\n", st.frozen,
                   st.packs, st.skipped, st.seconds, st.seconds > 0 ? st.frozen / st.seconds : 0.0);
     }
-    if (st.failed) {
-      fail(ErrorCode::kProblemsFound, std::to_string(st.failed) + " entities could not be frozen and stay in the database; see the log "
-                                      "(tier_freeze_failed, with each key and reason), strata_tier_events and `strata tier status`");
-    }
+    app::raise(r.problem);
   });
 
   auto* thaw = tier->add_subcommand("thaw", "Bring archived entities back: one KEY, or every one marked restoring");
@@ -230,55 +150,54 @@ void register_tier(CLI::App& app, CliContext& ctx) {
     ctx.finalize();
     int modes = !o->key.empty() + (o->restoring || o->all_archived) + !o->keys_from.empty();
     if (modes != 1) fail(ErrorCode::kUsage, "give one of KEY, --restoring / --all-archived, or --keys-from FILE");
-    auto repo = ctx.open_repo(true);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
+    auto entity = entity_config(ctx, o->entity);
     if (!o->keys_from.empty()) {
-      thaw_latency(t, *repo, *o);
+      auto r = app::tier_thaw_latency(tier_services(ctx), {entity, o->keys_from, o->callers, o->via, o->rate});
+      const auto& l = r.latency;
+      std::printf("%zu on-demand thaws (%zu thawed) by %zu caller(s) %s%s in %.1f s (%.0f/s): p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, "
+                  "max %.2f ms\n",
+                  l.count, r.thawed, r.callers, o->via.empty() ? "in-process" : "through the thaw service",
+                  o->rate > 0 ? (", paced at " + std::to_string(static_cast<int>(o->rate)) + "/s").c_str() : "", r.seconds,
+                  r.seconds > 0 ? l.count / r.seconds : 0.0, l.p50, l.p95, l.p99, l.max);
+      app::raise(r.problem);
       return;
     }
     if (!o->key.empty()) {
-      auto r = t.thaw(o->key);
+      auto r = app::tier_thaw(tier_services(ctx), {entity, o->key});
       if (!ctx.quiet) {
-        std::printf("%s/%s %s\n", t.config().name.c_str(), o->key.c_str(),
-                    r == tiering::ThawOutcome::kThawed ? "thawed" : "was already in the database");
+        std::printf("%s/%s %s\n", entity.name.c_str(), o->key.c_str(), r.thawed ? "thawed" : "was already in the database");
       }
       return;
     }
-    auto st = t.thaw_batch(o->all_archived, o->limit);
+    auto r = app::tier_thaw_batch(tier_services(ctx), {entity, o->all_archived, o->limit});
+    const auto& st = r.stats;
     if (!ctx.quiet) {
       std::printf("%zu entities thawed, %zu failed in %.2f s (%.0f/s)\n", st.thawed, st.failed, st.seconds,
                   st.seconds > 0 ? st.thawed / st.seconds : 0.0);
     }
-    if (st.failed) {
-      fail(ErrorCode::kProblemsFound, std::to_string(st.failed) + " entities could not be thawed; see the log (tier_thaw_failed) and `strata tier status`");
-    }
+    app::raise(r.problem);
   });
 
   auto* erase = tier->add_subcommand("erase", "GDPR: destroy every archive of an entity and delete its row; recorded");
   erase->add_option("key", o->key, "Entity key")->required();
   erase->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(true);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
-    size_t n = t.erase(o->key);
-    if (!ctx.quiet) std::printf("%s/%s erased (%zu archive(s) destroyed); recorded in strata_tier_events\n", t.config().name.c_str(), o->key.c_str(), n);
+    auto entity = entity_config(ctx, o->entity);
+    size_t n = app::tier_erase(tier_services(ctx), {entity, o->key});
+    if (!ctx.quiet) std::printf("%s/%s erased (%zu archive(s) destroyed); recorded in strata_tier_events\n", entity.name.c_str(), o->key.c_str(), n);
   });
 
   auto* reap = tier->add_subcommand("reap", "Destroy archive entries released by committed thaws (batch thaw and freeze do it too)");
   reap->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(true);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
-    size_t n = t.reap_released();
+    size_t n = app::tier_reap(tier_services(ctx), {entity_config(ctx, o->entity)});
     if (!ctx.quiet) std::printf("%zu released archive entries destroyed\n", n);
   });
 
   auto* gc = tier->add_subcommand("gc", "Destroy archive entries no database row refers to (skipped or crashed freezes)");
   gc->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(true);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
-    size_t n = t.collect_garbage();
+    size_t n = app::tier_gc(tier_services(ctx), {entity_config(ctx, o->entity)});
     if (!ctx.quiet) std::printf("%zu unreferenced archive entries destroyed\n", n);
   });
 
@@ -292,18 +211,18 @@ void register_tier(CLI::App& app, CliContext& ctx) {
                 "Example:\n  strata --config tier.toml --repo /backups/tier tier serve --socket /run/strata/thaw.sock");
   serve->callback([&ctx, o] {
     ctx.finalize();
-    auto repo = ctx.open_repo(true);
-    tiering::ThawService svc(entity_config(ctx, o->entity), *repo, o->serve_workers);
+    auto entity = entity_config(ctx, o->entity);
+    // A signal stops the service (it answers what is in flight and removes its socket) and the command ends with 0.
     struct sigaction sa{};
     sa.sa_handler = on_serve_signal;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
-    tiering::ServeOptions so{o->socket, o->port};
-    tiering::serve_lines(svc, so, g_serve_stop, [&](int port) {
+    app::TierServeRequest req{entity, o->socket, o->port, o->serve_workers, &g_serve_stop};
+    app::tier_serve(tier_services(ctx), req, [&](int port, size_t workers) {
       std::string where = o->socket.empty() ? "" : o->socket;
       if (port >= 0) where += (where.empty() ? "" : " and ") + std::string("127.0.0.1:") + std::to_string(port);
-      std::printf("thaw service listening on %s (%zu workers)\n", where.c_str(), svc.workers());
+      std::printf("thaw service listening on %s (%zu workers)\n", where.c_str(), workers);
       std::fflush(stdout);
     });
   });
@@ -312,10 +231,9 @@ void register_tier(CLI::App& app, CliContext& ctx) {
   status->add_flag("--json", o->json, "One JSON object");
   status->callback([&ctx, o] {
     ctx.finalize();
-    std::unique_ptr<Repository> repo;
-    if (!ctx.settings.repo.empty()) repo = ctx.open_repo(false);
-    tiering::Tierer t(entity_config(ctx, o->entity), repo.get());
-    auto s = t.status();
+    app::Services services = tier_services(ctx, false);
+    if (ctx.settings.repo.empty()) services.open_repository = nullptr;  // status without pack counts
+    auto s = app::tier_status(services, {entity_config(ctx, o->entity)});
     std::printf("%s\n", o->json ? s.to_json().c_str() : s.to_text().c_str());
   });
 }

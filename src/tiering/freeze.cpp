@@ -64,7 +64,7 @@ FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const Free
   impl_->archive();
   auto t0 = std::chrono::steady_clock::now();
   FreezeStats total;
-  for (size_t i = 0; i < keys.size(); i += impl_->cfg.batch) {
+  for (size_t i = 0; i < keys.size() && !impl_->stop_requested(); i += impl_->cfg.batch) {
     std::vector<std::string> part(keys.begin() + i, keys.begin() + std::min(keys.size(), i + impl_->cfg.batch));
     FreezeStats b;
     try {
@@ -79,6 +79,7 @@ FreezeStats Tierer::freeze_keys(const std::vector<std::string>& keys, const Free
     total.failed += b.failed;
     total.packs += b.packs;
     total.stored_bytes += b.stored_bytes;
+    impl_->report_batch(BatchDone{b.frozen, b.skipped + b.failed, b.packs, b.stored_bytes});
   }
   total.seconds = since(t0);
   return total;
@@ -240,7 +241,7 @@ FreezeStats Tierer::Impl::freeze_batch_or_each(const std::vector<std::string>& k
 
 FreezeStats Tierer::Impl::freeze_loop(KeyFeed& feed, const FreezeHooks& hooks) {
   FreezeStats total;
-  for (;;) {
+  while (!stop_requested()) {
     std::vector<std::string> keys = next_keys(feed);
     if (keys.empty()) break;
     auto tb = std::chrono::steady_clock::now();
@@ -250,6 +251,7 @@ FreezeStats Tierer::Impl::freeze_loop(KeyFeed& feed, const FreezeHooks& hooks) {
     total.failed += b.failed;
     total.packs += b.packs;
     total.stored_bytes += b.stored_bytes;
+    report_batch(BatchDone{b.frozen, b.skipped + b.failed, b.packs, b.stored_bytes});
     double secs = since(tb);
     log::info("tier_freeze_batch", {{"entity", cfg.name}, {"frozen", uint64_t{b.frozen}}, {"skipped", uint64_t{b.skipped}},
                                     {"seconds", secs}, {"per_second", secs > 0 ? b.frozen / secs : 0.0}});

@@ -39,6 +39,7 @@ void Tierer::Impl::record_event(const std::string& key, const std::string& event
 Tierer::Tierer(EntityConfig config, Repository* repo) : impl_(std::make_unique<Impl>(std::move(config), repo)) {}
 Tierer::~Tierer() = default;
 const EntityConfig& Tierer::config() const { return impl_->cfg; }
+void Tierer::set_control(RunControl control) { impl_->control = std::move(control); }
 
 void Tierer::prepare() {
   impl_->load_schema();

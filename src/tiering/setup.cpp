@@ -65,7 +65,7 @@ CooldownStats Tierer::cooldown(size_t limit) {
   // Each batch is its own short transaction found through the (tier, activity) index; rows a live session holds
   // are skipped and picked up next time instead of waited for.
   auto run = [&](const std::string& from, const std::string& to, const std::string& cond, size_t& counter) {
-    while (counter < limit) {
+    while (counter < limit && !m.stop_requested()) {
       size_t n = std::min(c.cooldown_batch, limit - counter);
       auto r = m.conn->exec("UPDATE " + quote_ident(c.root) + " r SET " + quote_ident(c.tier_column) + " = '" + to + "' FROM (SELECT " +
                                 quote_ident(c.key) + " FROM " + quote_ident(c.root) + " WHERE " + quote_ident(c.tier_column) + " = '" + from + "' AND " +
@@ -73,6 +73,7 @@ CooldownStats Tierer::cooldown(size_t limit) {
                                 std::to_string(n) + " FOR UPDATE SKIP LOCKED) s WHERE r." + quote_ident(c.key) + " = s." + quote_ident(c.key),
                             {std::to_string(c.warm_after)});
       counter += r.affected;
+      m.report_batch(BatchDone{static_cast<size_t>(r.affected), 0, 0, 0});
       if (r.affected < n) break;
     }
   };

@@ -82,8 +82,9 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
     }
     return {};
   };
-  while (st.thawed < limit) {
+  while (st.thawed < limit && !m.stop_requested()) {
     size_t n = std::min(m.cfg.batch, limit - st.thawed);
+    const size_t thawed_before = st.thawed, failed_before = st.failed;
     std::vector<std::pair<std::string, std::string>> done;
     bool fallback = false;
     std::vector<std::string> batch_keys;
@@ -162,8 +163,10 @@ ThawStats Tierer::Impl::thaw_loop(bool all_archived, size_t limit) {
           log::warn("tier_thaw_failed", {{"entity", m.cfg.name}, {"key", k}, {"reason", e.what()}});
         }
       }
+      m.report_batch(BatchDone{st.thawed - thawed_before, st.failed - failed_before, 0, 0});
       continue;
     }
+    m.report_batch(BatchDone{st.thawed - thawed_before, st.failed - failed_before, 0, 0});
     // This batch's entries while their pack's index is still warm in the cache; reap_released catches the rest.
     std::set<std::string> failed_packs;
     m.reap_entries(reap_now, failed_packs);

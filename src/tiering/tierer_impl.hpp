@@ -95,6 +95,12 @@ struct Tierer::Impl {
   std::string key_type, activity_type;
   bool schema_loaded = false;
   std::string who;  // "entity players"
+  RunControl control;  // Tierer::set_control; copied to workers
+
+  bool stop_requested() const { return control.stop && control.stop(); }
+  void report_batch(const BatchDone& b) const {
+    if (control.batch_done) control.batch_done(b);
+  }
 
   Impl(EntityConfig c, Repository* r);
 
@@ -118,6 +124,7 @@ struct Tierer::Impl {
           return;
         }
         Impl own(cfg, repo);
+        own.control = control;
         own.load_schema();
         results[part] = fn(own, part);
       } catch (...) {

@@ -61,6 +61,21 @@ struct FreezeHooks {
   std::function<void(const std::string& table)> after_delete;                 // inside the commit: this table's rows deleted
 };
 
+// How a long run (cooldown, freeze, batch thaw) is watched and stopped by its caller (app::tier_*: the observer and
+// the cancel token). `stop` is asked before each batch: true ends the run after the batches in flight, which are
+// committed on their own, so a stopped run leaves nothing half-done (the rest stays where it was). `batch_done`
+// hears each finished batch; both are called from worker threads, concurrently when there are several workers.
+struct BatchDone {
+  size_t entities = 0;  // frozen / thawed / cooled in this batch
+  size_t skipped = 0;   // left in place (changed meanwhile) or failed
+  size_t packs = 0;
+  uint64_t bytes = 0;   // archive bytes stored (freeze)
+};
+struct RunControl {
+  std::function<bool()> stop;
+  std::function<void(const BatchDone&)> batch_done;
+};
+
 class Tierer {
  public:
   // `repo` may be null for setup, cooldown and status, which never touch archives.
@@ -70,6 +85,8 @@ class Tierer {
   Tierer& operator=(const Tierer&) = delete;
 
   const EntityConfig& config() const;
+  // Applies to every later run of this Tierer (and the workers it starts).
+  void set_control(RunControl control);
   // Reads the entity's tables now instead of at the first operation, so a long-running caller (the thaw service)
   // fails at start on a bad configuration and its first logins do not pay for it. Throws like any operation.
   void prepare();
