@@ -30,6 +30,7 @@ CheckResult check_repository(const Services& services, const CheckRequest& req) 
   result.encrypted = repo.config().encrypted;
   result.read_any = req.read_fraction > 0 || req.subset_t > 0;
   result.location = repo.location();
+  result.repository_id = repo.config().id;
   const CheckReport& r = result.report;
   if (!r.errors.empty()) {
     result.problem = Problem{ErrorCode::kCorrupt, "check found " + std::to_string(r.errors.size()) +

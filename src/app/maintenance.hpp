@@ -23,6 +23,7 @@ struct CheckResult {
   bool encrypted = false;
   bool read_any = false;        // some data was read (not only manifests and sizes)
   std::string location;         // of the repository checked
+  std::string repository_id;    // its config's id (what notices name it by)
   // Damage (kCorrupt) comes before leftovers (kProblemsFound): a damaged backup is what an operator must see.
   std::optional<Problem> problem;
 };

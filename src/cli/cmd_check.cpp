@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/maintenance.hpp"
+#include "platform/retention/notices.hpp"
 #include "cli/context.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
@@ -139,6 +140,8 @@ void register_check(CLI::App& app, CliContext& ctx) {
                   format_size(r.bytes_read).c_str(), problems.empty() ? "no errors" : problems.c_str());
       std::printf("%s\n", verified_line(r, res.encrypted, res.read_any, how).c_str());
     }
+    std::fflush(stdout);  // the report first, then the notices' lines
+    retention::announce_damage(ctx.settings.catalog, res.repository_id, res.location, r.damaged);
     app::raise(res.problem);
   });
 }

@@ -736,6 +736,19 @@ CheckReport Repository::check(const CheckOptions& options) {
   };
   std::vector<Entry> entries;
   std::vector<std::pair<size_t, size_t>> candidates;  // (entry, object) present with the recorded size
+  std::set<std::string> damaged_ids;
+  auto damage = [&](const std::string& id, const Manifest* m, const std::string& what) {
+    report.errors.push_back("backup " + id + ": " + what);
+    if (!damaged_ids.insert(id).second) return;
+    DamagedBackup d{id, "", "", "", "", what};
+    if (m) {
+      d.source = m->source;
+      d.type = m->type;
+      d.started = m->started;
+      d.finished = m->finished;
+    }
+    report.damaged.push_back(std::move(d));
+  };
   for (const auto& [key, id] : all_manifests()) {
     committed.insert(id);
     ++report.backups;
@@ -745,7 +758,7 @@ CheckReport Repository::check(const CheckOptions& options) {
       m = read_public(key, id, &raw);
       if (report.keys_used) decode_manifest_sealed(raw, m, manifest_key(data_key_of(m)), key);
     } catch (const StrataError& e) {
-      report.errors.push_back(std::string("backup ") + id + ": " + e.what());
+      damage(id, m.id.empty() ? nullptr : &m, e.what());  // the public part, when only the sealed one failed
       continue;
     }
     Entry e{id, std::move(m), {}, {}};
@@ -756,12 +769,12 @@ CheckReport Repository::check(const CheckOptions& options) {
       ++report.objects;
       auto st = storage_->stat(obj.key);
       if (!st) {
-        report.errors.push_back("backup " + id + ": object " + obj.key + " is missing");
+        damage(id, &e.m, "object " + obj.key + " is missing");
         continue;
       }
       if (st->size != obj.size) {
-        report.errors.push_back("backup " + id + ": object " + obj.key + " has " + std::to_string(st->size) +
-                                " bytes, the manifest records " + std::to_string(obj.size));
+        damage(id, &e.m, "object " + obj.key + " has " + std::to_string(st->size) + " bytes, the manifest records " +
+                             std::to_string(obj.size));
         continue;
       }
       e.present[i] = true;
@@ -802,13 +815,13 @@ CheckReport Repository::check(const CheckOptions& options) {
                                       all_read ? &plain_hash : nullptr, &report.bytes_read);
       if (options.progress) options.progress(report.bytes_read, to_read);
       if (!err.empty()) {
-        report.errors.push_back("backup " + e.id + ": " + err);
+        damage(e.id, &e.m, err);
         all_read = false;
       }
     }
     if (all_read && keying) {
       if (plain_hash.finish() != e.m.stream.plain_sha256) {
-        report.errors.push_back("backup " + e.id + ": restored data would not match the recorded SHA-256");
+        damage(e.id, &e.m, "restored data would not match the recorded SHA-256");
       } else {
         ++report.backups_verified;
       }

@@ -89,6 +89,13 @@ struct CheckOptions {
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
+// A backup `check` found damaged, with what its manifest says of it (empty when the manifest itself is what is
+// damaged): what an invalidation notice to the OPS platform carries.
+struct DamagedBackup {
+  std::string id, source, type, started, finished;
+  std::string error;  // the first error found in it
+};
+
 struct CheckReport {
   size_t backups = 0;
   size_t objects = 0;
@@ -97,6 +104,7 @@ struct CheckReport {
   bool keys_used = false;        // manifests authenticated, and the frames of every object read
   size_t backups_verified = 0;   // backups whose every object was read: their plaintext SHA-256 was recomputed
   std::vector<std::string> errors;     // damage: exit non-zero
+  std::vector<DamagedBackup> damaged;  // the backups those errors are in, once each, in the order found
   std::vector<std::string> leftovers;  // objects of backups that never committed, and incomplete writes
   std::vector<std::string> notes;
 };

@@ -11,6 +11,7 @@
 
 namespace strata {
 class Catalog;
+struct DamagedBackup;
 }
 
 namespace strata::retention {
@@ -19,5 +20,12 @@ namespace strata::retention {
 // catalog's StrataError when it cannot be written (the caller's run then stops before deleting anything).
 size_t publish_invalidations(Catalog& catalog, const std::string& repo_id, const std::string& repo_location,
                              const std::vector<Invalidation>& items);
+
+// What `check` found damaged, as notices: one "backup.corrupt" event per (repository, backup) in the outbox of the
+// catalog at `catalog_url` however often check finds it again, and a "backup_corrupt" warn line for each in any
+// case (the notice without a catalog). A catalog that cannot be written costs the notice — a warn line — never
+// check's verdict. Returns how many events were new.
+size_t announce_damage(const std::string& catalog_url, const std::string& repo_id, const std::string& repo_location,
+                       const std::vector<DamagedBackup>& damaged);
 
 }  // namespace strata::retention
