@@ -41,6 +41,29 @@ void register_repo_init(CLI::App& app, CliContext& ctx) {
       if (o.encrypted) std::printf("keep the passphrase safe: without it no backup can be restored\n");
     }
   });
+
+  auto* reindex = repo->add_subcommand("reindex", "Rebuild the source index from the manifests");
+  reindex->footer(
+      "Queries by source (list --source, restore latest --source) read only that source's index entries once the\n"
+      "repository is indexed: new repositories are; one made by an older strata is scanned until reindexed.\n"
+      "Reindex also repairs entries lost or left by a crash. Takes an exclusive lock; needs no passphrase.\n"
+      "Example:\n  strata repo reindex --repo /backups/main");
+  reindex->callback([&ctx] {
+    ctx.finalize();
+    auto r = ctx.open_repo(false);
+    ReindexReport rep = r->reindex();
+    for (const auto& d : rep.damaged) std::fprintf(stderr, "DAMAGED %s: %s\n", d.key.c_str(), d.error.c_str());
+    if (!ctx.quiet) {
+      std::printf("indexed %zu backup%s in %s: %zu entr%s written, %zu removed\n", rep.manifests,
+                  rep.manifests == 1 ? "" : "s", r->location().c_str(), rep.written, rep.written == 1 ? "y" : "ies",
+                  rep.removed);
+    }
+    if (!rep.damaged.empty()) {
+      fail(ErrorCode::kProblemsFound, std::to_string(rep.damaged.size()) + " manifest" +
+                                          (rep.damaged.size() == 1 ? " is" : "s are") +
+                                          " damaged and not indexed (DAMAGED lines above); run 'strata check'");
+    }
+  });
 }
 
 }  // namespace strata

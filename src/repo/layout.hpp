@@ -2,6 +2,10 @@
 // The repository's key layout, in one place (docs/FORMAT.md "Key hierarchy"). Every key prefix of a repository is
 // spelled here and nowhere else: cmake/check_layers.cmake refuses a prefix literal in any other file of src/, so a
 // new kind of object is a conscious change to this header and to the format document.
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,7 +22,14 @@ inline constexpr const char* kExpired = "expired/";   // expired/<id>: a retenti
 inline constexpr const char* kHolds = "holds/";       // holds/<id>: a legal hold (repo/expiry.hpp)
 inline constexpr const char* kDrills = "drills/";     // drills/<backup id>/<id>.json: a restore drill's record
 inline constexpr const char* kTier = "tier/";         // tier/<entity>/...: tiering archives (docs/TIERING.md)
-inline constexpr const char* kIndex = "index/";       // index/...: reserved for the source index
+inline constexpr const char* kIndex = "index/";       // index/...: the source index (repo/index.hpp)
+
+// A backup id or source name: 1-128 letters, digits, '-', '_' or '.', so always one whole key segment.
+inline bool valid_name(std::string_view s) {
+  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
 
 inline bool has_prefix(std::string_view key, std::string_view prefix) { return key.substr(0, prefix.size()) == prefix; }
 
@@ -33,6 +44,18 @@ inline std::string binlog_series(const std::string& source) { return "binlog/" +
 // Where a backup's objects live; nothing else is ever written there.
 inline std::string data_prefix(const std::string& backup_id) { return kData + backup_id + "/"; }
 inline std::string lock_key(const std::string& lock_id) { return kLocks + lock_id; }
+
+// The source index (repo/index.hpp, docs/FORMAT.md "Source index"): index/v1 marks a repository whose every
+// committed user backup has its entry; index/src/<source>/<start in microseconds, 20 digits>.<backup id> is one
+// entry, so that listing a source's prefix yields its backups oldest first.
+inline constexpr const char* kIndexMarker = "index/v1";
+inline constexpr const char* kIndexSources = "index/src/";
+inline constexpr size_t kIndexTimeDigits = 20;
+inline std::string index_source_prefix(const std::string& source) { return kIndexSources + source + "/"; }
+inline std::string index_entry_key(const std::string& source, int64_t started_us, const std::string& id) {
+  std::string us = std::to_string(started_us < 0 ? 0 : started_us);
+  return index_source_prefix(source) + std::string(kIndexTimeDigits - us.size(), '0') + us + "." + id;
+}
 
 // Tiering: tier/<entity>/packs/<pack id> (a pack's data), tier/<entity>/index/<pack id> (its slot table),
 // tier/<entity>/erased/<key hash> (the record of an erasure).

@@ -17,6 +17,7 @@
 #include "io/stream.hpp"
 #include "repo/bounded_json.hpp"
 #include "repo/expiry.hpp"
+#include "repo/index.hpp"
 #include "repo/layout.hpp"
 #include "repo/lock.hpp"
 #include "storage/storage.hpp"
@@ -62,10 +63,7 @@ std::string manifest_path(const std::string& catalog, const std::string& id) { r
 
 Key32 manifest_key(const Key32& data_key) { return derive_key(data_key, "strata/manifest/v1"); }
 
-bool valid_id(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; });
-}
+bool valid_id(const std::string& id) { return layout::valid_name(id); }
 
 std::string new_backup_id() {
   uint8_t rnd[4];
@@ -102,6 +100,8 @@ void Repository::init(Storage& storage, const InitOptions& options) {
             {"encryption", cfg.encrypted ? "x25519-sealed-data-keys" : "none"},
             {"public_key", cfg.encrypted ? hex_encode(ByteView(cfg.public_key.data(), 32)) : ""}};
   std::string text = j.dump(2) + "\n";
+  // A new repository is indexed from its first backup on (docs/FORMAT.md "Source index").
+  write_index_marker(storage);
   // The config is written last and create-only: it is the commit point of init, and two inits cannot both win.
   storage.put(kConfig, as_bytes(text), PutMode::kCreateOnly);
 }
@@ -334,6 +334,7 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
   logger.info("backup_start", {{"backup", m.id}, {"source", m.source}, {"repo", location()}});
   auto keying = keying_for(m, data_key);
   std::vector<std::string> written;
+  std::string entry_key;  // once this run wrote its index entry
   WriteGate gate;
   if (unlocking) {
     gate.ready = [this] { return pending_unlock_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; };
@@ -366,8 +367,21 @@ Manifest Repository::backup(ByteSource& source, const BackupOptions& options, co
       auto sig = sign_message(*writer_key_, manifest_signed_message(encoded, encoded.size()));
       append_manifest_signature(encoded, ByteView(sig.data(), sig.size()));
     }
+    // The source index entry before the manifest: a crash between the two leaves an entry without a backup, which
+    // readers skip, never a committed backup missing from its source's listing.
+    if (options.catalog.empty()) {
+      storage_->put(index_entry_key(m), as_bytes(encode_index_entry(m)), PutMode::kCreateOnly);
+      entry_key = index_entry_key(m);
+    }
     storage_->put(manifest_path(options.catalog, m.id), encoded, PutMode::kCreateOnly);
   } catch (const StrataError& e) {
+    if (!entry_key.empty()) {
+      try {
+        storage_->remove(entry_key);
+      } catch (...) {
+        // Readers skip an entry without a manifest; 'strata cleanup' removes it.
+      }
+    }
     logger.info("backup_failed", {{"backup", m.id}, {"error", e.what()}, {"objects_to_remove", uint64_t(written.size())}});
     if (e.code() == ErrorCode::kAlreadyExists) {
       // Another writer committed this id: its objects are the same keys as ours. Leave them alone.
@@ -421,42 +435,6 @@ Manifest Repository::read_public(const std::string& key, const std::string& id, 
   verify_writer(m, raw, key);
   if (raw_out) *raw_out = std::move(raw);
   return m;
-}
-
-std::vector<Manifest> Repository::list(const std::string& source_filter, const std::string& catalog,
-                                       std::vector<DamagedManifest>* damaged) {
-  std::vector<Manifest> out;
-  // Backups expired by a retention policy wait for their grace period hidden (docs/RETENTION.md).
-  std::set<std::string> hidden;
-  if (catalog.empty() && !include_expired_) hidden = expired_ids(*this);
-  for (const auto& id : list_ids(catalog)) {
-    if (hidden.count(id)) continue;
-    std::string key = manifest_path(catalog, id);
-    Manifest m;
-    try {
-      m = read_public(key, id);
-    } catch (const StrataError& e) {
-      if (e.code() == ErrorCode::kNotFound) continue;  // deleted since it was listed
-      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kUnsupportedVersion) throw;
-      if (damaged) damaged->push_back({key, e.what()});
-      else log::warn("manifest_damaged", {{"manifest", key}, {"error", e.what()}});
-      continue;
-    }
-    if (!source_filter.empty() && m.source != source_filter) continue;
-    out.push_back(std::move(m));
-  }
-  // By start time to the microsecond; manifests from before started_us by their whole second, then id.
-  std::sort(out.begin(), out.end(), [](const Manifest& a, const Manifest& b) {
-    return a.order_key() != b.order_key() ? a.order_key() < b.order_key() : a.id < b.id;
-  });
-  return out;
-}
-
-std::string Repository::latest_id(const std::string& source) {
-  // A damaged manifest is skipped with a warning (list()): the newest intact backup is still restorable.
-  auto all = list(source);
-  if (all.empty()) fail(ErrorCode::kNotFound, "no backups of source " + source + " in " + location());
-  return all.back().id;
 }
 
 std::string Repository::resolve_id(const std::string& id) {
@@ -532,15 +510,13 @@ std::map<std::string, std::vector<std::string>> Repository::children_by_parent()
 }
 
 std::vector<std::string> Repository::dependants(const std::string& id) {
-  auto all = children_by_parent();
-  auto it = all.find(id);
-  return it == all.end() ? std::vector<std::string>{} : it->second;
+  return children_of({id})[id];
 }
 
 void Repository::remove_backup(const std::string& id, const std::string& catalog) {
   RepoLock lock(*storage_, LockKind::kExclusive, "delete " + id);
   if (catalog.empty()) {
-    if (auto deps = dependants(id); !deps.empty()) {
+    if (auto deps = children_of({id})[id]; !deps.empty()) {
       std::string list;
       for (const auto& d : deps) list += (list.empty() ? "" : ", ") + d;
       fail(ErrorCode::kUsage, "backup " + id + " cannot be deleted: " + list + " build" + (deps.size() == 1 ? "s" : "") +
@@ -566,7 +542,7 @@ std::vector<std::string> Repository::delete_backups(const std::vector<std::strin
     }
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
-  auto children = children_by_parent();
+  auto children = children_of(ids);
   std::set<std::string> chosen(ids.begin(), ids.end());
   std::string refused;
   std::vector<std::string> missing_all;
@@ -639,6 +615,8 @@ void Repository::remove_unlocked(const std::string& id, const std::string& catal
   }
   // Manifest first: once it is gone the backup is no longer listed, and anything left is a leftover for cleanup.
   storage_->remove(key);
+  // Then its index entry: one left by a crash here names a missing manifest, which readers skip.
+  if (catalog.empty()) index_remove(m, id);
   // Only keys under this backup's own data prefix: the public part is not authenticated without keys, and a
   // tampered manifest must not be able to steer a delete at another backup's objects.
   const std::string own = layout::data_prefix(id);
@@ -749,6 +727,7 @@ CheckReport Repository::check(const CheckOptions& options) {
     }
     report.damaged.push_back(std::move(d));
   };
+  std::set<std::string> expected_entries;  // the source index entries of the readable user backups
   for (const auto& [key, id] : all_manifests()) {
     committed.insert(id);
     ++report.backups;
@@ -761,6 +740,7 @@ CheckReport Repository::check(const CheckOptions& options) {
       damage(id, m.id.empty() ? nullptr : &m, e.what());  // the public part, when only the sealed one failed
       continue;
     }
+    if (layout::has_prefix(key, kBackups)) expected_entries.insert(index_entry_key(m));
     Entry e{id, std::move(m), {}, {}};
     e.present.assign(e.m.stream.objects.size(), false);
     e.read.assign(e.m.stream.objects.size(), false);
@@ -844,6 +824,7 @@ CheckReport Repository::check(const CheckOptions& options) {
       report.leftovers.push_back(o.key);
     }
   }
+  check_index(report, expected_entries, committed, writing);
   for (const auto& o : storage_->list_incomplete("")) {
     if (is_tier_key(o.key)) continue;  // tiering's own (tier gc removes them, under tiering's locks)
     if (writing.empty()) report.leftovers.push_back(o.key + " (incomplete write)");
@@ -900,6 +881,16 @@ std::vector<std::string> Repository::cleanup(bool dry_run, int64_t min_age_secon
     if (young(o.key)) continue;
     if (!dry_run) storage_->remove(o.key);
     removed.push_back(o.key);
+  }
+  // Index entries whose backup never committed (or whose delete was cut short), by the start their name records.
+  for (const auto& e : index_entries_without_backup(committed, nullptr, nullptr)) {
+    std::string key = layout::index_entry_key(e.source, e.started_us, e.id);
+    if (min_age_seconds > 0 && now - e.started_us / 1000000 < min_age_seconds) {
+      if (kept) kept->push_back(key);
+      continue;
+    }
+    if (!dry_run) storage_->remove(key);
+    removed.push_back(key);
   }
   // Under the exclusive lock no writer is running, so every incomplete write older than min_age is abandoned.
   for (const auto& o : storage_->list_incomplete("")) {

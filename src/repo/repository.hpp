@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@
 namespace strata {
 
 class Storage;
+class BackupIndex;
+struct IndexEntry;
 class ByteSource;
 class ByteSink;
 class RepoLock;
@@ -64,6 +67,14 @@ struct BackupOptions {
 struct DamagedManifest {
   std::string key;    // backups/<id> or streams/<catalog>/<id>
   std::string error;  // the one-line reason
+};
+
+// `strata repo reindex`: the source index rebuilt from the manifests (repo/index.hpp).
+struct ReindexReport {
+  size_t manifests = 0;  // user backups indexed
+  size_t written = 0;    // entries added or rewritten
+  size_t removed = 0;    // entries of backups that are gone
+  std::vector<DamagedManifest> damaged;  // manifests that could not be indexed
 };
 
 struct WriterInfo {
@@ -133,13 +144,15 @@ class Repository {
 
   Manifest backup(ByteSource& source, const BackupOptions& options, const ProgressFn& progress);
   // Every readable manifest, oldest first. A damaged one is skipped and appended to `damaged`, or, if that is
-  // null, logged as a warning (its source is unknown, so it is reported whatever the filter).
+  // null, logged as a warning. With a source (user catalog) the source index is asked (indexed()): only that
+  // source's manifests are read, and only its damaged ones reported; without the index every manifest is read
+  // and every damaged one reported, since a damaged manifest's source is unknown.
   std::vector<Manifest> list(const std::string& source_filter = "", const std::string& catalog = "",
                              std::vector<DamagedManifest>* damaged = nullptr);
   // Ids in a catalog, sorted, without reading the manifests.
   std::vector<std::string> list_ids(const std::string& catalog = "");
   bool exists(const std::string& id, const std::string& catalog = "");
-  // The newest committed backup of `source`; throws kNotFound naming the source.
+  // The newest committed backup of `source` (with the index: one manifest read); throws kNotFound naming the source.
   std::string latest_id(const std::string& source);
   // Resolves a unique id prefix; throws kNotFound.
   std::string resolve_id(const std::string& id_or_prefix);
@@ -164,6 +177,12 @@ class Repository {
   std::vector<std::string> dependants(const std::string& id);
   void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }
   CheckReport check(const CheckOptions& options);
+  // True when the repository has the source index marker (index/v1): every committed user backup has its entry
+  // and queries by source read only that source's. Without it (a repository from before the index) they scan.
+  bool indexed();
+  // Rebuilds every source index entry from the manifests under an exclusive lock (adds missing ones, removes those
+  // of backups that are gone), then writes the marker.
+  ReindexReport reindex();
   // Removes objects of backups that never committed. Returns the keys removed (or that would be, if dry_run).
   // Leftovers of backups that started less than `min_age_seconds` ago are left alone (listed in `kept`).
   static constexpr int64_t kCleanupMinAge = 3600;
@@ -222,6 +241,25 @@ class Repository {
   bool has_writers();
   // parent id -> the ids of the user backups that name it (damaged manifests skipped).
   std::map<std::string, std::vector<std::string>> children_by_parent();
+  // The same for `ids` only: through the source index when there is one (repository_index.cpp).
+  std::map<std::string, std::vector<std::string>> children_of(const std::vector<std::string>& ids);
+  // One manifest's public part for a listing: nullopt when it is gone (a warning when an index entry named it) or
+  // damaged (appended to `damaged`, else a warning).
+  std::optional<Manifest> read_listed(const std::string& key, const std::string& id, bool from_index,
+                                      std::vector<DamagedManifest>* damaged);
+  std::unique_ptr<BackupIndex> source_index(std::vector<DamagedManifest>* damaged);
+  // The backups of one source, oldest first, expired ones hidden unless include_expired_; with newest_only just the
+  // newest readable one.
+  std::vector<Manifest> source_backups(const std::string& source, std::vector<DamagedManifest>* damaged, bool newest_only);
+  // check() and cleanup() of the source index: entries whose backup is not among `committed` (ids with a
+  // manifest); `strays` gets keys under index/src/ that are no entry, `present` every entry key.
+  std::vector<IndexEntry> index_entries_without_backup(const std::set<std::string>& committed, std::vector<std::string>* strays,
+                                                       std::set<std::string>* present = nullptr);
+  // When indexed, also the `expected` entries that are missing.
+  void check_index(CheckReport& report, const std::set<std::string>& expected, const std::set<std::string>& committed,
+                   const std::set<std::string>& writing);
+  // Removes the index entry of a backup whose manifest was just removed (`m` empty when it could not be read).
+  void index_remove(const Manifest& m, const std::string& id);
   void remove_unlocked(const std::string& id, const std::string& catalog);
 
   std::unique_ptr<Storage> storage_;
@@ -237,6 +275,7 @@ class Repository {
   std::optional<bool> has_writers_;
   std::optional<bool> fail_on_empty_;
   bool include_expired_ = false;
+  std::optional<bool> indexed_;
 };
 
 }  // namespace strata
