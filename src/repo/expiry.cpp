@@ -132,9 +132,15 @@ std::vector<Tombstone> list_tombstones(Repository& repo) {
   return out;
 }
 
-void remove_tombstone(Repository& repo, const std::string& id) {
-  if (!valid_backup_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
-  repo.storage().remove(kExpiredPrefix + id);
+void remove_tombstone(Repository& repo, const std::string& id) { remove_tombstones(repo, {id}); }
+
+void remove_tombstones(Repository& repo, const std::vector<std::string>& ids) {
+  std::vector<std::string> keys;
+  for (const auto& id : ids) {
+    if (!valid_backup_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
+    keys.push_back(kExpiredPrefix + id);
+  }
+  repo.storage().remove_many(keys);
 }
 
 void add_hold(Repository& repo, const std::string& id, const std::string& reason) {

@@ -50,6 +50,8 @@ std::vector<Tombstone> list_tombstones(Repository& repo);
 // Ids with a tombstone, from one listing (no reads): what list and restore latest hide.
 std::set<std::string> expired_ids(Repository& repo);
 void remove_tombstone(Repository& repo, const std::string& backup_id);
+// The same for many, in as few requests as the storage allows.
+void remove_tombstones(Repository& repo, const std::vector<std::string>& backup_ids);
 
 // Create-only; throws StrataError(kAlreadyExists) naming the existing hold's reason.
 void add_hold(Repository& repo, const std::string& backup_id, const std::string& reason);

@@ -1,13 +1,17 @@
 #include "repo/repository.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/cancel.hpp"
 #include "common/clock.hpp"
@@ -594,13 +598,98 @@ std::vector<std::string> Repository::delete_backups(const std::vector<std::strin
   return order;
 }
 
-void Repository::purge_backup(const std::string& id, const std::string& catalog) {
-  if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
-  if (exists(id, catalog)) {
-    remove_unlocked(id, catalog);
+void Repository::purge_backup(const std::string& id, const std::string& catalog) { purge_backups({id}, catalog); }
+
+namespace {
+
+// fn(0..n-1) on up to `threads` threads (inline for one item); the first exception is rethrown once all are done.
+void for_each_parallel(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
+  threads = std::min(threads, n);
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  for (const auto& o : storage_->list(layout::data_prefix(id))) storage_->remove(o.key);
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr first;
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < n;) {
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard lock(mu);
+          if (!first) first = std::current_exception();
+          next.store(n);  // the others stop taking items
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  if (first) std::rethrow_exception(first);
+}
+
+}  // namespace
+
+void Repository::purge_backups(const std::vector<std::string>& ids, const std::string& catalog) {
+  for (const auto& id : ids) {
+    if (!valid_id(id)) fail(ErrorCode::kUsage, "invalid backup id '" + excerpt(id) + "'");
+  }
+  // Reads and listings are independent requests: on S3 they overlap (the driver caps requests in flight).
+  constexpr size_t kThreads = 16;
+  struct Doomed {
+    bool listed = false;                 // its manifest is there
+    std::optional<Manifest> manifest;    // readable
+  };
+  std::vector<Doomed> doomed(ids.size());
+  for_each_parallel(ids.size(), kThreads, [&](size_t i) {
+    const std::string key = manifest_path(catalog, ids[i]);
+    Bytes raw;
+    try {
+      raw = storage_->get(key);
+    } catch (const StrataError& e) {
+      if (e.code() == ErrorCode::kNotFound) return;  // a delete cut short: only objects are left
+      throw;
+    }
+    doomed[i].listed = true;
+    try {
+      doomed[i].manifest = decode_manifest_public(raw, key);
+    } catch (const StrataError& e) {
+      // A damaged manifest's error says "delete the backup": its objects are still found under data/<id>/ below.
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      log::warn("manifest_damaged", {{"backup", ids[i]}, {"error", e.what()}});
+    }
+  });
+  // Manifests first: once they are gone the backups are no longer listed, and anything left is a leftover.
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (doomed[i].listed) keys.push_back(manifest_path(catalog, ids[i]));
+  }
+  storage_->remove_many(keys);
+  // Only keys under each backup's own data prefix: the public part is not authenticated without keys, and a
+  // tampered manifest must not be able to steer a delete at another backup's objects.
+  keys.clear();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!doomed[i].manifest) continue;
+    const std::string own = layout::data_prefix(ids[i]);
+    for (const auto& o : doomed[i].manifest->stream.objects) {
+      if (o.key.compare(0, own.size(), own) == 0) keys.push_back(o.key);
+      else log::warn("delete_skipped_foreign_key", {{"backup", ids[i]}, {"key", o.key}});
+    }
+  }
+  storage_->remove_many(keys);
+  // What else is under their prefixes: objects a manifest does not name (a damaged one's, a retried upload's).
+  std::vector<std::vector<std::string>> rest(ids.size());
+  for_each_parallel(ids.size(), kThreads, [&](size_t i) {
+    for (const auto& o : storage_->list(layout::data_prefix(ids[i]))) rest[i].push_back(o.key);
+  });
+  keys.clear();
+  for (auto& r : rest) keys.insert(keys.end(), r.begin(), r.end());
+  storage_->remove_many(keys);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (doomed[i].listed) log::info("backup_deleted", {{"backup", ids[i]}});
+  }
 }
 
 void Repository::remove_unlocked(const std::string& id, const std::string& catalog) {

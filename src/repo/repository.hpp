@@ -173,6 +173,12 @@ class Repository {
   // other sources keep running. A manifest already gone (a delete cut short) leaves only the objects to remove.
   // With a catalog: one side stream (an archived WAL segment) the same way.
   void purge_backup(const std::string& id, const std::string& catalog = "");
+  // purge_backup of many at once, as rotation deletes them: the manifests are read in parallel, then removed in one
+  // remove_many (no longer listed), then every object under their own data prefixes in another — a rotation of
+  // thousands of backups on S3 is a few requests per backup instead of one per object. A crash in between leaves
+  // objects that `cleanup` removes, never a listed backup without its data; the caller never puts a backup and
+  // one it builds on in one call (rotation deletes dependants in an earlier call).
+  void purge_backups(const std::vector<std::string>& ids, const std::string& catalog = "");
   // Backups of the user catalog whose parent is `id` (incrementals that need it to restore).
   std::vector<std::string> dependants(const std::string& id);
   void set_fail_on_empty(std::optional<bool> policy) { fail_on_empty_ = policy; }

@@ -53,29 +53,45 @@ std::optional<uint64_t> parse_lsn(const std::string& s) {
   return (hi << 32) | lo;
 }
 
-// Dependants before what they build on: a run cut short leaves whole chains only.
-std::vector<std::string> children_first(const std::vector<std::string>& ids, const std::map<std::string, std::string>& parent_of) {
+// Dependants before what they build on, in levels: no backup shares a level with one it builds on, so each level
+// can be deleted in one batch and a run cut short leaves whole chains only. Linear in the ids (Kahn's order).
+std::vector<std::vector<std::string>> children_first_levels(const std::vector<std::string>& ids,
+                                                            const std::map<std::string, std::string>& parent_of) {
   std::set<std::string> pending(ids.begin(), ids.end());
-  std::vector<std::string> out;
-  while (!pending.empty()) {
-    size_t before = out.size();
-    for (const auto& id : ids) {
-      if (!pending.count(id)) continue;
-      bool has_pending_child = false;
-      for (const auto& other : pending) {
-        auto it = parent_of.find(other);
-        if (other != id && it != parent_of.end() && it->second == id) has_pending_child = true;
-      }
-      if (has_pending_child) continue;
-      out.push_back(id);
-      pending.erase(id);
-    }
-    if (out.size() == before) {  // a cycle only a tampered manifest can make
-      for (const auto& id : ids) {
-        if (pending.erase(id)) out.push_back(id);
-      }
-    }
+  std::map<std::string, size_t> children;  // pending dependants of each pending id
+  for (const auto& id : ids) {
+    auto it = parent_of.find(id);
+    if (it != parent_of.end() && it->second != id && pending.count(it->second)) ++children[it->second];
   }
+  std::vector<std::vector<std::string>> levels;
+  std::vector<std::string> level;
+  for (const auto& id : ids) {
+    if (!children.count(id)) level.push_back(id);
+  }
+  while (!level.empty()) {
+    std::vector<std::string> next;
+    for (const auto& id : level) {
+      pending.erase(id);
+      auto it = parent_of.find(id);
+      if (it == parent_of.end() || it->second == id || !pending.count(it->second)) continue;
+      if (--children[it->second] == 0) next.push_back(it->second);
+    }
+    levels.push_back(std::move(level));
+    level = std::move(next);
+  }
+  if (!pending.empty()) {  // a cycle only a tampered manifest can make: last, in the given order
+    std::vector<std::string> rest;
+    for (const auto& id : ids) {
+      if (pending.count(id)) rest.push_back(id);
+    }
+    levels.push_back(std::move(rest));
+  }
+  return levels;
+}
+
+std::vector<std::string> children_first(const std::vector<std::string>& ids, const std::map<std::string, std::string>& parent_of) {
+  std::vector<std::string> out;
+  for (auto& level : children_first_levels(ids, parent_of)) out.insert(out.end(), level.begin(), level.end());
   return out;
 }
 
@@ -244,12 +260,20 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, co
     r.deleted = children_first(due, parent_of);
     return;
   }
-  for (const auto& id : children_first(due, parent_of)) {
-    repo.purge_backup(id);
-    failpoint("purge.after_backup");
-    remove_tombstone(repo, id);
-    log::info("backup_purged", {{"source", req.source}, {"backup", id}});
-    r.deleted.push_back(id);
+  // A level at a time, in batches: one remove_many of manifests, one of objects, one of tombstones per batch.
+  constexpr size_t kBatch = 1000;
+  for (const auto& level : children_first_levels(due, parent_of)) {
+    for (size_t from = 0; from < level.size(); from += kBatch) {
+      std::vector<std::string> batch(level.begin() + static_cast<ptrdiff_t>(from),
+                                     level.begin() + static_cast<ptrdiff_t>(std::min(level.size(), from + kBatch)));
+      repo.purge_backups(batch);
+      failpoint("purge.after_backup");
+      remove_tombstones(repo, batch);
+      for (const auto& id : batch) {
+        log::info("backup_purged", {{"source", req.source}, {"backup", id}});
+        r.deleted.push_back(id);
+      }
+    }
   }
 }
 
@@ -298,12 +322,18 @@ void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& 
     due.emplace_back(id, name);
   }
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  for (const auto& [id, name] : due) {
+  // Oldest first, in batches: a run cut short leaves the newest of the expired segments, never a gap among the
+  // segments a kept backup needs.
+  constexpr size_t kBatch = 1000;
+  for (size_t from = 0; from < due.size(); from += kBatch) {
+    size_t to = std::min(due.size(), from + kBatch);
     if (apply) {
-      repo.purge_backup(id, catalog);
+      std::vector<std::string> batch;
+      for (size_t i = from; i < to; ++i) batch.push_back(due[i].first);
+      repo.purge_backups(batch, catalog);
       failpoint("wal.after_segment");
     }
-    r.wal_deleted.push_back(name);
+    for (size_t i = from; i < to; ++i) r.wal_deleted.push_back(due[i].second);
   }
   if (apply && !due.empty()) {
     log::info("wal_expired", {{"source", req.source}, {"segments", uint64_t(due.size())}, {"before", r.wal_needed_from}});
@@ -342,12 +372,19 @@ void expire_binlogs(Repository& repo, const RotationRequest& req, const SourceVi
     if (index < oldest.first) due.emplace_back(index, name, m.id);
   }
   std::sort(due.begin(), due.end());
-  for (const auto& [index, name, id] : due) {
+  constexpr size_t kBatch = 1000;  // oldest first, in batches, as WAL
+  for (size_t from = 0; from < due.size(); from += kBatch) {
+    size_t to = std::min(due.size(), from + kBatch);
     if (apply) {
-      repo.purge_backup(id, catalog);
+      std::vector<std::string> batch;
+      for (size_t i = from; i < to; ++i) batch.push_back(std::get<2>(due[i]));
+      repo.purge_backups(batch, catalog);
       failpoint("binlog.after_file");
     }
-    if (r.binlog_deleted.empty() || r.binlog_deleted.back() != name) r.binlog_deleted.push_back(name);
+    for (size_t i = from; i < to; ++i) {
+      const std::string& name = std::get<1>(due[i]);
+      if (r.binlog_deleted.empty() || r.binlog_deleted.back() != name) r.binlog_deleted.push_back(name);
+    }
   }
   if (apply && !due.empty()) {
     log::info("binlogs_expired", {{"source", req.source}, {"files", uint64_t(r.binlog_deleted.size())}, {"before", r.binlog_needed_from}});
