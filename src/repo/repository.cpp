@@ -667,6 +667,16 @@ void Repository::purge_backups(const std::vector<std::string>& ids, const std::s
     if (doomed[i].listed) keys.push_back(manifest_path(catalog, ids[i]));
   }
   storage_->remove_many(keys);
+  // Then their index entries: one left by a crash here names a missing manifest, which readers skip.
+  if (catalog.empty()) {
+    keys.clear();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!doomed[i].listed) continue;
+      if (doomed[i].manifest && !doomed[i].manifest->source.empty()) keys.push_back(index_entry_key(*doomed[i].manifest));
+      else index_remove(Manifest{}, ids[i]);  // unreadable: found by its id among every source's entries
+    }
+    storage_->remove_many(keys);
+  }
   // Only keys under each backup's own data prefix: the public part is not authenticated without keys, and a
   // tampered manifest must not be able to steer a delete at another backup's objects.
   keys.clear();
