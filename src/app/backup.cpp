@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "app/cancel_scope.hpp"
 #include "app/phase.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -22,7 +23,9 @@ PhaseTotals totals_of(const BackupResult& r) { return PhaseTotals{r.plain_bytes,
 
 }  // namespace
 
-BackupResult backup(const Services& services, BackupRequest req) {
+namespace {
+
+BackupResult backup_work(const Services& services, BackupRequest req) {
   const bool via_engine = !req.stream && req.from_command.empty() && req.from_file.empty();
   if (via_engine && !req.engine_source) {
     fail(ErrorCode::kUsage, "give --from-command or --from-file, or configure [source." + req.source + "] with an engine");
@@ -76,6 +79,12 @@ BackupResult backup(const Services& services, BackupRequest req) {
   result.seconds = phase.seconds();
   phase.finish(totals_of(result));
   return result;
+}
+
+}  // namespace
+
+BackupResult backup(const Services& services, BackupRequest req) {
+  return run_cancellable(services, [&] { return backup_work(services, std::move(req)); });
 }
 
 }  // namespace strata::app

@@ -1,11 +1,14 @@
 #include "app/binlog.hpp"
 
+#include "app/cancel_scope.hpp"
 #include "app/phase.hpp"
 #include "repo/repository.hpp"
 
 namespace strata::app {
 
-BinlogArchiveOutcome binlog_archive(const Services& services, const BinlogArchiveRequest& req) {
+namespace {
+
+BinlogArchiveOutcome binlog_archive_work(const Services& services, const BinlogArchiveRequest& req) {
   Repository& repo = services.repository();
   if (repo.config().encrypted) {
     if (req.write_only) repo.use_public_key_only(req.public_key);
@@ -28,6 +31,12 @@ BinlogArchiveOutcome binlog_archive(const Services& services, const BinlogArchiv
                               "('strata backup --source " + name + " --type full') starts a new recoverable range"};
   }
   return out;
+}
+
+}  // namespace
+
+BinlogArchiveOutcome binlog_archive(const Services& services, const BinlogArchiveRequest& req) {
+  return run_cancellable(services, [&] { return binlog_archive_work(services, req); });
 }
 
 BinlogListResult binlog_list(const Services& services, const std::string& source) {

@@ -1,5 +1,6 @@
 #include "app/restore.hpp"
 
+#include "app/cancel_scope.hpp"
 #include "app/phase.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -8,7 +9,9 @@
 
 namespace strata::app {
 
-RestoreResult restore(const Services& services, RestoreRequest req) {
+namespace {
+
+RestoreResult restore_work(const Services& services, RestoreRequest req) {
   if (req.id == "latest") {
     req.id.clear();
     req.latest = true;
@@ -61,6 +64,12 @@ RestoreResult restore(const Services& services, RestoreRequest req) {
   result.target = sink->describe();
   phase.finish(PhaseTotals{m.stream.plain_bytes, m.stream.stored_bytes, m.stream.objects.size(), m.stream.frames, 0});
   return result;
+}
+
+}  // namespace
+
+RestoreResult restore(const Services& services, RestoreRequest req) {
+  return run_cancellable(services, [&] { return restore_work(services, std::move(req)); });
 }
 
 }  // namespace strata::app

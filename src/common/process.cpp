@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/cancel.hpp"
 #include "common/error.hpp"
 
 extern char** environ;
@@ -187,6 +188,14 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+namespace {
+thread_local const CancelToken* t_child_cancel = nullptr;
+}  // namespace
+
+ChildCancelScope::ChildCancelScope(const CancelToken* token) : previous_(t_child_cancel) { t_child_cancel = token; }
+ChildCancelScope::~ChildCancelScope() { t_child_cancel = previous_; }
+const CancelToken* child_cancel_token() { return t_child_cancel; }
+
 bool is_strata_secret_env(const std::string& name) {
   static const std::set<std::string> kSecrets = {
       "STRATA_PASSPHRASE",      "STRATA_NEW_PASSPHRASE", "AWS_ACCESS_KEY_ID",
@@ -247,8 +256,10 @@ void terminate_all_children() noexcept {
   }
 }
 
-Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stderr, const ChildEnv& child_env)
+Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stderr, const ChildEnv& child_env,
+                       const CancelToken* cancel)
     : command_(command), forward_stderr_(forward_stderr), tail_(std::make_shared<TailBuffer>()) {
+  if (cancel) cancel->throw_if_cancelled();  // a cancelled job starts nothing more
   int io[2] = {-1, -1}, err[2] = {-1, -1};
   if (pipe != Pipe::kNone && ::pipe2(io, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
   if (::pipe2(err, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
@@ -285,9 +296,12 @@ Subprocess::Subprocess(const std::string& command, Pipe pipe, bool forward_stder
     fail(ErrorCode::kSourceFailed, "cannot start command '" + command_ + "': " + std::strerror(rc));
   }
   err_thread_ = std::thread(drain_stderr, err[0], forward_stderr_, tail_);
+  // Runs at once if the token was cancelled since the check above: the child then starts and is stopped.
+  if (cancel) cancel_hook_ = std::make_unique<CancelHook>(cancel, [this] { terminate(); });
 }
 
 Subprocess::~Subprocess() {
+  cancel_hook_.reset();  // the hook uses this object: it must not run once destruction began
   if (!waited_ && pid_ > 0) kill_and_wait();
   close_pipe();
   if (err_thread_.joinable()) err_thread_.join();
@@ -345,6 +359,8 @@ std::string Subprocess::describe_failure(int status) const {
 }
 
 int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err, const ChildEnv& child_env) {
+  const CancelToken* cancel = child_cancel_token();
+  if (cancel) cancel->throw_if_cancelled();
   int o[2], e[2];
   if (::pipe2(o, O_CLOEXEC) != 0 || ::pipe2(e, O_CLOEXEC) != 0) fail_errno("cannot create pipe", errno);
   posix_spawn_file_actions_t fa;
@@ -372,6 +388,15 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
     ::close(e[0]);
     return 127;
   }
+  // The job's cancel stops the child's group as Subprocess::terminate does; the reads below then see EOF.
+  auto stop = [pid, &deadline] {
+    int64_t none = 0;
+    deadline.compare_exchange_strong(none, steady_ms() + Subprocess::kTerminateGraceMs);
+    std::lock_guard<std::mutex> lock(registry().mu);
+    if (registry().live.count(pid)) signal_group(pid, SIGTERM);
+  };
+  std::unique_ptr<CancelHook> hook;
+  if (cancel) hook = std::make_unique<CancelHook>(cancel, stop);
   std::string errbuf;
   std::thread t([&] { read_to_eof(e[0], &errbuf); });
   read_to_eof(o[0], out);
@@ -379,7 +404,9 @@ int run_capture(const std::vector<std::string>& argv, std::string* out, std::str
   ::close(o[0]);
   ::close(e[0]);
   int st = reap(pid, &deadline);
+  hook.reset();
   if (err) *err = errbuf;
+  if (cancel) cancel->throw_if_cancelled();  // whatever the child's status, it is the cancel's doing
   return shell_status(st);
 }
 

@@ -19,6 +19,30 @@
 
 namespace strata {
 
+class CancelToken;
+class CancelHook;
+
+// Binds the children this thread starts while the scope lives (Subprocess, run_capture) to a job's cancel token:
+// once it is cancelled their process groups are terminated (SIGTERM, SIGKILL kTerminateGraceMs later), a child is
+// no longer started, and run_capture throws StrataError(kInterrupted). A use case opens one around its work with
+// the job's token (app::backup, app::restore, ...), so an agent's cancel reaches every tool an engine starts
+// (pg_basebackup, mariadb-backup, redis-cli, a `command` source's shell) the way a signal to strata reaches all of
+// them (terminate_all_children) — without threading the token through every engine helper. A thread inherits
+// nothing: code that starts a child on a thread of its own passes the token explicitly (CommandSource takes the
+// one in force where it was opened). Scopes nest; the innermost wins; null binds nothing.
+class ChildCancelScope {
+ public:
+  explicit ChildCancelScope(const CancelToken* token);
+  ~ChildCancelScope();
+  ChildCancelScope(const ChildCancelScope&) = delete;
+  ChildCancelScope& operator=(const ChildCancelScope&) = delete;
+
+ private:
+  const CancelToken* previous_;
+};
+// The token of this thread's innermost ChildCancelScope, or null.
+const CancelToken* child_cancel_token();
+
 // The environment one child starts with: ours without strata's secrets (child_environment(keep)), then the
 // variables set or removed for this child alone — a tool's password (PGPASSWORD, REDISCLI_AUTH) goes here.
 class ChildEnv {
@@ -43,8 +67,10 @@ class Subprocess {
   enum class Pipe { kStdout, kStdin, kNone };
 
   // Starts `command` with the given pipe connected to us and environment `env`. Throws StrataError(kSourceFailed)
-  // if it cannot start.
-  Subprocess(const std::string& command, Pipe pipe, bool forward_stderr = true, const ChildEnv& env = {});
+  // if it cannot start, kInterrupted if `cancel` is already cancelled. A cancel of `cancel` terminates the child
+  // (terminate()); the default is this thread's ChildCancelScope.
+  Subprocess(const std::string& command, Pipe pipe, bool forward_stderr = true, const ChildEnv& env = {},
+             const CancelToken* cancel = child_cancel_token());
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -79,10 +105,13 @@ class Subprocess {
   std::atomic<bool> waited_{false};
   std::atomic<int64_t> terminate_deadline_ms_{0};  // steady clock; 0 = not asked to stop
   int status_ = 0;
+  std::unique_ptr<CancelHook> cancel_hook_;  // terminate() on the job's cancel; removed first on destruction
 };
 
 // Runs a command to completion, capturing stdout. Returns exit status. `env` may keep a secret this one child needs
 // after all (a restored server's restore_command that reads STRATA_PASSPHRASE) or give it a tool's password.
+// Under a ChildCancelScope whose token is (or becomes) cancelled, the child is not started or is terminated, and
+// the call throws StrataError(kInterrupted) instead of returning a status.
 int run_capture(const std::vector<std::string>& argv, std::string* out, std::string* err = nullptr,
                 const ChildEnv& env = {});
 

@@ -106,7 +106,9 @@ class CommandSource final : public ByteSource {
  public:
   // With --log-format json stderr carries JSON lines only: the child's stderr is not passed through (its tail is
   // still quoted in the error if it fails).
-  CommandSource(const std::string& command, ChildEnv env) : command_(command), env_(std::move(env)) {}
+  // The job's cancel token is taken here, on the caller's thread: the command starts on the pipeline's reader.
+  CommandSource(const std::string& command, ChildEnv env)
+      : command_(command), env_(std::move(env)), cancel_(child_cancel_token()) {}
   size_t read(uint8_t* buf, size_t n) override {
     if (!proc_) start();
     return read_fd(proc_->fd(), buf, n, "output of '" + command_ + "'");
@@ -129,10 +131,12 @@ class CommandSource final : public ByteSource {
   void start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (aborted_) fail(ErrorCode::kSourceFailed, "source command '" + command_ + "' was not started: the backup stopped");
-    proc_ = std::make_unique<Subprocess>(command_, Subprocess::Pipe::kStdout, log::format() == log::Format::kText, env_);
+    proc_ = std::make_unique<Subprocess>(command_, Subprocess::Pipe::kStdout, log::format() == log::Format::kText, env_,
+                                         cancel_);
   }
   std::string command_;
   ChildEnv env_;
+  const CancelToken* cancel_;
   std::mutex mu_;  // start() against abort()
   bool aborted_ = false;
   std::unique_ptr<Subprocess> proc_;
