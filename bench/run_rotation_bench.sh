@@ -55,11 +55,13 @@ export STRATA_CONFIG=$work/strata.toml
 echo "making $((SOURCES * PER)) backups over $SOURCES sources ($BYTES bytes each, 64 KiB objects)..." >&2
 head -c "$BYTES" /dev/urandom > "$work/input"
 for b in $(seq "$PER"); do
+  pids=()
   for s in $(seq "$SOURCES"); do
     "$STRATA" -q backup --source "src$s" --from-file "$work/input" --object-size 64KiB --frame-size 64KiB \
       --compression none > /dev/null &
+    pids+=($!)
   done
-  wait
+  for p in "${pids[@]}"; do wait "$p"; done  # not a bare wait: moto_server is a child too
 done
 
 keys() { aws s3api list-objects-v2 --bucket bench --prefix "$1" --query 'Contents[].[Key,Size]' --output text; }
