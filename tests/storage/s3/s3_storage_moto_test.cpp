@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -26,6 +27,22 @@ Bytes random_bytes_of(size_t n, uint64_t seed) {
     for (size_t j = 0; j < 8 && i + j < n; ++j) b[i + j] = static_cast<uint8_t>(v >> (8 * j));
   }
   return b;
+}
+
+// Puts <prefix><i, 5 digits> = body(i) for i < n from 8 threads.
+void put_numbered(Storage& s, const std::string& prefix, int n, const std::function<std::string(int)>& body) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        char key[32];
+        std::snprintf(key, sizeof key, "%05d", i);
+        s.put(prefix + key, as_bytes(body(i)));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
 }
 
 class S3StorageTest : public ::testing::Test {
@@ -127,18 +144,7 @@ TEST_F(S3StorageTest, CreateOnlyRefusesAnExistingKey) {
 TEST_F(S3StorageTest, ListingPagesPastOneThousandKeys) {
   auto s = open();
   const int n = 1105;
-  std::atomic<int> next{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i; (i = next++) < n;) {
-        char key[32];
-        std::snprintf(key, sizeof key, "many/%05d", i);
-        s->put(key, as_bytes(std::to_string(i)));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  put_numbered(*s, "many/", n, [](int i) { return std::to_string(i); });
   s->put("other/x", as_bytes("x"));
   auto all = s->list("many/");
   ASSERT_EQ(all.size(), static_cast<size_t>(n));
@@ -156,18 +162,7 @@ TEST_F(S3StorageTest, ListingPagesPastOneThousandKeys) {
 TEST_F(S3StorageTest, RemoveManyDeletesExactlyTheNamedKeysInBatches) {
   auto s = open();
   const int n = 2340;
-  std::atomic<int> next{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i; (i = next++) < n;) {
-        char key[32];
-        std::snprintf(key, sizeof key, "gone/%05d", i);
-        s->put(key, as_bytes("x"));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  put_numbered(*s, "gone/", n, [](int) { return std::string("x"); });
   const std::vector<std::string> odd = {"gone/a&b", "gone/<c>", "gone/it's \"quoted\"", "gone/sp ace+plus"};
   for (const auto& k : odd) s->put(k, as_bytes("y"));
   s->put("stay/1", as_bytes("kept"));
