@@ -6,6 +6,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "repo/bounded_json.hpp"
+#include "repo/layout.hpp"
 #include "repo/record_mac.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
@@ -16,12 +17,7 @@ namespace {
 using nlohmann::json;
 constexpr const char* kMacInfo = "strata/expiry/v1";
 
-bool valid_backup_id(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
+bool valid_backup_id(const std::string& id) { return layout::valid_name(id); }
 
 std::string text_field(const json& j, const char* name, const std::string& where) {
   auto it = j.find(name);

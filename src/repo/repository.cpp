@@ -703,28 +703,9 @@ void Repository::purge_backups(const std::vector<std::string>& ids, const std::s
 }
 
 void Repository::remove_unlocked(const std::string& id, const std::string& catalog) {
-  std::string key = manifest_path(catalog, id);
-  Manifest m;
-  try {
-    m = decode_manifest_public(storage_->get(key), key);
-  } catch (const StrataError& e) {
-    // A damaged manifest's error says "delete the backup": its objects are still found under data/<id>/ below.
-    if (e.code() != ErrorCode::kCorrupt) throw;
-    log::warn("manifest_damaged", {{"backup", id}, {"error", e.what()}});
-  }
-  // Manifest first: once it is gone the backup is no longer listed, and anything left is a leftover for cleanup.
-  storage_->remove(key);
-  // Then its index entry: one left by a crash here names a missing manifest, which readers skip.
-  if (catalog.empty()) index_remove(m, id);
-  // Only keys under this backup's own data prefix: the public part is not authenticated without keys, and a
-  // tampered manifest must not be able to steer a delete at another backup's objects.
-  const std::string own = layout::data_prefix(id);
-  for (const auto& o : m.stream.objects) {
-    if (o.key.compare(0, own.size(), own) == 0) storage_->remove(o.key);
-    else log::warn("delete_skipped_foreign_key", {{"backup", id}, {"key", o.key}});
-  }
-  for (const auto& o : storage_->list(own)) storage_->remove(o.key);
-  log::info("backup_deleted", {{"backup", id}});
+  // A delete names a backup that is there (purge_backups would quietly remove only an absent one's leftovers).
+  if (!exists(id, catalog)) fail(ErrorCode::kNotFound, "backup " + id + " not found in " + location());
+  purge_backups({id}, catalog);
 }
 
 namespace {

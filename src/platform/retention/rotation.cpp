@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -87,6 +88,15 @@ std::vector<std::vector<std::string>> children_first_levels(const std::vector<st
     levels.push_back(std::move(rest));
   }
   return levels;
+}
+
+// `ids` in order, 1,000 at a time (what one S3 DeleteObjects request takes): fn(batch).
+void in_batches(const std::vector<std::string>& ids, const std::function<void(const std::vector<std::string>&)>& fn) {
+  constexpr size_t kBatch = 1000;
+  for (size_t from = 0; from < ids.size(); from += kBatch) {
+    fn(std::vector<std::string>(ids.begin() + static_cast<ptrdiff_t>(from),
+                                ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), from + kBatch))));
+  }
 }
 
 std::vector<std::string> children_first(const std::vector<std::string>& ids, const std::map<std::string, std::string>& parent_of) {
@@ -261,11 +271,8 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, co
     return;
   }
   // A level at a time, in batches: one remove_many of manifests, one of objects, one of tombstones per batch.
-  constexpr size_t kBatch = 1000;
   for (const auto& level : children_first_levels(due, parent_of)) {
-    for (size_t from = 0; from < level.size(); from += kBatch) {
-      std::vector<std::string> batch(level.begin() + static_cast<ptrdiff_t>(from),
-                                     level.begin() + static_cast<ptrdiff_t>(std::min(level.size(), from + kBatch)));
+    in_batches(level, [&](const std::vector<std::string>& batch) {
       repo.purge_backups(batch);
       failpoint("purge.after_backup");
       remove_tombstones(repo, batch);
@@ -273,7 +280,7 @@ void purge(Repository& repo, const RotationRequest& req, const SourceView& v, co
         log::info("backup_purged", {{"source", req.source}, {"backup", id}});
         r.deleted.push_back(id);
       }
-    }
+    });
   }
 }
 
@@ -324,16 +331,16 @@ void expire_wal(Repository& repo, const RotationRequest& req, const SourceView& 
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   // Oldest first, in batches: a run cut short leaves the newest of the expired segments, never a gap among the
   // segments a kept backup needs.
-  constexpr size_t kBatch = 1000;
-  for (size_t from = 0; from < due.size(); from += kBatch) {
-    size_t to = std::min(due.size(), from + kBatch);
-    if (apply) {
-      std::vector<std::string> batch;
-      for (size_t i = from; i < to; ++i) batch.push_back(due[i].first);
+  std::vector<std::string> ids;
+  for (const auto& [id, name] : due) {
+    ids.push_back(id);
+    r.wal_deleted.push_back(name);
+  }
+  if (apply) {
+    in_batches(ids, [&](const std::vector<std::string>& batch) {
       repo.purge_backups(batch, catalog);
       failpoint("wal.after_segment");
-    }
-    for (size_t i = from; i < to; ++i) r.wal_deleted.push_back(due[i].second);
+    });
   }
   if (apply && !due.empty()) {
     log::info("wal_expired", {{"source", req.source}, {"segments", uint64_t(due.size())}, {"before", r.wal_needed_from}});
@@ -372,19 +379,16 @@ void expire_binlogs(Repository& repo, const RotationRequest& req, const SourceVi
     if (index < oldest.first) due.emplace_back(index, name, m.id);
   }
   std::sort(due.begin(), due.end());
-  constexpr size_t kBatch = 1000;  // oldest first, in batches, as WAL
-  for (size_t from = 0; from < due.size(); from += kBatch) {
-    size_t to = std::min(due.size(), from + kBatch);
-    if (apply) {
-      std::vector<std::string> batch;
-      for (size_t i = from; i < to; ++i) batch.push_back(std::get<2>(due[i]));
+  std::vector<std::string> ids;  // oldest first, in batches, as WAL
+  for (const auto& [index, name, id] : due) {
+    ids.push_back(id);
+    if (r.binlog_deleted.empty() || r.binlog_deleted.back() != name) r.binlog_deleted.push_back(name);
+  }
+  if (apply) {
+    in_batches(ids, [&](const std::vector<std::string>& batch) {
       repo.purge_backups(batch, catalog);
       failpoint("binlog.after_file");
-    }
-    for (size_t i = from; i < to; ++i) {
-      const std::string& name = std::get<1>(due[i]);
-      if (r.binlog_deleted.empty() || r.binlog_deleted.back() != name) r.binlog_deleted.push_back(name);
-    }
+    });
   }
   if (apply && !due.empty()) {
     log::info("binlogs_expired", {{"source", req.source}, {"files", uint64_t(r.binlog_deleted.size())}, {"before", r.binlog_needed_from}});

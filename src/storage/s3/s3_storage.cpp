@@ -515,39 +515,39 @@ std::vector<DeleteFailure> delete_failures(const std::string& answer) {
 
 void S3Storage::remove_many(const std::vector<std::string>& keys) {
   constexpr size_t kPerRequest = 1000;  // the S3 API's limit
-  const std::string& root = client_.config().prefix;
   for (size_t from = 0; from < keys.size(); from += kPerRequest) {
     size_t to = std::min(keys.size(), from + kPerRequest);
-    if (no_multi_delete_.load() || to - from == 1) {
-      for (size_t i = from; i < to; ++i) remove(keys[i]);
-      continue;
-    }
-    std::vector<std::string> full;
-    full.reserve(to - from);
-    for (size_t i = from; i < to; ++i) full.push_back(root + keys[i]);
-    std::string xml = delete_objects_xml(full);
-    Call c;
-    c.method = "POST";
-    c.query = {{"delete", ""}};
-    c.body = as_bytes(xml);  // Content-MD5 comes with it: the API requires one
-    c.accept = {501};
-    c.what = "removal of " + std::to_string(to - from) + " objects from " + describe();
-    Response r = client_.execute(c);
-    if (r.status == 501) {
-      log::warn("s3_multi_delete_unsupported", {{"storage", describe()}, {"fallback", "one DELETE per object"}});
-      no_multi_delete_.store(true);
-      for (size_t i = from; i < to; ++i) remove(keys[i]);
-      continue;
-    }
-    auto failed = delete_failures(r.body);
-    if (!failed.empty()) {
-      const auto& f = failed.front();
-      fail(ErrorCode::kStorage, "removal of s3://" + client_.config().bucket + "/" + f.key + " failed (" + f.code +
-                                    (f.message.empty() ? "" : ": " + f.message) + ")" +
-                                    (failed.size() > 1 ? " with " + std::to_string(failed.size() - 1) + " more" : "") +
-                                    "; check that the credentials may delete objects in this bucket, then run it again");
-    }
+    if (to - from > 1 && !no_multi_delete_.load() && delete_objects(keys, from, to)) continue;
+    for (size_t i = from; i < to; ++i) remove(keys[i]);
   }
+}
+
+bool S3Storage::delete_objects(const std::vector<std::string>& keys, size_t from, size_t to) {
+  std::vector<std::string> full;
+  full.reserve(to - from);
+  for (size_t i = from; i < to; ++i) full.push_back(full_key(keys[i]));
+  std::string xml = delete_objects_xml(full);
+  Call c;
+  c.method = "POST";
+  c.query = {{"delete", ""}};
+  c.body = as_bytes(xml);  // Content-MD5 comes with it: the API requires one
+  c.accept = {501};
+  c.what = "removal of " + std::to_string(to - from) + " objects from " + describe();
+  Response r = client_.execute(c);
+  if (r.status == 501) {
+    log::warn("s3_multi_delete_unsupported", {{"storage", describe()}, {"fallback", "one DELETE per object"}});
+    no_multi_delete_.store(true);
+    return false;
+  }
+  auto failed = delete_failures(r.body);
+  if (!failed.empty()) {
+    const auto& f = failed.front();
+    fail(ErrorCode::kStorage, "removal of s3://" + client_.config().bucket + "/" + f.key + " failed (" + f.code +
+                                  (f.message.empty() ? "" : ": " + f.message) + ")" +
+                                  (failed.size() > 1 ? " with " + std::to_string(failed.size() - 1) + " more" : "") +
+                                  "; check that the credentials may delete objects in this bucket, then run it again");
+  }
+  return true;
 }
 
 std::vector<ObjectInfo> S3Storage::list_incomplete(const std::string& prefix) {

@@ -88,6 +88,9 @@ class S3Storage final : public Storage {
   std::string full_key(const std::string& key) const { return client_.config().prefix + key; }
 
  private:
+  // One DeleteObjects request for keys[from, to); false when the service answers 501 (then never asked again).
+  bool delete_objects(const std::vector<std::string>& keys, size_t from, size_t to);
+
   Client client_;
   std::atomic<bool> no_multi_delete_{false};
   BufferBudget budget_;
